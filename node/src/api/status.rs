@@ -1,0 +1,66 @@
+//! `/v1/status` and `/v1/peers`: who this node is and how it sees the network.
+
+use std::collections::BTreeMap;
+
+use axum::{Json, extract::State};
+use serde_json::{Value, json};
+
+use super::ApiError;
+use crate::{node::NodeHandle, notices::rfc3339};
+
+/// `GET /v1/status`.
+pub async fn status(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiError> {
+    let peers = node.net.peers().await.map_err(ApiError::internal)?;
+    let feeds: BTreeMap<String, u64> = node
+        .store
+        .heads()?
+        .into_iter()
+        .map(|h| (h.origin.to_string(), h.seq))
+        .collect();
+    let equivocations: Vec<Value> = node
+        .store
+        .evidence()?
+        .into_iter()
+        .map(|(origin, seq)| {
+            json!({"bureau_id": origin, "country": node.country_of(&origin), "seq": seq})
+        })
+        .collect();
+    Ok(Json(json!({
+        "bureau_id": node.me,
+        "country": node.country,
+        "name": node.name,
+        "network": node.roster.network,
+        "peers_connected": peers.iter().filter(|p| p.connected).count(),
+        "roster_size": node.roster.members.len(),
+        "feeds": feeds,
+        "entries_held": node.store.entry_count(),
+        "equivocations": equivocations,
+    })))
+}
+
+/// `GET /v1/peers`: roster members other than this node.
+pub async fn peers(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiError> {
+    let mut peers = node.net.peers().await.map_err(ApiError::internal)?;
+    peers.sort_by_key(|a| node.country_of(&a.bureau));
+    let rejected = node
+        .rejected_from
+        .lock()
+        .map(|m| m.clone())
+        .unwrap_or_default();
+    let list: Vec<Value> = peers
+        .iter()
+        .map(|p| {
+            let name = node.roster.member(&p.bureau).map(|m| m.name.clone());
+            json!({
+                "bureau_id": p.bureau,
+                "country": node.country_of(&p.bureau),
+                "name": name,
+                "connected": p.connected,
+                "last_seen": (p.last_seen_ms > 0).then(|| rfc3339(p.last_seen_ms)),
+                "gossip_score": p.gossip_score,
+                "rejected_entries": rejected.get(&p.bureau).copied().unwrap_or(0),
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(list)))
+}

@@ -1,0 +1,125 @@
+//! The CLI's HTTP client: finds the API and token (flags, environment or a node config) and
+//! calls the routes, turning API errors into one readable line.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::config::{NodeFile, TOKEN_FILE};
+
+/// Client failures, worded for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No way to find the API.
+    #[error("{0}")]
+    Setup(String),
+    /// The API could not be reached.
+    #[error("cannot reach the node API at {url}: {message} (is `striae run` running?)")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The API answered with an error.
+    #[error("{status}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The API's message.
+        message: String,
+    },
+}
+
+/// Where and how to reach a node's API.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// From explicit values, or a node config file (API address and the token in its data dir).
+    pub fn resolve(
+        api: Option<String>,
+        token: Option<String>,
+        config: Option<PathBuf>,
+    ) -> Result<Self, ClientError> {
+        let (mut base, mut tok) = (api, token);
+        if let Some(path) = config {
+            let (b, t) = from_config(&path)?;
+            base.get_or_insert(b);
+            tok.get_or_insert(t);
+        }
+        let base = base.ok_or_else(|| {
+            ClientError::Setup(
+                "say which node: --config FILE, or --api URL with --token TOKEN".into(),
+            )
+        })?;
+        let token = tok.ok_or_else(|| {
+            ClientError::Setup("no API token: pass --token TOKEN or --config FILE".into())
+        })?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Value, ClientError> {
+        let response = builder.bearer_auth(&self.token).send().await.map_err(|e| {
+            ClientError::Unreachable {
+                url: self.base.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_success() {
+            return Ok(value);
+        }
+        let message = value["error"]["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| value.to_string());
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            message,
+        })
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        self.send(self.http.patch(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+}
+
+fn from_config(path: &Path) -> Result<(String, String), ClientError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ClientError::Setup(format!("{}: {e}", path.display())))?;
+    let file: NodeFile = toml::from_str(&text)
+        .map_err(|e| ClientError::Setup(format!("{}: {e}", path.display())))?;
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let token_path = base_dir.join(&file.node.data_dir).join(TOKEN_FILE);
+    let token = std::fs::read_to_string(&token_path)
+        .map_err(|e| ClientError::Setup(format!("{}: {e}", token_path.display())))?;
+    Ok((
+        format!("http://{}", file.api.listen),
+        token.trim().to_string(),
+    ))
+}

@@ -1,0 +1,474 @@
+//! Node configuration and the roster: TOML files read and validated once at start, plus the
+//! key and API-token files kept in the data dir with mode 0600.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    io::Write,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use libp2p::Multiaddr;
+use serde::{Deserialize, Serialize};
+use striae_protocol::{BureauId, NetworkId, Signer};
+
+/// File name of the node key in the data dir.
+pub const KEY_FILE: &str = "node.key";
+/// File name of the API token in the data dir.
+pub const TOKEN_FILE: &str = "api.token";
+
+/// What can go wrong reading configuration, roster, key or token.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A TOML file does not parse.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// A value breaks a rule.
+    #[error("{path}: {field}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The offending field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(path: &Path, field: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `[node]` of the node config file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// ISO 3166-1 alpha-2 code of the member country.
+    pub country: String,
+    /// The bureau's name.
+    pub name: String,
+    /// Where the key, token and database live (relative to the config file).
+    pub data_dir: PathBuf,
+}
+
+/// `[network]` of the node config file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Multiaddrs to listen on.
+    pub listen: Vec<String>,
+    /// Path of the roster (relative to the config file).
+    pub roster: PathBuf,
+    /// If set, dial only these members (by country code); others may still dial in. Used for
+    /// partial meshes in large test networks; by default a node dials every member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dial_only: Option<Vec<String>>,
+}
+
+/// `[api]` of the node config file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Address of the HTTP API.
+    pub listen: String,
+}
+
+/// The node config file as written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    /// `[node]`.
+    pub node: NodeSection,
+    /// `[network]`.
+    pub network: NetworkSection,
+    /// `[api]`.
+    pub api: ApiSection,
+}
+
+/// One `[[member]]` of the roster as written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberFile {
+    /// Country code.
+    pub country: String,
+    /// Bureau name.
+    pub name: String,
+    /// The member's PeerId.
+    pub bureau_id: String,
+    /// Where to reach it.
+    pub addrs: Vec<String>,
+}
+
+/// The roster file as written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterFile {
+    /// Network name; part of every signature.
+    pub network: String,
+    /// Pre-shared network key, 64 hex characters.
+    pub psk: String,
+    /// The members.
+    #[serde(default, rename = "member")]
+    pub members: Vec<MemberFile>,
+}
+
+/// A validated roster member.
+#[derive(Clone, Debug)]
+pub struct Member {
+    /// Country code.
+    pub country: String,
+    /// Bureau name.
+    pub name: String,
+    /// Identity.
+    pub bureau: BureauId,
+    /// Where to reach it.
+    pub addrs: Vec<Multiaddr>,
+}
+
+/// A validated roster.
+#[derive(Clone, Debug)]
+pub struct Roster {
+    /// Network name.
+    pub network: String,
+    /// Hash of the network name, bound into every signature.
+    pub network_id: NetworkId,
+    /// Pre-shared key of the transport fence.
+    pub psk: [u8; 32],
+    /// Members by bureau.
+    pub members: BTreeMap<BureauId, Member>,
+}
+
+impl Roster {
+    /// The member with this bureau id, if any.
+    pub fn member(&self, bureau: &BureauId) -> Option<&Member> {
+        self.members.get(bureau)
+    }
+
+    /// The member with this country code, if any.
+    pub fn by_country(&self, country: &str) -> Option<&Member> {
+        self.members.values().find(|m| m.country == country)
+    }
+
+    /// Reads and validates a roster file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = read_text(path)?;
+        let file: RosterFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Self::from_file(file, path)
+    }
+
+    /// Validates a parsed roster; `path` is only used in error messages.
+    pub fn from_file(file: RosterFile, path: &Path) -> Result<Self, ConfigError> {
+        if file.network.trim().is_empty() {
+            return Err(invalid(path, "network", "must not be empty"));
+        }
+        let mut psk = [0u8; 32];
+        hex::decode_to_slice(file.psk.trim(), &mut psk)
+            .map_err(|_| invalid(path, "psk", "must be 64 hexadecimal characters"))?;
+        let mut members = BTreeMap::new();
+        for (i, m) in file.members.into_iter().enumerate() {
+            let member = validate_member(m, path, i)?;
+            if members
+                .values()
+                .any(|x: &Member| x.country == member.country)
+            {
+                return Err(invalid(
+                    path,
+                    &format!("member[{i}].country"),
+                    format!("{} is listed twice", member.country),
+                ));
+            }
+            if members.insert(member.bureau, member).is_some() {
+                return Err(invalid(
+                    path,
+                    &format!("member[{i}].bureau_id"),
+                    "is listed twice",
+                ));
+            }
+        }
+        if members.is_empty() {
+            return Err(invalid(path, "member", "the roster lists no members"));
+        }
+        Ok(Roster {
+            network_id: NetworkId::from_name(&file.network),
+            network: file.network,
+            psk,
+            members,
+        })
+    }
+}
+
+fn validate_member(m: MemberFile, path: &Path, i: usize) -> Result<Member, ConfigError> {
+    validate_country(&m.country).map_err(|e| invalid(path, &format!("member[{i}].country"), e))?;
+    let bureau: BureauId = m
+        .bureau_id
+        .parse()
+        .map_err(|e| invalid(path, &format!("member[{i}].bureau_id"), format!("{e}")))?;
+    let addrs = m
+        .addrs
+        .iter()
+        .map(|a| a.parse::<Multiaddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(path, &format!("member[{i}].addrs"), e.to_string()))?;
+    Ok(Member {
+        country: m.country,
+        name: m.name,
+        bureau,
+        addrs,
+    })
+}
+
+/// Checks an ISO 3166-1 alpha-2 shaped code: two upper-case ASCII letters.
+pub fn validate_country(code: &str) -> Result<(), String> {
+    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{code:?} is not a two-letter upper-case country code (ISO 3166-1 alpha-2)"
+        ))
+    }
+}
+
+/// A node configuration, validated and with paths resolved.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Country code.
+    pub country: String,
+    /// Bureau name.
+    pub name: String,
+    /// Data dir (absolute or relative to the working dir).
+    pub data_dir: PathBuf,
+    /// P2P listen addresses.
+    pub listen: Vec<Multiaddr>,
+    /// API listen address.
+    pub api_listen: SocketAddr,
+    /// The roster.
+    pub roster: Roster,
+    /// Members to dial (all other members when `None`).
+    pub dial_only: Option<Vec<BureauId>>,
+    /// Tunables with defaults.
+    pub tuning: Tuning,
+}
+
+/// Timing and size knobs; the defaults suit a real deployment and the tests alike.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    /// How often heads are exchanged with every connected member even when nothing changed.
+    pub heads_interval: std::time::Duration,
+    /// How long after a change our heads are pushed to peers (batches many changes into one).
+    pub heads_debounce: std::time::Duration,
+    /// How often unconnected members are redialled at the fastest.
+    pub redial_min: std::time::Duration,
+    /// Longest redial backoff.
+    pub redial_max: std::time::Duration,
+    /// Gossipsub heartbeat.
+    pub gossip_heartbeat: std::time::Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        use std::time::Duration;
+        Tuning {
+            heads_interval: Duration::from_secs(15),
+            heads_debounce: Duration::from_millis(250),
+            redial_min: Duration::from_millis(500),
+            redial_max: Duration::from_secs(60),
+            gossip_heartbeat: Duration::from_millis(700),
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Reads and validates a node config file and the roster it names.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = read_text(path)?;
+        let file: NodeFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let roster = Roster::load(&base.join(&file.network.roster))?;
+        Self::from_file(file, base, roster, path)
+    }
+
+    /// Validates a parsed config whose relative paths are relative to `base`.
+    pub fn from_file(
+        file: NodeFile,
+        base: &Path,
+        roster: Roster,
+        path: &Path,
+    ) -> Result<Self, ConfigError> {
+        validate_country(&file.node.country).map_err(|e| invalid(path, "node.country", e))?;
+        let listen = file
+            .network
+            .listen
+            .iter()
+            .map(|a| a.parse::<Multiaddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(path, "network.listen", e.to_string()))?;
+        let api_listen: SocketAddr = file
+            .api
+            .listen
+            .parse()
+            .map_err(|e| invalid(path, "api.listen", format!("{e}")))?;
+        let dial_only = match file.network.dial_only {
+            None => None,
+            Some(codes) => Some(resolve_countries(&codes, &roster, path)?),
+        };
+        Ok(NodeConfig {
+            country: file.node.country,
+            name: file.node.name,
+            data_dir: base.join(file.node.data_dir),
+            listen,
+            api_listen,
+            roster,
+            dial_only,
+            tuning: Tuning::default(),
+        })
+    }
+}
+
+fn resolve_countries(
+    codes: &[String],
+    roster: &Roster,
+    path: &Path,
+) -> Result<Vec<BureauId>, ConfigError> {
+    codes
+        .iter()
+        .map(|c| {
+            roster.by_country(c).map(|m| m.bureau).ok_or_else(|| {
+                invalid(
+                    path,
+                    "network.dial_only",
+                    format!("{c} is not in the roster"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Writes `contents` to a new file readable by its owner only.
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(contents).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+/// Loads the node key from `data_dir`, creating it (mode 0600) if absent.
+pub fn load_or_create_key(data_dir: &Path) -> Result<Signer, ConfigError> {
+    fs::create_dir_all(data_dir).map_err(|source| ConfigError::Io {
+        path: data_dir.to_path_buf(),
+        source,
+    })?;
+    let path = data_dir.join(KEY_FILE);
+    if !path.exists() {
+        let signer = Signer::generate();
+        let bytes = signer
+            .keypair()
+            .to_protobuf_encoding()
+            .map_err(|e| invalid(&path, "key", e.to_string()))?;
+        write_private(&path, &bytes)?;
+        return Ok(signer);
+    }
+    let bytes = fs::read(&path).map_err(|source| ConfigError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let keypair = libp2p::identity::Keypair::from_protobuf_encoding(&bytes)
+        .map_err(|e| invalid(&path, "key", e.to_string()))?;
+    Signer::from_keypair(&keypair).map_err(|e| invalid(&path, "key", e.to_string()))
+}
+
+/// Loads the API token from `data_dir`, creating a random one (mode 0600) if absent.
+pub fn load_or_create_token(data_dir: &Path) -> Result<String, ConfigError> {
+    fs::create_dir_all(data_dir).map_err(|source| ConfigError::Io {
+        path: data_dir.to_path_buf(),
+        source,
+    })?;
+    let path = data_dir.join(TOKEN_FILE);
+    if !path.exists() {
+        let token = hex::encode(rand::random::<[u8; 32]>());
+        write_private(&path, token.as_bytes())?;
+        return Ok(token);
+    }
+    let token = read_text(&path)?.trim().to_string();
+    if token.len() < 16 {
+        return Err(invalid(&path, "token", "is shorter than 16 characters"));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_and_token_files_are_private_and_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_create_key(dir.path()).unwrap();
+        let b = load_or_create_key(dir.path()).unwrap();
+        assert_eq!(a.bureau(), b.bureau());
+        let t1 = load_or_create_token(dir.path()).unwrap();
+        assert_eq!(t1, load_or_create_token(dir.path()).unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for f in [KEY_FILE, TOKEN_FILE] {
+                let mode = fs::metadata(dir.path().join(f))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{f}");
+            }
+        }
+    }
+
+    #[test]
+    fn roster_errors_name_the_field() {
+        let file = RosterFile {
+            network: "n".into(),
+            psk: "zz".into(),
+            members: vec![],
+        };
+        let err = Roster::from_file(file, Path::new("roster.toml")).unwrap_err();
+        assert!(err.to_string().contains("psk"), "{err}");
+    }
+}

@@ -1,0 +1,13 @@
+//! The striae member node: configuration, storage, replication, networking, the capabilities
+//! (notices), the HTTP API, the CLI client and the in-process demonstration network.
+
+pub mod api;
+pub mod client;
+pub mod config;
+pub mod devnet;
+pub mod metrics;
+pub mod net;
+pub mod node;
+pub mod notices;
+pub mod replication;
+pub mod store;

@@ -1,0 +1,471 @@
+//! `striae`: the member node daemon (`run`, `devnet`) and its command-line client.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+use striae_node::{
+    client::Client,
+    config::{self, NodeConfig},
+    devnet, node,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "striae",
+    version,
+    about = "A member node of the striae network: cross-border firearm traces, ballistic matches and notices without a central database"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Target {
+    /// API base URL, e.g. http://127.0.0.1:47002
+    #[arg(long, env = "STRIAE_API", global = true)]
+    api: Option<String>,
+    /// API token
+    #[arg(long, env = "STRIAE_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+    /// Node config file: the API address and token are read from it
+    #[arg(long, env = "STRIAE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Print JSON instead of text
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the node key and API token in a data dir (if absent)
+    Init {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        country: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Run one member until SIGINT/SIGTERM
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run a demonstration network of N members in this process, or write its configs
+    Devnet {
+        #[command(subcommand)]
+        action: Option<DevnetAction>,
+        #[command(flatten)]
+        opts: DevnetOpts,
+    },
+    /// This node's identity, connections and feeds
+    Status(#[command(flatten)] Target),
+    /// The roster members and whether they are connected
+    Peers(#[command(flatten)] Target),
+    /// Orange and Purple notices
+    Notice {
+        #[command(subcommand)]
+        action: NoticeAction,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Args, Clone)]
+struct DevnetOpts {
+    /// Number of members (1 to 196)
+    #[arg(long, default_value_t = 5)]
+    nodes: usize,
+    /// Folder for configs and data (default: a fresh temporary folder)
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// First port; member i uses base+2i (p2p) and base+2i+1 (API)
+    #[arg(long, default_value_t = 47000)]
+    base_port: u16,
+}
+
+#[derive(Subcommand)]
+enum DevnetAction {
+    /// Write the roster and member configs, print them, and exit
+    Init {
+        #[command(flatten)]
+        opts: DevnetOpts,
+    },
+}
+
+#[derive(Subcommand)]
+enum NoticeAction {
+    /// Issue a notice to all members
+    Issue {
+        /// orange (threat warning) or purple (modus operandi)
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        summary: String,
+        #[arg(long)]
+        body: Option<String>,
+        /// RFC 3339; default and maximum: 5 years ahead
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// List notices
+    List {
+        /// active, cancelled or expired
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show a notice and which members have received it
+    Show { id: String },
+    /// Change your own notice (a new version)
+    Update {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        summary: Option<String>,
+        #[arg(long)]
+        body: Option<String>,
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// Cancel your own notice everywhere
+    Cancel {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn,sled=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Init {
+            data_dir,
+            country,
+            name,
+        } => init(data_dir, country, name),
+        Command::Run { config } => run(config).await,
+        Command::Devnet { action, opts } => match action {
+            Some(DevnetAction::Init { opts }) => devnet_init(&opts).map(|_| ()),
+            None => devnet_run(opts).await,
+        },
+        Command::Status(t) => status(&t).await,
+        Command::Peers(t) => peers(&t).await,
+        Command::Notice { action, target } => notice(action, &target).await,
+    }
+}
+
+fn init(data_dir: PathBuf, country: String, name: Option<String>) -> Result<()> {
+    config::validate_country(&country).map_err(anyhow::Error::msg)?;
+    let signer = config::load_or_create_key(&data_dir)?;
+    config::load_or_create_token(&data_dir)?;
+    let line = json!({
+        "country": country,
+        "name": name.unwrap_or_else(|| format!("NCB {country}")),
+        "bureau_id": signer.bureau().to_string(),
+        "data_dir": data_dir,
+    });
+    println!("{line}");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn run(config_path: PathBuf) -> Result<()> {
+    init_logging();
+    let config = NodeConfig::load(&config_path)?;
+    let running = node::start(config).await?;
+    eprintln!(
+        "striae member {} ({}) running; API on http://{}",
+        running.handle.country, running.handle.me, running.api_addr
+    );
+    shutdown_signal().await;
+    eprintln!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+fn devnet_init(opts: &DevnetOpts) -> Result<Vec<devnet::MemberLine>> {
+    if opts.nodes == 0 || opts.nodes > devnet::MAX_NODES {
+        anyhow::bail!("--nodes must be between 1 and {}", devnet::MAX_NODES);
+    }
+    if usize::from(opts.base_port) + 2 * opts.nodes > usize::from(u16::MAX) {
+        anyhow::bail!(
+            "--base-port {} leaves too few ports for {} members",
+            opts.base_port,
+            opts.nodes
+        );
+    }
+    let dir = match &opts.dir {
+        Some(d) => d.clone(),
+        None => tempfile::Builder::new()
+            .prefix("striae-devnet-")
+            .tempdir()
+            .context("cannot create a temporary folder")?
+            .keep(),
+    };
+    let lines = devnet::init(&dir, opts.nodes, opts.base_port)?;
+    for line in &lines {
+        println!("{}", serde_json::to_string(line)?);
+    }
+    Ok(lines)
+}
+
+async fn devnet_run(opts: DevnetOpts) -> Result<()> {
+    init_logging();
+    let lines = devnet_init(&opts)?;
+    let nodes = devnet::start_all(&lines).await?;
+    println!("{}", json!({"ready": true}));
+    for content in devnet::example_notices() {
+        let body = striae_protocol::Body::Notice(striae_protocol::NoticeOp::Issue(content));
+        if let Some(first) = nodes.first() {
+            first.handle.publish(body).await?;
+        }
+    }
+    if let Some(first) = lines.first() {
+        eprintln!(
+            "try: striae status --api {} --token {}   (or: striae notice list --config {})",
+            first.api,
+            first.token,
+            first.config.display()
+        );
+    }
+    let mut every = tokio::time::interval(devnet::SUMMARY_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown_signal() => break,
+            _ = every.tick() => eprintln!("{}", devnet::summary(&nodes).await),
+        }
+    }
+    eprintln!("stopping the devnet");
+    for n in nodes {
+        n.shutdown().await;
+    }
+    Ok(())
+}
+
+fn client(t: &Target) -> Result<Client> {
+    Ok(Client::resolve(
+        t.api.clone(),
+        t.token.clone(),
+        t.config.clone(),
+    )?)
+}
+
+fn print(t: &Target, value: &Value, human: impl FnOnce(&Value) -> String) {
+    if t.json {
+        println!("{value}");
+    } else {
+        println!("{}", human(value));
+    }
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("-")
+}
+
+async fn status(t: &Target) -> Result<()> {
+    let v = client(t)?.get("/v1/status").await?;
+    print(t, &v, |v| {
+        let mut out = format!(
+            "{} {} ({})\nnetwork {}: {} of {} other members connected\nfeeds held:",
+            s(&v["country"]),
+            s(&v["name"]),
+            s(&v["bureau_id"]),
+            s(&v["network"]),
+            v["peers_connected"],
+            v["roster_size"].as_u64().unwrap_or(1).saturating_sub(1)
+        );
+        if let Some(feeds) = v["feeds"].as_object() {
+            for (bureau, seq) in feeds {
+                out.push_str(&format!("\n  {bureau}  up to #{seq}"));
+            }
+        }
+        if let Some(eq) = v["equivocations"].as_array().filter(|a| !a.is_empty()) {
+            out.push_str(&format!(
+                "\nEQUIVOCATION detected: {}",
+                Value::Array(eq.clone())
+            ));
+        }
+        out
+    });
+    Ok(())
+}
+
+async fn peers(t: &Target) -> Result<()> {
+    let v = client(t)?.get("/v1/peers").await?;
+    print(t, &v, |v| {
+        let mut out = String::from("country  connected  last seen                 bureau id");
+        for p in v.as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "\n{:<8} {:<10} {:<25} {}",
+                s(&p["country"]),
+                if p["connected"].as_bool() == Some(true) {
+                    "yes"
+                } else {
+                    "no"
+                },
+                s(&p["last_seen"]),
+                s(&p["bureau_id"])
+            ));
+        }
+        out
+    });
+    Ok(())
+}
+
+fn notice_line(n: &Value) -> String {
+    format!(
+        "{}  {:<6} {:<9} v{} {} {}",
+        s(&n["id"]),
+        s(&n["kind"]),
+        s(&n["status"]),
+        n["version"],
+        s(&n["issuer_country"]),
+        s(&n["title"])
+    )
+}
+
+fn notice_detail(n: &Value) -> String {
+    let mut out = format!(
+        "{}\n{} notice by {}, {} (version {})\nissued {}, expires {}\n\n{}\n",
+        s(&n["title"]),
+        s(&n["kind"]).to_uppercase(),
+        s(&n["issuer_country"]),
+        s(&n["status"]),
+        n["version"],
+        s(&n["issued_at"]),
+        s(&n["expires_at"]),
+        s(&n["summary"])
+    );
+    if let Some(body) = n["body"].as_str().filter(|b| !b.is_empty()) {
+        out.push_str(&format!("\n{body}\n"));
+    }
+    let acks = n["acks"].as_array().cloned().unwrap_or_default();
+    out.push_str(&format!("\nreceived by {} members:", acks.len()));
+    for a in acks {
+        out.push_str(&format!("\n  {} at {}", s(&a["country"]), s(&a["at"])));
+    }
+    out
+}
+
+async fn notice(action: NoticeAction, t: &Target) -> Result<()> {
+    let c = client(t)?;
+    match action {
+        NoticeAction::Issue {
+            kind,
+            title,
+            summary,
+            body,
+            expires_at,
+        } => {
+            let mut req = json!({"kind": kind, "title": title, "summary": summary});
+            if let Some(b) = body {
+                req["body"] = json!(b);
+            }
+            if let Some(e) = expires_at {
+                req["expires_at"] = json!(e);
+            }
+            let v = c.post("/v1/notices", &req).await?;
+            print(t, &v, |v| format!("issued notice {}", s(&v["id"])));
+        }
+        NoticeAction::List { status } => {
+            let path = match status {
+                Some(st) => format!("/v1/notices?status={st}"),
+                None => "/v1/notices".into(),
+            };
+            let v = c.get(&path).await?;
+            print(t, &v, |v| {
+                let list = v.as_array().cloned().unwrap_or_default();
+                if list.is_empty() {
+                    return "no notices".into();
+                }
+                list.iter().map(notice_line).collect::<Vec<_>>().join("\n")
+            });
+        }
+        NoticeAction::Show { id } => {
+            let v = c.get(&format!("/v1/notices/{id}")).await?;
+            print(t, &v, notice_detail);
+        }
+        NoticeAction::Update {
+            id,
+            title,
+            summary,
+            body,
+            expires_at,
+        } => {
+            let mut req = json!({});
+            for (k, v) in [
+                ("title", title),
+                ("summary", summary),
+                ("body", body),
+                ("expires_at", expires_at),
+            ] {
+                if let Some(v) = v {
+                    req[k] = json!(v);
+                }
+            }
+            let v = c.patch(&format!("/v1/notices/{id}"), &req).await?;
+            print(t, &v, |v| {
+                format!("notice {} is now version {}", s(&v["id"]), v["version"])
+            });
+        }
+        NoticeAction::Cancel { id, reason } => {
+            let v = c
+                .post(
+                    &format!("/v1/notices/{id}/cancel"),
+                    &json!({"reason": reason}),
+                )
+                .await?;
+            print(t, &v, |v| format!("notice {} cancelled", s(&v["id"])));
+        }
+    }
+    Ok(())
+}

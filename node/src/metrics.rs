@@ -1,0 +1,105 @@
+//! Prometheus metrics of a node, served as text on `/metrics`.
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    registry::Registry,
+};
+
+/// Why an entry was not applied, as a metric label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// Short reason.
+    pub reason: String,
+}
+
+/// The node's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Entries appended to feeds (own and others').
+    pub entries_applied: Counter,
+    /// Entries refused, by reason.
+    pub entries_rejected: Family<ReasonLabel, Counter>,
+    /// Gossip messages received.
+    pub gossip_received: Counter,
+    /// Pages pulled from peers.
+    pub pages_pulled: Counter,
+    /// Sync requests served.
+    pub requests_served: Counter,
+    /// Members connected now.
+    pub peers_connected: Gauge,
+    /// Entries held ahead of gaps.
+    pub entries_pending: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("striae");
+        let m = Metrics {
+            entries_applied: Counter::default(),
+            entries_rejected: Family::default(),
+            gossip_received: Counter::default(),
+            pages_pulled: Counter::default(),
+            requests_served: Counter::default(),
+            peers_connected: Gauge::default(),
+            entries_pending: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "entries_applied",
+            "Feed entries appended",
+            m.entries_applied.clone(),
+        );
+        registry.register(
+            "entries_rejected",
+            "Feed entries refused, by reason",
+            m.entries_rejected.clone(),
+        );
+        registry.register(
+            "gossip_received",
+            "Gossip messages received",
+            m.gossip_received.clone(),
+        );
+        registry.register(
+            "pages_pulled",
+            "Pages of entries pulled from members",
+            m.pages_pulled.clone(),
+        );
+        registry.register(
+            "requests_served",
+            "Sync requests served",
+            m.requests_served.clone(),
+        );
+        registry.register(
+            "peers_connected",
+            "Members connected now",
+            m.peers_connected.clone(),
+        );
+        registry.register(
+            "entries_pending",
+            "Entries held until a gap fills",
+            m.entries_pending.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+}
+
+impl Metrics {
+    /// Counts a refused entry.
+    pub fn rejected(&self, reason: &str) {
+        self.entries_rejected
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

@@ -1,0 +1,142 @@
+//! The libp2p behaviour of a member: roster allow-list, connection limits, gossipsub for new
+//! entries, request-response for sync, identify and ping.
+
+use std::{collections::HashSet, time::Duration};
+
+use libp2p::{
+    allow_block_list, connection_limits, gossipsub, identify, identity::Keypair, ping,
+    request_response, swarm::NetworkBehaviour,
+};
+
+use super::codec::{SYNC_PROTOCOL, SyncCodec};
+
+/// The gossipsub topic that carries new feed entries.
+pub const ENTRIES_TOPIC: &str = "striae/entries/1";
+
+/// The combined behaviour.
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    /// Only roster members get past the handshake.
+    pub allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    /// Caps on connections.
+    pub limits: connection_limits::Behaviour,
+    /// The fast path for new entries.
+    pub gossip:
+        gossipsub::Behaviour<gossipsub::IdentityTransform, gossipsub::WhitelistSubscriptionFilter>,
+    /// Heads exchange and pulls.
+    pub sync: request_response::Behaviour<SyncCodec>,
+    /// Protocol and address exchange.
+    pub identify: identify::Behaviour,
+    /// Liveness.
+    pub ping: ping::Behaviour,
+}
+
+/// Errors building the behaviour (configuration bugs, reported at start).
+#[derive(Debug, thiserror::Error)]
+pub enum BehaviourError {
+    /// Gossipsub refused its configuration.
+    #[error("gossipsub: {0}")]
+    Gossip(String),
+}
+
+/// Gossipsub settings: strict signing, our own validation before forwarding, content-addressed
+/// message ids (so a re-sent entry is recognised as the same message), and scoring that
+/// punishes invalid messages but not the many members that share one host in tests.
+fn gossip(
+    key: &Keypair,
+    heartbeat: Duration,
+    roster_size: usize,
+) -> Result<
+    gossipsub::Behaviour<gossipsub::IdentityTransform, gossipsub::WhitelistSubscriptionFilter>,
+    BehaviourError,
+> {
+    let config = gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .message_id_fn(|m: &gossipsub::Message| {
+            gossipsub::MessageId::from(&blake3::hash(&m.data).as_bytes()[..20])
+        })
+        .max_transmit_size(256 * 1024)
+        .heartbeat_interval(heartbeat)
+        .heartbeat_initial_delay(Duration::from_millis(100))
+        .duplicate_cache_time(Duration::from_secs(120))
+        .build()
+        .map_err(|e| BehaviourError::Gossip(e.to_string()))?;
+    let topic = gossipsub::IdentTopic::new(ENTRIES_TOPIC);
+    let filter = gossipsub::WhitelistSubscriptionFilter(HashSet::from([topic.hash()]));
+    let mut behaviour = gossipsub::Behaviour::new_with_subscription_filter(
+        gossipsub::MessageAuthenticity::Signed(key.clone()),
+        config,
+        filter,
+    )
+    .map_err(|e| BehaviourError::Gossip(e.to_string()))?;
+    let (params, thresholds) = score_params(&topic, roster_size);
+    behaviour
+        .with_peer_score(params, thresholds)
+        .map_err(|e| BehaviourError::Gossip(e.to_string()))?;
+    behaviour
+        .subscribe(&topic)
+        .map_err(|e| BehaviourError::Gossip(e.to_string()))?;
+    Ok(behaviour)
+}
+
+fn score_params(
+    topic: &gossipsub::IdentTopic,
+    roster_size: usize,
+) -> (gossipsub::PeerScoreParams, gossipsub::PeerScoreThresholds) {
+    let topic_params = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        // Members are known and few: only misbehaviour moves a score, so a negative score
+        // always means something was wrong.
+        time_in_mesh_weight: 0.0,
+        first_message_deliveries_weight: 0.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -10.0,
+        invalid_message_deliveries_decay: 0.9,
+        ..Default::default()
+    };
+    let mut params = gossipsub::PeerScoreParams {
+        // Every member may run on the same host in tests and small deployments.
+        ip_colocation_factor_weight: 0.0,
+        app_specific_weight: 1.0,
+        ..Default::default()
+    };
+    params.topics.insert(topic.hash(), topic_params);
+    params.topic_score_cap = 0.0;
+    let _ = roster_size;
+    (params, gossipsub::PeerScoreThresholds::default())
+}
+
+impl Behaviour {
+    /// Builds the behaviour for `key`.
+    pub fn new(
+        key: &Keypair,
+        heartbeat: Duration,
+        roster_size: usize,
+    ) -> Result<Self, BehaviourError> {
+        let limits = connection_limits::ConnectionLimits::default()
+            .with_max_pending_incoming(Some(256))
+            .with_max_pending_outgoing(Some(512))
+            .with_max_established_per_peer(Some(2))
+            .with_max_established(Some((roster_size as u32 * 2 + 16).max(64)));
+        let sync = request_response::Behaviour::with_codec(
+            SyncCodec,
+            [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+            request_response::Config::default()
+                .with_request_timeout(Duration::from_secs(30))
+                .with_max_concurrent_streams(256),
+        );
+        Ok(Behaviour {
+            allow: allow_block_list::Behaviour::default(),
+            limits: connection_limits::Behaviour::new(limits),
+            gossip: gossip(key, heartbeat, roster_size)?,
+            sync,
+            identify: identify::Behaviour::new(identify::Config::new(
+                "/striae/1".into(),
+                key.public(),
+            )),
+            ping: ping::Behaviour::new(ping::Config::new()),
+        })
+    }
+}

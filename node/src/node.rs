@@ -1,0 +1,858 @@
+//! The running member: starts storage, the network task, the replication core and the API,
+//! and owns their shutdown. The replication core is the one task that appends to feeds: own
+//! entries (published through `NodeHandle::publish`) and other members' entries (from gossip
+//! and sync) all pass through it, in order.
+
+use std::{
+    collections::{HashMap, HashSet},
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use libp2p::{Multiaddr, PeerId, request_response::ResponseChannel};
+use striae_protocol::{
+    Body, BureauId, Entry, EntryError, EntryId, Head, Heads, NetworkId, SignedHeads, Signer,
+    SyncRequest, SyncResponse, VerifiedEntry, WireEntry,
+    feed::{ENTRY_VERSION, UnverifiedEntry, verify_batch},
+    sync::{MAX_PAGE_BYTES, MAX_PAGE_ENTRIES},
+    time::now_ms,
+};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::{
+    config::{self, ConfigError, NodeConfig, Roster},
+    metrics::Metrics,
+    net::{self, NetConfig, NetError, NetEvent, NetHandle, Verdict},
+    notices,
+    replication::{Feeds, Offer},
+    store::{Store, StoreError},
+};
+
+/// A gossiped entry already held and older than this is a replay, not a late delivery
+/// (gossipsub forwards a message only on first receipt and remembers it for two minutes).
+const REPLAY_AGE_MS: u64 = 120_000;
+/// Capacity of the publish queue into the core.
+const CORE_COMMAND_CAPACITY: usize = 256;
+/// Capacity of the applied-entry broadcast (observers that lag lose events, nothing else).
+const APPLIED_CAPACITY: usize = 65_536;
+/// Application-score points taken from a peer per invalid entry it sent.
+const PENALTY: f64 = 10.0;
+
+/// Node failures.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Configuration, key or token problem.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Storage problem.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Network problem.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// An entry could not be built.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// The API address could not be bound.
+    #[error("cannot listen on {addr} for the API: {source}")]
+    ApiListen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The node is shutting down.
+    #[error("the node is shutting down")]
+    Stopped,
+    /// This node's own feed is frozen (it was found equivocating, e.g. after a restore from an
+    /// old backup); it must not publish until an operator resolves it.
+    #[error("this node's feed is frozen after an equivocation; see the node log")]
+    Frozen,
+}
+
+/// An entry appended to a feed, for observers (benchmarks, tests, the devnet summary).
+#[derive(Clone, Debug)]
+pub struct Applied {
+    /// The feed.
+    pub origin: BureauId,
+    /// Its seq.
+    pub seq: u64,
+    /// Its id.
+    pub id: EntryId,
+    /// When this node appended it.
+    pub at: Instant,
+}
+
+enum CoreCommand {
+    Publish {
+        body: Body,
+        reply: oneshot::Sender<Result<VerifiedEntry, NodeError>>,
+    },
+}
+
+/// What the API and CLI need about the node.
+pub struct Shared {
+    /// Country code.
+    pub country: String,
+    /// Bureau name.
+    pub name: String,
+    /// This node's identity.
+    pub me: BureauId,
+    /// The roster.
+    pub roster: Roster,
+    /// Storage.
+    pub store: Store,
+    /// Network task handle.
+    pub net: NetHandle,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// The API token.
+    pub token: String,
+    /// Entries refused per sending member.
+    pub rejected_from: Mutex<HashMap<BureauId, u64>>,
+    commands: mpsc::Sender<CoreCommand>,
+    applied: broadcast::Sender<Applied>,
+}
+
+/// A cloneable handle to a running node.
+#[derive(Clone)]
+pub struct NodeHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for NodeHandle {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl NodeHandle {
+    /// Appends `body` to this node's own feed, makes it durable, and gossips it. Returns the
+    /// signed entry once it is on disk.
+    pub async fn publish(&self, body: Body) -> Result<VerifiedEntry, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(CoreCommand::Publish { body, reply })
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)?
+    }
+
+    /// Entries appended from now on.
+    pub fn subscribe_applied(&self) -> broadcast::Receiver<Applied> {
+        self.applied.subscribe()
+    }
+
+    /// Country of a member, or "??" for a stranger.
+    pub fn country_of(&self, bureau: &BureauId) -> String {
+        self.roster
+            .member(bureau)
+            .map_or_else(|| "??".to_string(), |m| m.country.clone())
+    }
+}
+
+/// A node started by `start`.
+pub struct RunningNode {
+    /// The handle.
+    pub handle: NodeHandle,
+    /// Where the API listens.
+    pub api_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    net_task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningNode {
+    /// Stops the API and the core, flushes storage, then stops the network.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        if let Err(e) = self.handle.store.flush().await {
+            tracing::error!("flush at shutdown failed: {e}");
+        }
+        self.net_task.abort();
+        let _ = self.net_task.await;
+    }
+}
+
+/// Starts a member from its configuration: opens storage, loads or creates the key and token,
+/// starts networking, the replication core and the API.
+pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
+    let signer = config::load_or_create_key(&config.data_dir)?;
+    let token = config::load_or_create_token(&config.data_dir)?;
+    let store = Store::open(&config.data_dir.join("db"))?;
+    let me = signer.bureau();
+    if config.roster.member(&me).is_none() {
+        tracing::warn!(bureau = %me, "this node's key is not on the roster: members will refuse it");
+    }
+    let others: Vec<(BureauId, Vec<Multiaddr>)> = config
+        .roster
+        .members
+        .values()
+        .filter(|m| m.bureau != me)
+        .map(|m| (m.bureau, m.addrs.clone()))
+        .collect();
+    let dial = config
+        .dial_only
+        .clone()
+        .unwrap_or_else(|| others.iter().map(|o| o.0).collect());
+    let (net, net_events, event_loop) = net::new(NetConfig {
+        signer: signer.clone(),
+        psk: config.roster.psk,
+        listen: config.listen.clone(),
+        members: others,
+        dial,
+        heartbeat: config.tuning.gossip_heartbeat,
+        redial_min: config.tuning.redial_min,
+        redial_max: config.tuning.redial_max,
+    })?;
+    let net_task = tokio::spawn(event_loop.run());
+    let (commands_tx, commands_rx) = mpsc::channel(CORE_COMMAND_CAPACITY);
+    let (applied, _) = broadcast::channel(APPLIED_CAPACITY);
+    let handle = NodeHandle {
+        shared: Arc::new(Shared {
+            country: config.country.clone(),
+            name: config.name.clone(),
+            me,
+            roster: config.roster.clone(),
+            store: store.clone(),
+            net: net.clone(),
+            metrics: Metrics::default(),
+            token,
+            rejected_from: Mutex::new(HashMap::new()),
+            commands: commands_tx,
+            applied,
+        }),
+    };
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let core = Core::new(handle.clone(), signer, &config, net_events, commands_rx)?;
+    let core_task = tokio::spawn(core.run(shutdown_rx.clone()));
+    let listener = tokio::net::TcpListener::bind(config.api_listen)
+        .await
+        .map_err(|source| NodeError::ApiListen {
+            addr: config.api_listen,
+            source,
+        })?;
+    let api_addr = listener
+        .local_addr()
+        .map_err(|source| NodeError::ApiListen {
+            addr: config.api_listen,
+            source,
+        })?;
+    let api_task = tokio::spawn(crate::api::serve(listener, handle.clone(), shutdown_rx));
+    tracing::info!(country = %config.country, bureau = %me, api = %api_addr, "member started");
+    Ok(RunningNode {
+        handle,
+        api_addr,
+        shutdown,
+        tasks: vec![api_task, core_task],
+        net_task,
+    })
+}
+
+enum Tag {
+    Heads,
+    Pull { origin: BureauId, from: u64 },
+}
+
+/// The replication core: the only writer of feeds.
+struct Core {
+    node: NodeHandle,
+    signer: Signer,
+    network: NetworkId,
+    feeds: Feeds,
+    events: mpsc::Receiver<NetEvent>,
+    commands: mpsc::Receiver<CoreCommand>,
+    peers: HashMap<PeerId, BureauId>,
+    connected: HashSet<PeerId>,
+    peer_heads: HashMap<PeerId, Heads>,
+    member_heads: HashMap<BureauId, Heads>,
+    in_flight: HashMap<BureauId, Vec<u64>>,
+    tags: HashMap<u64, Tag>,
+    next_tag: u64,
+    heads_dirty: Option<Instant>,
+    heads_debounce: Duration,
+    heads_interval: Duration,
+}
+
+impl Core {
+    fn new(
+        node: NodeHandle,
+        signer: Signer,
+        config: &NodeConfig,
+        events: mpsc::Receiver<NetEvent>,
+        commands: mpsc::Receiver<CoreCommand>,
+    ) -> Result<Self, NodeError> {
+        let stored = node.store.heads()?;
+        let feeds = Feeds::new(
+            config.roster.members.keys().copied(),
+            stored.iter().map(|h| (h.origin, h.seq, h.id)),
+        );
+        for (origin, seq) in node.store.evidence()? {
+            tracing::warn!(%origin, seq, "member was caught equivocating: its feed stays frozen");
+        }
+        let mut frozen_feeds = feeds;
+        for (origin, _) in node.store.evidence()? {
+            frozen_feeds.freeze(origin);
+        }
+        let mut member_heads = HashMap::new();
+        for signed in node.store.all_member_heads()? {
+            if let Ok(heads) = signed.verify(&config.roster.network_id) {
+                member_heads.insert(heads.member, heads);
+            }
+        }
+        let peers = config
+            .roster
+            .members
+            .keys()
+            .filter_map(|b| b.peer_id().ok().map(|p| (p, *b)))
+            .collect();
+        Ok(Core {
+            network: config.roster.network_id,
+            node,
+            signer,
+            feeds: frozen_feeds,
+            events,
+            commands,
+            peers,
+            connected: HashSet::new(),
+            peer_heads: HashMap::new(),
+            member_heads,
+            in_flight: HashMap::new(),
+            tags: HashMap::new(),
+            next_tag: 1,
+            heads_dirty: None,
+            heads_debounce: config.tuning.heads_debounce,
+            heads_interval: config.tuning.heads_interval,
+        })
+    }
+
+    async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_exchange = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                Some(cmd) = self.commands.recv() => self.on_command(cmd).await,
+                Some(event) = self.events.recv() => self.on_net_event(event).await,
+                _ = tick.tick() => {
+                    let due = self.heads_dirty.is_some_and(|t| t.elapsed() >= self.heads_debounce);
+                    if due || last_exchange.elapsed() >= self.heads_interval {
+                        self.heads_dirty = None;
+                        last_exchange = Instant::now();
+                        self.push_heads().await;
+                    }
+                }
+            }
+        }
+        tracing::debug!("replication core stopped");
+    }
+
+    // ---- own entries ----
+
+    async fn on_command(&mut self, cmd: CoreCommand) {
+        match cmd {
+            CoreCommand::Publish { body, reply } => {
+                let result = self.publish(body).await;
+                match result {
+                    Ok(entry) => {
+                        // Durability without stalling replication: answer once flushed.
+                        let store = self.node.store.clone();
+                        tokio::spawn(async move {
+                            let result =
+                                store.flush().await.map(|_| entry).map_err(NodeError::from);
+                            let _ = reply.send(result);
+                        });
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn publish(&mut self, body: Body) -> Result<VerifiedEntry, NodeError> {
+        let me = self.signer.bureau();
+        if self.feeds.is_frozen(&me) {
+            return Err(NodeError::Frozen);
+        }
+        let (seq, prev) = self.feeds.head(&me);
+        let entry = Entry {
+            version: ENTRY_VERSION,
+            origin: me,
+            seq: seq + 1,
+            prev,
+            timestamp_ms: now_ms(),
+            body,
+        }
+        .sign(&self.signer, &self.network)?;
+        match self.feeds.offer(entry.clone()) {
+            Offer::Apply(run) => self.persist(run)?,
+            other => {
+                tracing::error!("own entry not applicable: {other:?}");
+                return Err(NodeError::Frozen);
+            }
+        }
+        if let Err(e) = self.node.net.publish(entry.wire.clone()).await {
+            // Sync delivers it anyway; gossip is only the fast path.
+            tracing::warn!("gossip publish failed: {e}");
+        }
+        Ok(entry)
+    }
+
+    /// Appends a run of entries of one origin: entries, then projections, then the head.
+    fn persist(&mut self, run: Vec<VerifiedEntry>) -> Result<(), StoreError> {
+        let Some(last) = run.last() else {
+            return Ok(());
+        };
+        let (origin, seq, id) = (last.entry.origin, last.entry.seq, last.id);
+        let store = &self.node.store;
+        store.put_entries(&run)?;
+        notices::project(store, &run, now_ms())?;
+        store.set_head(&origin, seq, &id)?;
+        let at = Instant::now();
+        self.node.metrics.entries_applied.inc_by(run.len() as u64);
+        for e in &run {
+            let _ = self.node.applied.send(Applied {
+                origin: e.entry.origin,
+                seq: e.entry.seq,
+                id: e.id,
+                at,
+            });
+        }
+        self.heads_dirty.get_or_insert(at);
+        Ok(())
+    }
+
+    fn persist_or_log(&mut self, run: Vec<VerifiedEntry>) {
+        if let Err(e) = self.persist(run) {
+            tracing::error!("cannot store entries: {e}");
+        }
+    }
+
+    // ---- network events ----
+
+    async fn on_net_event(&mut self, event: NetEvent) {
+        match event {
+            NetEvent::Gossip {
+                message_id,
+                source,
+                data,
+            } => {
+                self.node.metrics.gossip_received.inc();
+                let verdict = self.on_gossip(source, &data).await;
+                let _ = self.node.net.report(message_id, source, verdict).await;
+            }
+            NetEvent::Request {
+                peer,
+                request,
+                channel,
+            } => self.on_request(peer, request, channel).await,
+            NetEvent::Response { peer, tag, result } => self.on_response(peer, tag, result).await,
+            NetEvent::Connected(peer) => {
+                self.connected.insert(peer);
+                self.node
+                    .metrics
+                    .peers_connected
+                    .set(self.connected.len() as i64);
+                self.send_heads(peer).await;
+            }
+            NetEvent::Disconnected(peer) => {
+                self.connected.remove(&peer);
+                self.peer_heads.remove(&peer);
+                self.node
+                    .metrics
+                    .peers_connected
+                    .set(self.connected.len() as i64);
+            }
+        }
+    }
+
+    async fn penalise(&self, peer: PeerId, reason: &str) {
+        self.node.metrics.rejected(reason);
+        if let Some(bureau) = self.peers.get(&peer)
+            && let Ok(mut map) = self.node.rejected_from.lock()
+        {
+            *map.entry(*bureau).or_insert(0) += 1;
+        }
+        tracing::warn!(%peer, "refused an entry: {reason}");
+        let _ = self.node.net.penalise(peer, PENALTY).await;
+    }
+
+    async fn on_gossip(&mut self, source: PeerId, data: &[u8]) -> Verdict {
+        let entry = match UnverifiedEntry::decode(data).and_then(|e| e.verify(&self.network)) {
+            Ok(e) => e,
+            Err(e) => {
+                self.penalise(source, &format!("invalid: {e}")).await;
+                return Verdict::Reject;
+            }
+        };
+        let origin = entry.entry.origin;
+        let seq = entry.entry.seq;
+        let timestamp = entry.entry.timestamp_ms;
+        let wire = entry.wire.clone();
+        match self.feeds.offer(entry) {
+            Offer::Apply(run) => {
+                self.persist_or_log(run);
+                Verdict::Accept
+            }
+            Offer::Held => {
+                // A gap: ask the sender for what lies before.
+                self.pull_from(source, origin, seq.saturating_sub(1)).await;
+                Verdict::Accept
+            }
+            Offer::Duplicate | Offer::Frozen | Offer::Overloaded => Verdict::Ignore,
+            Offer::AtOrBelowHead => {
+                self.on_old_entry(source, origin, seq, timestamp, wire)
+                    .await
+            }
+            Offer::Equivocation { seq, first, second } => {
+                self.record_equivocation(origin, seq, &first, &second);
+                Verdict::Reject
+            }
+            Offer::ChainBroken => {
+                self.penalise(source, "entry does not chain to its predecessor")
+                    .await;
+                Verdict::Reject
+            }
+            Offer::NotMember => {
+                self.penalise(source, "origin is not a member").await;
+                Verdict::Reject
+            }
+        }
+    }
+
+    /// An entry at or below the head: the same one again (late or replayed) or a fork.
+    async fn on_old_entry(
+        &mut self,
+        source: PeerId,
+        origin: BureauId,
+        seq: u64,
+        timestamp: u64,
+        wire: Vec<u8>,
+    ) -> Verdict {
+        let stored = match self.node.store.entry(&origin, seq) {
+            Ok(Some(stored)) => stored,
+            _ => return Verdict::Ignore,
+        };
+        let same = VerifiedEntry::from_stored(stored.clone()).is_ok_and(|s| s.wire == wire);
+        if !same {
+            self.record_equivocation(origin, seq, &stored, &wire);
+            return Verdict::Reject;
+        }
+        if now_ms().saturating_sub(timestamp) > REPLAY_AGE_MS {
+            self.penalise(source, "replayed entry").await;
+            return Verdict::Reject;
+        }
+        Verdict::Ignore
+    }
+
+    fn record_equivocation(&mut self, origin: BureauId, seq: u64, first: &[u8], second: &[u8]) {
+        tracing::error!(%origin, seq, "EQUIVOCATION: two different signed entries for one seq; feed frozen, evidence kept");
+        self.node.metrics.rejected("equivocation");
+        self.feeds.freeze(origin);
+        if let Err(e) = self.node.store.put_evidence(&origin, seq, first, second) {
+            tracing::error!("cannot store equivocation evidence: {e}");
+        }
+    }
+
+    // ---- sync ----
+
+    fn own_heads(&self) -> Result<SignedHeads, NodeError> {
+        let heads = Heads {
+            member: self.signer.bureau(),
+            issued_at_ms: now_ms(),
+            heads: self
+                .feeds
+                .heads()
+                .into_iter()
+                .filter(|h| h.1 > 0)
+                .map(|(origin, seq, id)| Head { origin, seq, id })
+                .collect(),
+        };
+        heads.sign(&self.signer, &self.network).map_err(|e| {
+            NodeError::Entry(EntryError::Malformed(striae_protocol::CodecError::Encode(
+                e.to_string(),
+            )))
+        })
+    }
+
+    fn tag(&mut self, tag: Tag) -> u64 {
+        let id = self.next_tag;
+        self.next_tag += 1;
+        self.tags.insert(id, tag);
+        id
+    }
+
+    async fn send_heads(&mut self, peer: PeerId) {
+        let Ok(heads) = self.own_heads() else { return };
+        let tag = self.tag(Tag::Heads);
+        let _ = self
+            .node
+            .net
+            .request(peer, SyncRequest::Heads(heads), tag)
+            .await;
+    }
+
+    async fn push_heads(&mut self) {
+        let peers: Vec<PeerId> = self.connected.iter().copied().collect();
+        for peer in peers {
+            self.send_heads(peer).await;
+        }
+    }
+
+    async fn on_request(
+        &mut self,
+        peer: PeerId,
+        request: SyncRequest,
+        channel: ResponseChannel<SyncResponse>,
+    ) {
+        self.node.metrics.requests_served.inc();
+        let response = match request {
+            SyncRequest::Heads(theirs) => {
+                self.on_heads(peer, theirs).await;
+                match self.own_heads() {
+                    Ok(h) => SyncResponse::Heads(h),
+                    Err(e) => SyncResponse::Refused(e.to_string()),
+                }
+            }
+            SyncRequest::Pull {
+                origin,
+                from_seq,
+                limit,
+            } => self.serve_pull(origin, from_seq, limit),
+        };
+        let _ = self.node.net.respond(channel, response).await;
+    }
+
+    fn serve_pull(&self, origin: BureauId, from_seq: u64, limit: u32) -> SyncResponse {
+        if from_seq == 0 {
+            return SyncResponse::Refused("from_seq starts at 1".into());
+        }
+        let limit = limit.min(MAX_PAGE_ENTRIES) as usize;
+        match self
+            .node
+            .store
+            .entries_from(&origin, from_seq, limit, MAX_PAGE_BYTES)
+        {
+            Ok(list) => SyncResponse::Entries(
+                list.iter()
+                    .filter_map(|w| striae_protocol::codec::decode::<WireEntry>(w, 2 << 20).ok())
+                    .collect(),
+            ),
+            Err(e) => SyncResponse::Refused(format!("storage: {e}")),
+        }
+    }
+
+    async fn on_response(&mut self, peer: PeerId, tag: u64, result: Result<SyncResponse, String>) {
+        let Some(tag) = self.tags.remove(&tag) else {
+            return;
+        };
+        match (tag, result) {
+            (Tag::Heads, Ok(SyncResponse::Heads(theirs))) => self.on_heads(peer, theirs).await,
+            (Tag::Pull { origin, from }, result) => {
+                if let Some(list) = self.in_flight.get_mut(&origin) {
+                    list.retain(|f| *f != from);
+                }
+                if let Ok(SyncResponse::Entries(entries)) = result {
+                    self.node.metrics.pages_pulled.inc();
+                    self.on_page(peer, origin, from, entries).await;
+                }
+                self.pull_more(origin).await;
+            }
+            (_, Ok(SyncResponse::Refused(why))) => tracing::debug!(%peer, "request refused: {why}"),
+            (_, Err(e)) => tracing::debug!(%peer, "request failed: {e}"),
+            _ => {}
+        }
+    }
+
+    async fn on_heads(&mut self, peer: PeerId, signed: SignedHeads) {
+        let heads = match signed.verify(&self.network) {
+            Ok(h) => h,
+            Err(e) => {
+                self.penalise(peer, &format!("invalid heads: {e}")).await;
+                return;
+            }
+        };
+        if self.peers.get(&peer) != Some(&heads.member) {
+            self.penalise(peer, "heads signed by another member").await;
+            return;
+        }
+        self.record_receipts(&heads, &signed);
+        for head in &heads.heads {
+            self.check_fork(peer, head).await;
+            if head.seq > self.feeds.head_seq(&head.origin) {
+                self.pull_from(peer, head.origin, head.seq).await;
+            }
+        }
+        self.peer_heads.insert(peer, heads);
+    }
+
+    /// A peer whose head for an origin names a different entry than ours at that seq has seen
+    /// a fork: fetch its entry, which either proves equivocation or is refused as forged.
+    async fn check_fork(&mut self, peer: PeerId, head: &Head) {
+        if head.seq == 0 || head.seq > self.feeds.head_seq(&head.origin) {
+            return;
+        }
+        let Ok(Some(stored)) = self.node.store.entry(&head.origin, head.seq) else {
+            return;
+        };
+        let ours = VerifiedEntry::from_stored(stored).map(|e| e.id);
+        if ours.is_ok_and(|id| id != head.id) && !self.feeds.is_frozen(&head.origin) {
+            let tag = self.tag(Tag::Pull {
+                origin: head.origin,
+                from: head.seq,
+            });
+            let request = SyncRequest::Pull {
+                origin: head.origin,
+                from_seq: head.seq,
+                limit: 1,
+            };
+            let _ = self.node.net.request(peer, request, tag).await;
+        }
+    }
+
+    /// Keeps the member's latest signed heads and notes, per origin, when they advanced: these
+    /// are the receipts for every entry up to them.
+    fn record_receipts(&mut self, heads: &Heads, signed: &SignedHeads) {
+        let previous = self.member_heads.get(&heads.member);
+        if previous.is_some_and(|p| p.issued_at_ms >= heads.issued_at_ms) {
+            return;
+        }
+        let store = &self.node.store;
+        for head in &heads.heads {
+            let before = previous.map_or(0, |p| p.seq_of(&head.origin));
+            if head.seq > before
+                && let Err(e) =
+                    store.put_ack_point(&heads.member, &head.origin, head.seq, heads.issued_at_ms)
+            {
+                tracing::error!("cannot store receipt: {e}");
+            }
+        }
+        if let Err(e) = store.put_member_heads(&heads.member, signed) {
+            tracing::error!("cannot store member heads: {e}");
+        }
+        self.member_heads.insert(heads.member, heads.clone());
+    }
+
+    async fn pull_from(&mut self, peer: PeerId, origin: BureauId, their_seq: u64) {
+        let in_flight = self.in_flight.get(&origin).cloned().unwrap_or_default();
+        for (from, to) in self.feeds.plan_pulls(&origin, their_seq, &in_flight) {
+            let tag = self.tag(Tag::Pull { origin, from });
+            let limit = u32::try_from(to - from + 1).unwrap_or(MAX_PAGE_ENTRIES);
+            let request = SyncRequest::Pull {
+                origin,
+                from_seq: from,
+                limit,
+            };
+            if self.node.net.request(peer, request, tag).await.is_ok() {
+                self.in_flight.entry(origin).or_default().push(from);
+            }
+        }
+    }
+
+    /// After a page, keeps pulling `origin` from the connected peer that holds the most of it.
+    async fn pull_more(&mut self, origin: BureauId) {
+        let best = self
+            .peer_heads
+            .iter()
+            .filter(|(p, _)| self.connected.contains(p))
+            .map(|(p, h)| (*p, h.seq_of(&origin)))
+            .max_by_key(|(_, seq)| *seq);
+        if let Some((peer, seq)) = best
+            && seq > self.feeds.head_seq(&origin)
+        {
+            self.pull_from(peer, origin, seq).await;
+        }
+    }
+
+    async fn on_page(&mut self, peer: PeerId, origin: BureauId, from: u64, page: Vec<WireEntry>) {
+        let mut decoded = Vec::with_capacity(page.len());
+        for (i, wire) in page.into_iter().enumerate() {
+            match UnverifiedEntry::from_wire(wire) {
+                Ok(e) if e.entry.origin == origin && e.entry.seq == from + i as u64 => {
+                    decoded.push(e)
+                }
+                Ok(_) => {
+                    self.penalise(peer, "page out of order or of another feed")
+                        .await;
+                    return;
+                }
+                Err(e) => {
+                    self.penalise(peer, &format!("invalid entry in page: {e}"))
+                        .await;
+                    return;
+                }
+            }
+        }
+        let network = self.network;
+        let verified = tokio::task::spawn_blocking(move || verify_parallel(decoded, &network))
+            .await
+            .unwrap_or_default();
+        let mut run = Vec::new();
+        for result in verified {
+            let entry = match result {
+                Ok(e) => e,
+                Err(e) => {
+                    self.penalise(peer, &format!("invalid entry in page: {e}"))
+                        .await;
+                    break;
+                }
+            };
+            let (seq, wire) = (entry.entry.seq, entry.wire.clone());
+            match self.feeds.offer(entry) {
+                Offer::Apply(applied) => run.extend(applied),
+                Offer::AtOrBelowHead => {
+                    let stored = self.node.store.entry(&origin, seq).ok().flatten();
+                    if let Some(stored) = stored.filter(|s| *s != wire) {
+                        self.record_equivocation(origin, seq, &stored, &wire);
+                        break;
+                    }
+                }
+                Offer::Equivocation { seq, first, second } => {
+                    self.record_equivocation(origin, seq, &first, &second);
+                    break;
+                }
+                Offer::ChainBroken => {
+                    self.penalise(peer, "entry does not chain to its predecessor")
+                        .await;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        self.persist_or_log(run);
+        self.node
+            .metrics
+            .entries_pending
+            .set(self.feeds.pending_len() as i64);
+    }
+}
+
+/// Verifies a page on all cores, in batches.
+fn verify_parallel(
+    entries: Vec<UnverifiedEntry>,
+    network: &NetworkId,
+) -> Vec<Result<VerifiedEntry, EntryError>> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 128;
+    let chunks: Vec<Vec<UnverifiedEntry>> = entries
+        .chunks(CHUNK)
+        .map(<[UnverifiedEntry]>::to_vec)
+        .collect();
+    chunks
+        .into_par_iter()
+        .map(|chunk| verify_batch(chunk, network))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flatten()
+        .collect()
+}

@@ -1,0 +1,206 @@
+//! Notices as members see them: the projection of Orange and Purple notice operations from all
+//! feeds into current records, and the views the API serves (status, expiry, receipts).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use striae_protocol::{
+    Body, BureauId, NoticeContent, NoticeId, NoticeKind, NoticeOp, VerifiedEntry,
+};
+
+use crate::{
+    config::Roster,
+    store::{Store, StoreError},
+};
+
+/// A notice's current state, as stored by the projection.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NoticeRecord {
+    /// Id (hex).
+    pub id: NoticeId,
+    /// The issuing member.
+    pub issuer: BureauId,
+    /// Seq of the issuing entry in the issuer's feed.
+    pub issue_seq: u64,
+    /// `orange` or `purple`.
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// Summary.
+    pub summary: String,
+    /// Body.
+    pub body: String,
+    /// Issued, ms since epoch (issuer's clock).
+    pub issued_at_ms: u64,
+    /// Last changed, ms since epoch (issuer's clock).
+    pub updated_at_ms: u64,
+    /// Expiry, ms since epoch.
+    pub expires_at_ms: u64,
+    /// 1 at issue, +1 per update.
+    pub version: u32,
+    /// Set when cancelled, ms since epoch.
+    pub cancelled_at_ms: Option<u64>,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+    /// Seq of the last operation applied (re-applying an older one is a no-op).
+    pub last_seq: u64,
+    /// When this node received it, ms since epoch (this node's clock).
+    pub received_at_ms: u64,
+}
+
+/// A notice's status at a moment.
+pub fn status_at(record: &NoticeRecord, now_ms: u64) -> &'static str {
+    if record.cancelled_at_ms.is_some() {
+        "cancelled"
+    } else if now_ms >= record.expires_at_ms {
+        "expired"
+    } else {
+        "active"
+    }
+}
+
+fn apply_content(record: &mut NoticeRecord, content: &NoticeContent) {
+    record.kind = content.kind.as_str().to_string();
+    record.title = content.title.clone();
+    record.summary = content.summary.clone();
+    record.body = content.body.clone();
+    record.expires_at_ms = content.expires_at_ms;
+}
+
+/// Applies the notice operations among `entries` (verified, in feed order) to the stored
+/// records. Operations that break a rule (an update by someone other than the issuer, an
+/// invalid content) are skipped with a warning: the entry itself stays in the feed, as signed.
+pub fn project(store: &Store, entries: &[VerifiedEntry], now_ms: u64) -> Result<(), StoreError> {
+    let mut changed: HashMap<NoticeId, NoticeRecord> = HashMap::new();
+    for e in entries {
+        let Body::Notice(op) = &e.entry.body;
+        if let Err(err) = op.validate(e.entry.timestamp_ms) {
+            tracing::warn!(origin = %e.entry.origin, seq = e.entry.seq, "invalid notice operation skipped: {err}");
+            continue;
+        }
+        match op {
+            NoticeOp::Issue(content) => {
+                let id = NoticeId::from_entry(&e.id);
+                let mut record = NoticeRecord {
+                    id,
+                    issuer: e.entry.origin,
+                    issue_seq: e.entry.seq,
+                    kind: String::new(),
+                    title: String::new(),
+                    summary: String::new(),
+                    body: String::new(),
+                    issued_at_ms: e.entry.timestamp_ms,
+                    updated_at_ms: e.entry.timestamp_ms,
+                    expires_at_ms: 0,
+                    version: 1,
+                    cancelled_at_ms: None,
+                    cancel_reason: None,
+                    last_seq: e.entry.seq,
+                    received_at_ms: now_ms,
+                };
+                apply_content(&mut record, content);
+                changed.insert(id, record);
+            }
+            NoticeOp::Update { notice, content } => {
+                if let Some(record) = load(store, &mut changed, notice, e)? {
+                    apply_content(record, content);
+                    record.version += 1;
+                    record.updated_at_ms = e.entry.timestamp_ms;
+                    record.last_seq = e.entry.seq;
+                }
+            }
+            NoticeOp::Cancel { notice, reason } => {
+                if let Some(record) = load(store, &mut changed, notice, e)? {
+                    record.cancelled_at_ms = Some(e.entry.timestamp_ms);
+                    record.cancel_reason = Some(reason.clone());
+                    record.updated_at_ms = e.entry.timestamp_ms;
+                    record.last_seq = e.entry.seq;
+                }
+            }
+        }
+    }
+    let batch: Vec<_> = changed.into_iter().collect();
+    store.put_notices(&batch)
+}
+
+/// The record an update or cancel applies to, if it may: it exists, the entry's origin issued
+/// it, and the entry is newer than the last operation applied.
+fn load<'a>(
+    store: &Store,
+    changed: &'a mut HashMap<NoticeId, NoticeRecord>,
+    notice: &NoticeId,
+    e: &VerifiedEntry,
+) -> Result<Option<&'a mut NoticeRecord>, StoreError> {
+    if !changed.contains_key(notice) {
+        match store.notice::<NoticeRecord>(notice)? {
+            Some(record) => {
+                changed.insert(*notice, record);
+            }
+            None => {
+                tracing::warn!(%notice, origin = %e.entry.origin, "operation on an unknown notice skipped");
+                return Ok(None);
+            }
+        }
+    }
+    let Some(record) = changed.get_mut(notice) else {
+        return Ok(None);
+    };
+    if record.issuer != e.entry.origin {
+        tracing::warn!(%notice, origin = %e.entry.origin, "operation by a member that did not issue the notice skipped");
+        return Ok(None);
+    }
+    if e.entry.seq <= record.last_seq {
+        return Ok(None);
+    }
+    Ok(Some(record))
+}
+
+/// One receipt: a member that holds the notice, and since when.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ack {
+    /// Member country.
+    pub country: String,
+    /// Member id.
+    pub bureau_id: BureauId,
+    /// RFC 3339.
+    pub at: String,
+}
+
+/// Which members hold the notice: the issuer since it issued it, this node since it received
+/// it, and every other member since its signed heads first reached the issuing entry.
+pub fn acks(
+    store: &Store,
+    roster: &Roster,
+    me: &BureauId,
+    record: &NoticeRecord,
+) -> Result<Vec<Ack>, StoreError> {
+    let mut out = Vec::new();
+    for member in roster.members.values() {
+        let at = if member.bureau == record.issuer {
+            Some(record.issued_at_ms)
+        } else if member.bureau == *me {
+            Some(record.received_at_ms)
+        } else {
+            store.acked_at(&member.bureau, &record.issuer, record.issue_seq)?
+        };
+        if let Some(at) = at {
+            out.push(Ack {
+                country: member.country.clone(),
+                bureau_id: member.bureau,
+                at: rfc3339(at),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Milliseconds since the epoch as RFC 3339 (UTC, millisecond precision).
+pub fn rfc3339(ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// The notice kind named in the API.
+pub fn parse_kind(text: &str) -> Result<NoticeKind, striae_protocol::NoticeError> {
+    text.parse()
+}

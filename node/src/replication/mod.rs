@@ -1,0 +1,327 @@
+//! Replication logic without I/O: which entries apply now and in what order, what waits for a
+//! gap to fill, what proves equivocation, and what to pull next. The runtime (`crate::node`)
+//! feeds it verified entries and persists what it says to apply, so this module can be tested
+//! without a network or a disk.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use striae_protocol::{BureauId, EntryId, VerifiedEntry};
+
+/// Most entries held ahead of a gap for one origin.
+pub const MAX_PENDING_PER_ORIGIN: usize = 8_192;
+/// Most entries held ahead of gaps in all.
+pub const MAX_PENDING_TOTAL: usize = 65_536;
+/// Entries asked for in one pull.
+pub const PULL_PAGE: u64 = 1_024;
+/// Pulls in flight for one origin at once.
+pub const PULL_WINDOW: usize = 4;
+
+/// What became of an offered entry.
+#[derive(Debug)]
+pub enum Offer {
+    /// These entries now apply, in order: the offered one and any held ones it unblocked.
+    Apply(Vec<VerifiedEntry>),
+    /// Held until the entries before it arrive.
+    Held,
+    /// Already held (here or in the pending buffer), same content.
+    Duplicate,
+    /// At or below the head: the caller compares it with the stored entry of that seq.
+    AtOrBelowHead,
+    /// Two different signed entries for one `(origin, seq)`: both kept as proof; the origin is
+    /// frozen and neither is applied.
+    Equivocation {
+        /// The seq both claim.
+        seq: u64,
+        /// The first one seen.
+        first: Vec<u8>,
+        /// The second one.
+        second: Vec<u8>,
+    },
+    /// Right position, but its `prev` is not the id of the entry before it.
+    ChainBroken,
+    /// The origin is not on the roster.
+    NotMember,
+    /// The origin was caught equivocating; nothing more from it applies.
+    Frozen,
+    /// The pending buffer is full; the entry will be pulled again later.
+    Overloaded,
+}
+
+/// Per-origin chain state and the entries waiting for gaps to fill.
+#[derive(Debug, Default)]
+pub struct Feeds {
+    members: HashSet<BureauId>,
+    heads: HashMap<BureauId, (u64, EntryId)>,
+    pending: HashMap<BureauId, BTreeMap<u64, VerifiedEntry>>,
+    pending_total: usize,
+    frozen: HashSet<BureauId>,
+}
+
+impl Feeds {
+    /// A tracker for `members`, starting from the heads already stored.
+    pub fn new(
+        members: impl IntoIterator<Item = BureauId>,
+        heads: impl IntoIterator<Item = (BureauId, u64, EntryId)>,
+    ) -> Self {
+        Feeds {
+            members: members.into_iter().collect(),
+            heads: heads.into_iter().map(|(o, s, id)| (o, (s, id))).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Highest contiguous seq held from `origin` (0 when none).
+    pub fn head_seq(&self, origin: &BureauId) -> u64 {
+        self.heads.get(origin).map_or(0, |h| h.0)
+    }
+
+    /// Head seq and id of `origin`.
+    pub fn head(&self, origin: &BureauId) -> (u64, EntryId) {
+        self.heads
+            .get(origin)
+            .copied()
+            .unwrap_or((0, EntryId::GENESIS))
+    }
+
+    /// All heads, sorted by origin.
+    pub fn heads(&self) -> Vec<(BureauId, u64, EntryId)> {
+        let mut out: Vec<_> = self
+            .heads
+            .iter()
+            .map(|(o, (s, id))| (*o, *s, *id))
+            .collect();
+        out.sort_by_key(|a| a.0);
+        out
+    }
+
+    /// Whether `origin` was caught equivocating.
+    pub fn is_frozen(&self, origin: &BureauId) -> bool {
+        self.frozen.contains(origin)
+    }
+
+    /// Stops applying anything from `origin` (after equivocation found elsewhere).
+    pub fn freeze(&mut self, origin: BureauId) {
+        if let Some(held) = self.pending.remove(&origin) {
+            self.pending_total -= held.len();
+        }
+        self.frozen.insert(origin);
+    }
+
+    /// Number of entries waiting for gaps.
+    pub fn pending_len(&self) -> usize {
+        self.pending_total
+    }
+
+    /// Offers a verified entry. On `Apply`, the heads move at once: the caller must persist
+    /// the returned entries before anything else reads the store.
+    pub fn offer(&mut self, entry: VerifiedEntry) -> Offer {
+        let origin = entry.entry.origin;
+        if !self.members.contains(&origin) {
+            return Offer::NotMember;
+        }
+        if self.frozen.contains(&origin) {
+            return Offer::Frozen;
+        }
+        let (head_seq, head_id) = self.head(&origin);
+        let seq = entry.entry.seq;
+        if seq <= head_seq {
+            return Offer::AtOrBelowHead;
+        }
+        if seq == head_seq + 1 {
+            if entry.entry.prev != head_id {
+                return Offer::ChainBroken;
+            }
+            return Offer::Apply(self.apply_run(entry));
+        }
+        self.hold(entry)
+    }
+
+    fn hold(&mut self, entry: VerifiedEntry) -> Offer {
+        let origin = entry.entry.origin;
+        let seq = entry.entry.seq;
+        let held = self.pending.entry(origin).or_default();
+        if let Some(existing) = held.get(&seq) {
+            if existing.id == entry.id {
+                return Offer::Duplicate;
+            }
+            let first = existing.wire.clone();
+            self.freeze(origin);
+            return Offer::Equivocation {
+                seq,
+                first,
+                second: entry.wire,
+            };
+        }
+        if held.len() >= MAX_PENDING_PER_ORIGIN || self.pending_total >= MAX_PENDING_TOTAL {
+            return Offer::Overloaded;
+        }
+        held.insert(seq, entry);
+        self.pending_total += 1;
+        Offer::Held
+    }
+
+    /// Applies `first` and every held entry that follows it without a gap.
+    fn apply_run(&mut self, first: VerifiedEntry) -> Vec<VerifiedEntry> {
+        let origin = first.entry.origin;
+        let mut head = (first.entry.seq, first.id);
+        let mut run = vec![first];
+        if let Some(held) = self.pending.get_mut(&origin) {
+            // Held entries at or below the new head can never apply any more.
+            while let Some((&seq, _)) = held.first_key_value() {
+                if seq > head.0 {
+                    break;
+                }
+                held.pop_first();
+                self.pending_total -= 1;
+            }
+            while let Some(next) = held.remove(&(head.0 + 1)) {
+                self.pending_total -= 1;
+                if next.entry.prev != head.1 {
+                    break;
+                }
+                head = (next.entry.seq, next.id);
+                run.push(next);
+            }
+            if held.is_empty() {
+                self.pending.remove(&origin);
+            }
+        }
+        self.heads.insert(origin, head);
+        run
+    }
+
+    /// The seq ranges worth pulling from a peer that holds `origin` up to `their_seq`, given
+    /// the ranges already in flight (by start seq). Each range is at most `PULL_PAGE` long.
+    pub fn plan_pulls(
+        &self,
+        origin: &BureauId,
+        their_seq: u64,
+        in_flight: &[u64],
+    ) -> Vec<(u64, u64)> {
+        if self.frozen.contains(origin) || !self.members.contains(origin) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let mut from = self.head_seq(origin) + 1;
+        let held = self.pending.get(origin);
+        while from <= their_seq && in_flight.len() + out.len() < PULL_WINDOW {
+            let to = (from + PULL_PAGE - 1).min(their_seq);
+            let covered = held.is_some_and(|h| (from..=to).all(|s| h.contains_key(&s)));
+            if !in_flight.contains(&from) && !covered {
+                out.push((from, to));
+            }
+            from = to + 1;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use striae_protocol::{
+        Body, Entry, NetworkId, NoticeContent, NoticeKind, NoticeOp, Signer, feed::ENTRY_VERSION,
+    };
+
+    fn chain(signer: &Signer, n: u64) -> Vec<VerifiedEntry> {
+        let net = NetworkId::from_name("t");
+        let mut prev = EntryId::GENESIS;
+        (1..=n)
+            .map(|seq| {
+                let e = entry(signer, seq, prev, "t").sign(signer, &net).unwrap();
+                prev = e.id;
+                e
+            })
+            .collect()
+    }
+
+    fn entry(signer: &Signer, seq: u64, prev: EntryId, title: &str) -> Entry {
+        Entry {
+            version: ENTRY_VERSION,
+            origin: signer.bureau(),
+            seq,
+            prev,
+            timestamp_ms: 1,
+            body: Body::Notice(NoticeOp::Issue(NoticeContent {
+                kind: NoticeKind::Orange,
+                title: title.into(),
+                summary: "s".into(),
+                body: String::new(),
+                expires_at_ms: 2,
+            })),
+        }
+    }
+
+    fn applied(offer: Offer) -> Vec<u64> {
+        match offer {
+            Offer::Apply(v) => v.iter().map(|e| e.entry.seq).collect(),
+            other => panic!("expected Apply, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn out_of_order_entries_wait_for_the_gap_and_then_apply_in_order() {
+        let s = Signer::from_seed([1; 32]);
+        let c = chain(&s, 5);
+        let mut feeds = Feeds::new([s.bureau()], []);
+        assert!(matches!(feeds.offer(c[2].clone()), Offer::Held));
+        assert!(matches!(feeds.offer(c[4].clone()), Offer::Held));
+        assert!(matches!(feeds.offer(c[2].clone()), Offer::Duplicate));
+        assert_eq!(applied(feeds.offer(c[0].clone())), vec![1]);
+        assert_eq!(applied(feeds.offer(c[1].clone())), vec![2, 3]);
+        assert_eq!(feeds.head_seq(&s.bureau()), 3);
+        assert_eq!(applied(feeds.offer(c[3].clone())), vec![4, 5]);
+        assert_eq!(feeds.pending_len(), 0);
+        assert!(matches!(feeds.offer(c[1].clone()), Offer::AtOrBelowHead));
+    }
+
+    #[test]
+    fn two_entries_for_one_seq_are_equivocation_and_neither_applies() {
+        let s = Signer::from_seed([2; 32]);
+        let net = NetworkId::from_name("t");
+        let c = chain(&s, 2);
+        let fork = entry(&s, 3, c[1].id, "other").sign(&s, &net).unwrap();
+        let real = entry(&s, 3, c[1].id, "real").sign(&s, &net).unwrap();
+        let mut feeds = Feeds::new([s.bureau()], []);
+        assert_eq!(applied(feeds.offer(c[0].clone())), vec![1]);
+        assert!(matches!(feeds.offer(real), Offer::Held));
+        assert!(matches!(
+            feeds.offer(fork),
+            Offer::Equivocation { seq: 3, .. }
+        ));
+        assert!(matches!(feeds.offer(c[1].clone()), Offer::Frozen));
+        assert_eq!(feeds.head_seq(&s.bureau()), 1);
+    }
+
+    #[test]
+    fn wrong_prev_breaks_the_chain() {
+        let s = Signer::from_seed([3; 32]);
+        let net = NetworkId::from_name("t");
+        let c = chain(&s, 1);
+        let bad = entry(&s, 2, EntryId([9; 32]), "x").sign(&s, &net).unwrap();
+        let mut feeds = Feeds::new([s.bureau()], []);
+        feeds.offer(c[0].clone());
+        assert!(matches!(feeds.offer(bad), Offer::ChainBroken));
+    }
+
+    #[test]
+    fn strangers_are_not_applied() {
+        let s = Signer::from_seed([4; 32]);
+        let c = chain(&s, 1);
+        let mut feeds = Feeds::new([Signer::from_seed([5; 32]).bureau()], []);
+        assert!(matches!(feeds.offer(c[0].clone()), Offer::NotMember));
+    }
+
+    #[test]
+    fn pulls_are_planned_in_pages_within_the_window() {
+        let s = Signer::from_seed([6; 32]);
+        let feeds = Feeds::new([s.bureau()], []);
+        let plan = feeds.plan_pulls(&s.bureau(), 5_000, &[]);
+        assert_eq!(plan.len(), PULL_WINDOW);
+        assert_eq!(plan[0], (1, PULL_PAGE));
+        assert_eq!(plan[1].0, PULL_PAGE + 1);
+        let plan = feeds.plan_pulls(&s.bureau(), 5_000, &[1]);
+        assert_eq!(plan.len(), PULL_WINDOW - 1);
+        assert!(feeds.plan_pulls(&s.bureau(), 0, &[]).is_empty());
+    }
+}

@@ -1,0 +1,109 @@
+//! The one canonical encoding: bincode 2 with an explicit configuration, explicit size limits,
+//! no trailing bytes, and a re-encoding check so that every value has exactly one byte form.
+
+use bincode::{Decode, Encode};
+
+/// Largest encoded feed entry (body included) that any node accepts or produces.
+pub const MAX_ENTRY_BYTES: usize = 1 << 20;
+/// Largest encoded sync request (heads of up to `heads::MAX_ORIGINS` origins fit easily).
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+/// Largest encoded sync response: one page of entries.
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// Errors of the canonical codec.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    /// The value could not be encoded, e.g. it is larger than the limit.
+    #[error("cannot encode: {0}")]
+    Encode(String),
+    /// The bytes are not a valid encoding of the expected type.
+    #[error("cannot decode: {0}")]
+    Decode(String),
+    /// The bytes decode, but more bytes follow the value.
+    #[error("{0} trailing bytes after the encoded value")]
+    TrailingBytes(usize),
+    /// The bytes decode, but are not the canonical form of the value they carry.
+    #[error("not the canonical encoding of the value")]
+    NotCanonical,
+    /// The input is larger than the limit for its type.
+    #[error("{actual} bytes exceed the limit of {limit}")]
+    TooLarge {
+        /// Size of the input.
+        actual: usize,
+        /// The limit for this type.
+        limit: usize,
+    },
+}
+
+fn config() -> impl bincode::config::Config {
+    // Fixed-width little-endian integers: every integer has a single byte form, which makes the
+    // encoding canonical without relying on varint minimality checks.
+    bincode::config::standard()
+        .with_little_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<MAX_RESPONSE_BYTES>()
+}
+
+/// Encodes `value` in the canonical form, refusing results larger than `limit` bytes.
+pub fn encode<T: Encode>(value: &T, limit: usize) -> Result<Vec<u8>, CodecError> {
+    let bytes =
+        bincode::encode_to_vec(value, config()).map_err(|e| CodecError::Encode(e.to_string()))?;
+    if bytes.len() > limit {
+        return Err(CodecError::TooLarge {
+            actual: bytes.len(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Decodes `bytes` as a `T`, requiring the canonical form, no trailing bytes, and at most
+/// `limit` bytes of input.
+pub fn decode<T: Encode + Decode<()>>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
+    if bytes.len() > limit {
+        return Err(CodecError::TooLarge {
+            actual: bytes.len(),
+            limit,
+        });
+    }
+    let (value, used): (T, usize) = bincode::decode_from_slice(bytes, config())
+        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(CodecError::TrailingBytes(bytes.len() - used));
+    }
+    let again =
+        bincode::encode_to_vec(&value, config()).map_err(|e| CodecError::Encode(e.to_string()))?;
+    if again != bytes {
+        return Err(CodecError::NotCanonical);
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_bytes_are_refused() {
+        let mut bytes = encode(&7u32, 16).unwrap();
+        bytes.push(0);
+        assert!(matches!(
+            decode::<u32>(&bytes, 16),
+            Err(CodecError::TrailingBytes(1))
+        ));
+    }
+
+    #[test]
+    fn oversized_input_is_refused_before_decoding() {
+        let bytes = vec![0u8; 32];
+        assert!(matches!(
+            decode::<u32>(&bytes, 16),
+            Err(CodecError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn invalid_bool_is_refused() {
+        assert!(decode::<bool>(&[2], 16).is_err());
+    }
+}
