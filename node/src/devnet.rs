@@ -223,7 +223,10 @@ pub fn example_notices() -> Vec<striae_protocol::NoticeContent> {
 /// A one-line summary of the network as the first member sees it.
 pub async fn summary(nodes: &[RunningNode]) -> String {
     let mut out = String::new();
-    let total: usize = nodes.iter().map(|n| n.handle.store.entry_count()).sum();
+    let total: u64 = nodes
+        .iter()
+        .map(|n| n.handle.store.entry_count().unwrap_or(0))
+        .sum();
     let mut connected = 0usize;
     for n in nodes {
         if let Ok(peers) = n.handle.net.peers().await {

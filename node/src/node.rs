@@ -13,7 +13,7 @@ use std::{
 use libp2p::{Multiaddr, PeerId, request_response::ResponseChannel};
 use striae_protocol::{
     Body, BureauId, Entry, EntryError, EntryId, Head, Heads, NetworkId, SignedHeads, Signer,
-    SyncRequest, SyncResponse, VerifiedEntry, WireEntry,
+    SyncRequest, SyncResponse, VerifiedEntry,
     feed::{ENTRY_VERSION, UnverifiedEntry, verify_batch},
     sync::{MAX_PAGE_BYTES, MAX_PAGE_ENTRIES},
     time::now_ms,
@@ -36,6 +36,8 @@ const REPLAY_AGE_MS: u64 = 120_000;
 const CORE_COMMAND_CAPACITY: usize = 256;
 /// Capacity of the applied-entry broadcast (observers that lag lose events, nothing else).
 const APPLIED_CAPACITY: usize = 65_536;
+/// Verified pages waiting to be applied (each is at most one page in flight).
+const VERIFIED_CAPACITY: usize = 64;
 /// Application-score points taken from a peer per invalid entry it sent.
 const PENALTY: f64 = 10.0;
 
@@ -276,6 +278,8 @@ struct Core {
     tags: HashMap<u64, Tag>,
     next_tag: u64,
     heads_dirty: Option<Instant>,
+    verified_tx: mpsc::Sender<VerifiedPage>,
+    verified_rx: mpsc::Receiver<VerifiedPage>,
     heads_debounce: Duration,
     heads_interval: Duration,
 }
@@ -312,7 +316,10 @@ impl Core {
             .keys()
             .filter_map(|b| b.peer_id().ok().map(|p| (p, *b)))
             .collect();
+        let (verified_tx, verified_rx) = mpsc::channel(VERIFIED_CAPACITY);
         Ok(Core {
+            verified_tx,
+            verified_rx,
             network: config.roster.network_id,
             node,
             signer,
@@ -341,6 +348,7 @@ impl Core {
                 biased;
                 _ = shutdown.changed() => break,
                 Some(cmd) = self.commands.recv() => self.on_command(cmd).await,
+                Some(page) = self.verified_rx.recv() => self.on_verified(page).await,
                 Some(event) = self.events.recv() => self.on_net_event(event).await,
                 _ = tick.tick() => {
                     let due = self.heads_dirty.is_some_and(|t| t.elapsed() >= self.heads_debounce);
@@ -497,8 +505,6 @@ impl Core {
         };
         let origin = entry.entry.origin;
         let seq = entry.entry.seq;
-        let timestamp = entry.entry.timestamp_ms;
-        let wire = entry.wire.clone();
         match self.feeds.offer(entry) {
             Offer::Apply(run) => {
                 self.persist_or_log(run);
@@ -510,10 +516,7 @@ impl Core {
                 Verdict::Accept
             }
             Offer::Duplicate | Offer::Frozen | Offer::Overloaded => Verdict::Ignore,
-            Offer::AtOrBelowHead => {
-                self.on_old_entry(source, origin, seq, timestamp, wire)
-                    .await
-            }
+            Offer::AtOrBelowHead(entry) => self.on_old_entry(source, entry).await,
             Offer::Equivocation { seq, first, second } => {
                 self.record_equivocation(origin, seq, &first, &second);
                 Verdict::Reject
@@ -531,14 +534,13 @@ impl Core {
     }
 
     /// An entry at or below the head: the same one again (late or replayed) or a fork.
-    async fn on_old_entry(
-        &mut self,
-        source: PeerId,
-        origin: BureauId,
-        seq: u64,
-        timestamp: u64,
-        wire: Vec<u8>,
-    ) -> Verdict {
+    async fn on_old_entry(&mut self, source: PeerId, entry: VerifiedEntry) -> Verdict {
+        let (origin, seq, timestamp) = (
+            entry.entry.origin,
+            entry.entry.seq,
+            entry.entry.timestamp_ms,
+        );
+        let wire = entry.wire;
         let stored = match self.node.store.entry(&origin, seq) {
             Ok(Some(stored)) => stored,
             _ => return Verdict::Ignore,
@@ -643,11 +645,7 @@ impl Core {
             .store
             .entries_from(&origin, from_seq, limit, MAX_PAGE_BYTES)
         {
-            Ok(list) => SyncResponse::Entries(
-                list.iter()
-                    .filter_map(|w| striae_protocol::codec::decode::<WireEntry>(w, 2 << 20).ok())
-                    .collect(),
-            ),
+            Ok(list) => SyncResponse::Entries(list),
             Err(e) => SyncResponse::Refused(format!("storage: {e}")),
         }
     }
@@ -658,14 +656,14 @@ impl Core {
         };
         match (tag, result) {
             (Tag::Heads, Ok(SyncResponse::Heads(theirs))) => self.on_heads(peer, theirs).await,
-            (Tag::Pull { origin, from }, result) => {
-                if let Some(list) = self.in_flight.get_mut(&origin) {
-                    list.retain(|f| *f != from);
-                }
-                if let Ok(SyncResponse::Entries(entries)) = result {
-                    self.node.metrics.pages_pulled.inc();
-                    self.on_page(peer, origin, from, entries).await;
-                }
+            (Tag::Pull { origin, from }, Ok(SyncResponse::Entries(entries))) => {
+                self.node.metrics.pages_pulled.inc();
+                // The range stays in flight until its entries are applied.
+                self.verify_page(peer, origin, from, entries).await;
+                self.pull_more(origin).await;
+            }
+            (Tag::Pull { origin, from }, _) => {
+                self.land(origin, from);
                 self.pull_more(origin).await;
             }
             (_, Ok(SyncResponse::Refused(why))) => tracing::debug!(%peer, "request refused: {why}"),
@@ -774,19 +772,31 @@ impl Core {
         }
     }
 
-    async fn on_page(&mut self, peer: PeerId, origin: BureauId, from: u64, page: Vec<WireEntry>) {
+    /// A pull is done with: its range no longer counts as in flight.
+    fn land(&mut self, origin: BureauId, from: u64) {
+        if let Some(list) = self.in_flight.get_mut(&origin) {
+            list.retain(|f| *f != from);
+        }
+    }
+
+    /// Checks a page's shape here, then verifies its signatures on the blocking pool while
+    /// the core goes on (applying the previous page, say); the result comes back as a
+    /// `VerifiedPage`.
+    async fn verify_page(&mut self, peer: PeerId, origin: BureauId, from: u64, page: Vec<Vec<u8>>) {
         let mut decoded = Vec::with_capacity(page.len());
         for (i, wire) in page.into_iter().enumerate() {
-            match UnverifiedEntry::from_wire(wire) {
+            match UnverifiedEntry::decode_owned(wire) {
                 Ok(e) if e.entry.origin == origin && e.entry.seq == from + i as u64 => {
                     decoded.push(e)
                 }
                 Ok(_) => {
+                    self.land(origin, from);
                     self.penalise(peer, "page out of order or of another feed")
                         .await;
                     return;
                 }
                 Err(e) => {
+                    self.land(origin, from);
                     self.penalise(peer, &format!("invalid entry in page: {e}"))
                         .await;
                     return;
@@ -794,11 +804,28 @@ impl Core {
             }
         }
         let network = self.network;
-        let verified = tokio::task::spawn_blocking(move || verify_parallel(decoded, &network))
-            .await
-            .unwrap_or_default();
+        let done = self.verified_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let results = verify_parallel(decoded, &network);
+            let _ = done.blocking_send(VerifiedPage {
+                peer,
+                origin,
+                from,
+                results,
+            });
+        });
+    }
+
+    async fn on_verified(&mut self, page: VerifiedPage) {
+        let VerifiedPage {
+            peer,
+            origin,
+            from,
+            results,
+        } = page;
+        self.land(origin, from);
         let mut run = Vec::new();
-        for result in verified {
+        for result in results {
             let entry = match result {
                 Ok(e) => e,
                 Err(e) => {
@@ -807,13 +834,13 @@ impl Core {
                     break;
                 }
             };
-            let (seq, wire) = (entry.entry.seq, entry.wire.clone());
             match self.feeds.offer(entry) {
                 Offer::Apply(applied) => run.extend(applied),
-                Offer::AtOrBelowHead => {
+                Offer::AtOrBelowHead(entry) => {
+                    let seq = entry.entry.seq;
                     let stored = self.node.store.entry(&origin, seq).ok().flatten();
-                    if let Some(stored) = stored.filter(|s| *s != wire) {
-                        self.record_equivocation(origin, seq, &stored, &wire);
+                    if let Some(stored) = stored.filter(|s| *s != entry.wire) {
+                        self.record_equivocation(origin, seq, &stored, &entry.wire);
                         break;
                     }
                 }
@@ -834,7 +861,16 @@ impl Core {
             .metrics
             .entries_pending
             .set(self.feeds.pending_len() as i64);
+        self.pull_more(origin).await;
     }
+}
+
+/// A pulled page after signature verification.
+struct VerifiedPage {
+    peer: PeerId,
+    origin: BureauId,
+    from: u64,
+    results: Vec<Result<VerifiedEntry, EntryError>>,
 }
 
 /// Verifies a page on all cores, in batches.
@@ -843,11 +879,12 @@ fn verify_parallel(
     network: &NetworkId,
 ) -> Vec<Result<VerifiedEntry, EntryError>> {
     use rayon::prelude::*;
-    const CHUNK: usize = 128;
-    let chunks: Vec<Vec<UnverifiedEntry>> = entries
-        .chunks(CHUNK)
-        .map(<[UnverifiedEntry]>::to_vec)
-        .collect();
+    const CHUNK: usize = 256;
+    let mut chunks: Vec<Vec<UnverifiedEntry>> = Vec::new();
+    let mut rest = entries.into_iter().peekable();
+    while rest.peek().is_some() {
+        chunks.push(rest.by_ref().take(CHUNK).collect());
+    }
     chunks
         .into_par_iter()
         .map(|chunk| verify_batch(chunk, network))

@@ -19,6 +19,7 @@ pub struct NoticeRecord {
     /// Id (hex).
     pub id: NoticeId,
     /// The issuing member.
+    #[serde(with = "crate::store::bureau_hex")]
     pub issuer: BureauId,
     /// Seq of the issuing entry in the issuer's feed.
     pub issue_seq: u64,

@@ -79,6 +79,23 @@ pub fn decode<T: Encode + Decode<()>>(bytes: &[u8], limit: usize) -> Result<T, C
     Ok(value)
 }
 
+/// Decodes bytes this node itself checked and stored earlier: the same limits and no trailing
+/// bytes, but without the re-encoding check (they were canonical when they were accepted).
+pub fn decode_stored<T: Decode<()>>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
+    if bytes.len() > limit {
+        return Err(CodecError::TooLarge {
+            actual: bytes.len(),
+            limit,
+        });
+    }
+    let (value, used): (T, usize) = bincode::decode_from_slice(bytes, config())
+        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(CodecError::TrailingBytes(bytes.len() - used));
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -127,6 +127,8 @@ pub struct UnverifiedEntry {
     /// Its id.
     pub id: EntryId,
     wire: WireEntry,
+    /// The canonical bytes of `wire`, when they arrived as bytes (saves re-encoding).
+    wire_bytes: Option<Vec<u8>>,
 }
 
 /// An entry whose encoding, shape and signature have been checked.
@@ -177,8 +179,15 @@ impl Entry {
 impl UnverifiedEntry {
     /// Decodes the canonical bytes of a `WireEntry` and checks the entry's shape.
     pub fn decode(wire_bytes: &[u8]) -> Result<Self, EntryError> {
-        let wire: WireEntry = codec::decode(wire_bytes, MAX_ENTRY_BYTES + 128)?;
-        Self::from_wire(wire)
+        Self::decode_owned(wire_bytes.to_vec())
+    }
+
+    /// Like `decode`, keeping the bytes as the stored form.
+    pub fn decode_owned(wire_bytes: Vec<u8>) -> Result<Self, EntryError> {
+        let wire: WireEntry = codec::decode(&wire_bytes, MAX_ENTRY_BYTES + 128)?;
+        let mut entry = Self::from_wire(wire)?;
+        entry.wire_bytes = Some(wire_bytes);
+        Ok(entry)
     }
 
     /// Decodes an already split `WireEntry`.
@@ -186,7 +195,12 @@ impl UnverifiedEntry {
         let entry: Entry = codec::decode(&wire.entry_bytes, MAX_ENTRY_BYTES)?;
         entry.check_shape()?;
         let id = EntryId::of_entry_bytes(&wire.entry_bytes);
-        Ok(UnverifiedEntry { entry, id, wire })
+        Ok(UnverifiedEntry {
+            entry,
+            id,
+            wire,
+            wire_bytes: None,
+        })
     }
 
     /// The exact bytes the origin signed.
@@ -195,7 +209,10 @@ impl UnverifiedEntry {
     }
 
     fn into_verified(self) -> Result<VerifiedEntry, EntryError> {
-        let wire = codec::encode(&self.wire, MAX_ENTRY_BYTES + 128)?;
+        let wire = match self.wire_bytes {
+            Some(bytes) => bytes,
+            None => codec::encode(&self.wire, MAX_ENTRY_BYTES + 128)?,
+        };
         Ok(VerifiedEntry {
             entry: self.entry,
             id: self.id,
@@ -231,11 +248,21 @@ pub fn verify_batch(
 }
 
 fn batch_signatures_valid(entries: &[UnverifiedEntry], network: &NetworkId) -> bool {
+    // Decompressing a key costs about as much as a verification: do it once per origin.
+    let mut known: Vec<(BureauId, ed25519_dalek::VerifyingKey)> = Vec::new();
     let mut keys = Vec::with_capacity(entries.len());
     for e in entries {
-        match e.entry.origin.verifying_key() {
+        let origin = e.entry.origin;
+        if let Some((_, key)) = known.iter().find(|(o, _)| *o == origin) {
+            keys.push(*key);
+            continue;
+        }
+        match origin.verifying_key() {
             // Batch verification skips the weak-key check that `verify_strict` makes.
-            Ok(key) if !key.is_weak() => keys.push(key),
+            Ok(key) if !key.is_weak() => {
+                known.push((origin, key));
+                keys.push(key);
+            }
             _ => return false,
         }
     }
@@ -249,12 +276,15 @@ fn batch_signatures_valid(entries: &[UnverifiedEntry], network: &NetworkId) -> b
 }
 
 impl VerifiedEntry {
-    /// Re-reads an entry from storage; the signature was checked when it was stored.
+    /// Re-reads an entry from storage; its encoding and signature were checked when it was
+    /// stored.
     pub fn from_stored(wire_bytes: Vec<u8>) -> Result<Self, EntryError> {
-        let unverified = UnverifiedEntry::decode(&wire_bytes)?;
+        let wire: WireEntry = codec::decode_stored(&wire_bytes, MAX_ENTRY_BYTES + 128)?;
+        let entry: Entry = codec::decode_stored(&wire.entry_bytes, MAX_ENTRY_BYTES)?;
+        let id = EntryId::of_entry_bytes(&wire.entry_bytes);
         Ok(VerifiedEntry {
-            entry: unverified.entry,
-            id: unverified.id,
+            entry,
+            id,
             wire: wire_bytes,
         })
     }

@@ -5,7 +5,6 @@ use bincode::{Decode, Encode};
 
 use crate::{
     codec::{self, CodecError, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES},
-    feed::WireEntry,
     heads::SignedHeads,
     identity::BureauId,
 };
@@ -38,9 +37,9 @@ pub enum SyncRequest {
 pub enum SyncResponse {
     /// The responder's own signed heads.
     Heads(SignedHeads),
-    /// Consecutive entries from the requested seq, possibly fewer than asked (none when the
-    /// responder holds none from there).
-    Entries(Vec<WireEntry>),
+    /// Consecutive entries from the requested seq, each the canonical encoding of a
+    /// `WireEntry`, possibly fewer than asked (none when the responder holds none from there).
+    Entries(Vec<Vec<u8>>),
     /// The request was refused; the text says why.
     Refused(String),
 }

@@ -118,7 +118,7 @@ async fn expired_notices_show_as_expired_everywhere() {
 
 fn content(i: usize) -> NoticeContent {
     NoticeContent {
-        kind: if i % 2 == 0 {
+        kind: if i.is_multiple_of(2) {
             NoticeKind::Orange
         } else {
             NoticeKind::Purple

@@ -33,7 +33,7 @@ pub async fn status(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiEr
         "peers_connected": peers.iter().filter(|p| p.connected).count(),
         "roster_size": node.roster.members.len(),
         "feeds": feeds,
-        "entries_held": node.store.entry_count(),
+        "entries_held": node.store.entry_count()?,
         "equivocations": equivocations,
     })))
 }

@@ -14,7 +14,7 @@ pub const MAX_PENDING_TOTAL: usize = 65_536;
 /// Entries asked for in one pull.
 pub const PULL_PAGE: u64 = 1_024;
 /// Pulls in flight for one origin at once.
-pub const PULL_WINDOW: usize = 4;
+pub const PULL_WINDOW: usize = 8;
 
 /// What became of an offered entry.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ pub enum Offer {
     /// Already held (here or in the pending buffer), same content.
     Duplicate,
     /// At or below the head: the caller compares it with the stored entry of that seq.
-    AtOrBelowHead,
+    AtOrBelowHead(VerifiedEntry),
     /// Two different signed entries for one `(origin, seq)`: both kept as proof; the origin is
     /// frozen and neither is applied.
     Equivocation {
@@ -125,7 +125,7 @@ impl Feeds {
         let (head_seq, head_id) = self.head(&origin);
         let seq = entry.entry.seq;
         if seq <= head_seq {
-            return Offer::AtOrBelowHead;
+            return Offer::AtOrBelowHead(entry);
         }
         if seq == head_seq + 1 {
             if entry.entry.prev != head_id {
@@ -272,7 +272,7 @@ mod tests {
         assert_eq!(feeds.head_seq(&s.bureau()), 3);
         assert_eq!(applied(feeds.offer(c[3].clone())), vec![4, 5]);
         assert_eq!(feeds.pending_len(), 0);
-        assert!(matches!(feeds.offer(c[1].clone()), Offer::AtOrBelowHead));
+        assert!(matches!(feeds.offer(c[1].clone()), Offer::AtOrBelowHead(_)));
     }
 
     #[test]
@@ -316,11 +316,11 @@ mod tests {
     fn pulls_are_planned_in_pages_within_the_window() {
         let s = Signer::from_seed([6; 32]);
         let feeds = Feeds::new([s.bureau()], []);
-        let plan = feeds.plan_pulls(&s.bureau(), 5_000, &[]);
+        let plan = feeds.plan_pulls(&s.bureau(), 20_000, &[]);
         assert_eq!(plan.len(), PULL_WINDOW);
         assert_eq!(plan[0], (1, PULL_PAGE));
         assert_eq!(plan[1].0, PULL_PAGE + 1);
-        let plan = feeds.plan_pulls(&s.bureau(), 5_000, &[1]);
+        let plan = feeds.plan_pulls(&s.bureau(), 20_000, &[1]);
         assert_eq!(plan.len(), PULL_WINDOW - 1);
         assert!(feeds.plan_pulls(&s.bureau(), 0, &[]).is_empty());
     }

@@ -1,7 +1,8 @@
 //! Storage: sled trees behind a narrow interface. Durability of each call is stated on it;
 //! `flush` is what makes "an API call that answered success has reached disk" true.
 //!
-//! Trees: `entries` (origin ++ seq -> signed entry, exactly as received), `heads` (origin ->
+//! Trees: `entries` (origin ++ first seq -> a chunk of that origin's consecutive signed
+//! entries, exactly as received), `heads` (origin ->
 //! highest contiguous seq and its id), `member_heads` (member -> its latest signed heads),
 //! `evidence` (equivocation proofs), `ack_points` (when each member's heads reached each seq:
 //! the receipts), and the projections that capabilities keep (`notices`).
@@ -66,6 +67,7 @@ impl Store {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(256 << 20)
+            .mode(sled::Mode::HighThroughput)
             .flush_every_ms(Some(500))
             .open()?;
         Ok(Store {
@@ -116,15 +118,33 @@ impl Store {
         Ok(out)
     }
 
-    /// Stores verified entries of one origin. Not flushed: the head moves only afterwards
-    /// (`set_head`), so a crash in between leaves entries that are simply pulled again.
-    pub fn put_entries(&self, entries: &[VerifiedEntry]) -> Result<(), StoreError> {
+    /// Stores a contiguous run of one origin's verified entries, as one chunk value keyed by
+    /// the run's first seq (a page pulled in catch-up costs one insert, not a thousand). Not
+    /// flushed: the head moves only afterwards (`set_head`), so a crash in between leaves
+    /// entries that are simply pulled again. Chunks never disagree: an `(origin, seq)` holds
+    /// the same signed bytes wherever it is stored, and a frozen feed is never written again.
+    pub fn put_entries(&self, run: &[VerifiedEntry]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        for e in entries {
-            batch.insert(
-                &entry_key(&e.entry.origin, e.entry.seq)[..],
-                e.wire.as_slice(),
-            );
+        let mut rest = run;
+        while let Some(first) = rest.first() {
+            let mut size = 0usize;
+            let take = rest
+                .iter()
+                .take_while(|e| {
+                    size += e.wire.len() + 4;
+                    size <= MAX_CHUNK_BYTES || size == e.wire.len() + 4
+                })
+                .count()
+                .max(1);
+            let (piece, tail) = rest.split_at(take.min(rest.len()));
+            let mut value = Vec::with_capacity(size);
+            for e in piece {
+                let len = u32::try_from(e.wire.len()).unwrap_or(u32::MAX);
+                value.extend_from_slice(&len.to_be_bytes());
+                value.extend_from_slice(&e.wire);
+            }
+            batch.insert(&entry_key(&first.entry.origin, first.entry.seq)[..], value);
+            rest = tail;
         }
         self.entries.apply_batch(batch)?;
         Ok(())
@@ -139,12 +159,35 @@ impl Store {
         Ok(())
     }
 
+    /// The chunk that would hold `(origin, seq)`: its first seq and its bytes.
+    fn chunk_at(
+        &self,
+        origin: &BureauId,
+        seq: u64,
+    ) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+        let found = self
+            .entries
+            .range(entry_key(origin, 0)..=entry_key(origin, seq))
+            .next_back()
+            .transpose()?;
+        let Some((key, value)) = found else {
+            return Ok(None);
+        };
+        let first = u64::from_be_bytes(
+            key.get(32..40)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| corrupt("entries", "short key"))?,
+        );
+        Ok(Some((first, value)))
+    }
+
     /// The signed wire bytes of one entry.
     pub fn entry(&self, origin: &BureauId, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .entries
-            .get(entry_key(origin, seq))?
-            .map(|v| v.to_vec()))
+        let Some((first, chunk)) = self.chunk_at(origin, seq)? else {
+            return Ok(None);
+        };
+        let index = usize::try_from(seq - first).unwrap_or(usize::MAX);
+        Ok(frames(&chunk).nth(index).map(<[u8]>::to_vec))
     }
 
     /// Consecutive entries of `origin` from `from_seq`, at most `limit` of them and at most
@@ -156,32 +199,33 @@ impl Store {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut out = Vec::new();
+        let mut out: Vec<Vec<u8>> = Vec::new();
         let mut bytes = 0usize;
-        let start = entry_key(origin, from_seq);
-        let end = entry_key(origin, u64::MAX);
-        for (expected, item) in (from_seq..).zip(self.entries.range(start..=end)) {
-            let (k, v) = item?;
-            let seq = u64::from_be_bytes(
-                k.get(32..40)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| corrupt("entries", "short key"))?,
-            );
-            if seq != expected
-                || out.len() >= limit
-                || (bytes + v.len() > max_bytes && !out.is_empty())
-            {
+        let mut next = from_seq;
+        'chunks: while out.len() < limit {
+            let Some((first, chunk)) = self.chunk_at(origin, next)? else {
+                break;
+            };
+            let skip = usize::try_from(next - first).unwrap_or(usize::MAX);
+            let before = out.len();
+            for wire in frames(&chunk).skip(skip) {
+                if out.len() >= limit || (bytes + wire.len() > max_bytes && !out.is_empty()) {
+                    break 'chunks;
+                }
+                bytes += wire.len();
+                out.push(wire.to_vec());
+                next += 1;
+            }
+            if out.len() == before {
                 break;
             }
-            bytes += v.len();
-            out.push(v.to_vec());
         }
         Ok(out)
     }
 
-    /// Number of entries held in all feeds.
-    pub fn entry_count(&self) -> usize {
-        self.entries.len()
+    /// Number of entries held in all feeds (contiguous from seq 1).
+    pub fn entry_count(&self) -> Result<u64, StoreError> {
+        Ok(self.heads()?.iter().map(|h| h.seq).sum())
     }
 
     // ---- heads of other members (receipts) ----
@@ -334,6 +378,40 @@ impl Store {
     }
 }
 
+/// Serde helper: a bureau id as hex of its key (cheaper than the base58 PeerId form) in
+/// node-local records.
+pub mod bureau_hex {
+    use striae_protocol::BureauId;
+
+    /// Serialises as 64 hex characters.
+    pub fn serialize<S: serde::Serializer>(b: &BureauId, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b.0))
+    }
+
+    /// Parses 64 hex characters.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BureauId, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(text, &mut out).map_err(serde::de::Error::custom)?;
+        Ok(BureauId(out))
+    }
+}
+
+/// Largest chunk value written for a run of entries.
+const MAX_CHUNK_BYTES: usize = 4 << 20;
+
+/// The entries in a chunk value: `[u32 big-endian length][signed entry]` repeated. A damaged
+/// chunk ends the iteration early rather than yielding garbage.
+fn frames(chunk: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = chunk;
+    std::iter::from_fn(move || {
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let frame = rest.get(4..4 + len)?;
+        rest = &rest[4 + len..];
+        Some(frame)
+    })
+}
+
 fn decode_head(v: &[u8]) -> Result<(u64, EntryId), StoreError> {
     if v.len() != 40 {
         return Err(corrupt("heads", "bad length"));
@@ -343,4 +421,70 @@ fn decode_head(v: &[u8]) -> Result<(u64, EntryId), StoreError> {
     let mut id = [0u8; 32];
     id.copy_from_slice(&v[8..]);
     Ok((u64::from_be_bytes(seq), EntryId(id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use striae_protocol::{
+        Body, Entry, NetworkId, NoticeContent, NoticeKind, NoticeOp, Signer, feed::ENTRY_VERSION,
+    };
+
+    fn chain(signer: &Signer, n: u64) -> Vec<VerifiedEntry> {
+        let mut prev = EntryId::GENESIS;
+        (1..=n)
+            .map(|seq| {
+                let e = Entry {
+                    version: ENTRY_VERSION,
+                    origin: signer.bureau(),
+                    seq,
+                    prev,
+                    timestamp_ms: 1,
+                    body: Body::Notice(NoticeOp::Issue(NoticeContent {
+                        kind: NoticeKind::Orange,
+                        title: format!("t{seq}"),
+                        summary: "s".into(),
+                        body: String::new(),
+                        expires_at_ms: 2,
+                    })),
+                }
+                .sign(signer, &NetworkId::from_name("t"))
+                .unwrap();
+                prev = e.id;
+                e
+            })
+            .collect()
+    }
+
+    #[test]
+    fn entries_read_back_across_chunks_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::from_seed([1; 32]);
+        let all = chain(&signer, 50);
+        let origin = signer.bureau();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.put_entries(&all[..10]).unwrap();
+            for e in &all[10..13] {
+                store.put_entries(std::slice::from_ref(e)).unwrap();
+            }
+            store.put_entries(&all[13..]).unwrap();
+            store.set_head(&origin, 50, &all[49].id).unwrap();
+            store.flush_blocking().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        for e in &all {
+            assert_eq!(store.entry(&origin, e.entry.seq).unwrap().unwrap(), e.wire);
+        }
+        assert!(store.entry(&origin, 51).unwrap().is_none());
+        let page = store.entries_from(&origin, 8, 20, usize::MAX).unwrap();
+        assert_eq!(page.len(), 20);
+        assert_eq!(page[0], all[7].wire);
+        assert_eq!(page[19], all[26].wire);
+        let tail = store.entries_from(&origin, 45, 100, usize::MAX).unwrap();
+        assert_eq!(tail.len(), 6);
+        let small = store.entries_from(&origin, 1, 100, 10).unwrap();
+        assert_eq!(small.len(), 1, "a page always carries at least one entry");
+        assert_eq!(store.entry_count().unwrap(), 50);
+    }
 }

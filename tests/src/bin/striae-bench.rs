@@ -1,1 +1,271 @@
-fn main() {}
+//! `striae-bench`: scenario benchmarks of real members in one process. Every scenario prints,
+//! as its last line of standard output, one JSON object with its figures.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use striae_node::{config::NodeConfig, devnet, store::Store};
+use striae_protocol::{
+    Body, Entry, EntryId, NoticeContent, NoticeKind, NoticeOp,
+    feed::ENTRY_VERSION,
+    time::{YEAR_MS, now_ms},
+};
+use striae_tests::TestNet;
+
+#[derive(Parser)]
+#[command(
+    name = "striae-bench",
+    about = "Scenario benchmarks; the last line printed is JSON"
+)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// N members, M notices from random members; time until the last member has each
+    Propagation {
+        #[arg(long, default_value_t = 20)]
+        nodes: usize,
+        #[arg(long, default_value_t = 50)]
+        notices: usize,
+        /// Members each node dials (a partial mesh keeps file descriptors in check)
+        #[arg(long, default_value_t = 8)]
+        dials: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// A member returns from downtime and pulls E missed entries, verifying every signature
+    Catchup {
+        #[arg(long, default_value_t = 100_000)]
+        entries: u64,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.scenario {
+            Scenario::Propagation {
+                nodes,
+                notices,
+                dials,
+                seed,
+            } => propagation(nodes, notices, dials, seed).await,
+            Scenario::Catchup { entries } => catchup(entries).await,
+        }
+    })
+}
+
+fn bench_tuning(config: &mut NodeConfig) {
+    config.tuning.heads_interval = Duration::from_secs(30);
+    config.tuning.heads_debounce = Duration::from_secs(1);
+    config.tuning.redial_min = Duration::from_millis(500);
+    config.tuning.gossip_heartbeat = Duration::from_millis(700);
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn content(i: usize) -> NoticeContent {
+    NoticeContent {
+        kind: NoticeKind::Orange,
+        title: format!("Benchmark notice {i}"),
+        summary: "A threat warning of typical length, sent to every member of the network.".into(),
+        body: String::new(),
+        expires_at_ms: now_ms() + YEAR_MS,
+    }
+}
+
+async fn propagation(n: usize, m: usize, dials: usize, seed: u64) -> Result<()> {
+    if n < 2 {
+        bail!("--nodes must be at least 2");
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut net = TestNet::create(n);
+    net.tune = bench_tuning;
+    let bureaus: Vec<_> = net
+        .members
+        .iter()
+        .map(|m| m.bureau_id.parse().expect("devnet bureau id"))
+        .collect();
+    eprintln!("starting {n} members");
+    for i in 0..n {
+        let mut config = net.config(i);
+        // A ring (so the mesh is connected) plus random chords.
+        let mut targets: Vec<usize> = (1..=dials.min(n - 1) / 2).map(|k| (i + k) % n).collect();
+        while targets.len() < dials.min(n - 1) {
+            let t = rng.gen_range(0..n);
+            if t != i && !targets.contains(&t) {
+                targets.push(t);
+            }
+        }
+        config.dial_only = Some(targets.iter().map(|t| bureaus[*t]).collect());
+        net.nodes[i] = Some(striae_node::node::start(config).await?);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1 << 16);
+    for i in 0..n {
+        let mut sub = net.node(i).handle.subscribe_applied();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Ok(applied) = sub.recv().await {
+                if tx.send((applied.id, applied.at)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    wait_for_links(&net, dials.min(n - 1)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    eprintln!("publishing {m} notices");
+    let mut latencies = Vec::new();
+    let mut delivered_all = true;
+    for k in 0..m {
+        let from = rng.gen_range(0..n);
+        let start = Instant::now();
+        let entry = net
+            .node(from)
+            .handle
+            .publish(Body::Notice(NoticeOp::Issue(content(k))))
+            .await?;
+        let mut seen: HashMap<EntryId, (usize, Instant)> = HashMap::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if seen.get(&entry.id).is_some_and(|s| s.0 >= n) {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some((id, at))) => {
+                    let slot = seen.entry(id).or_insert((0, at));
+                    slot.0 += 1;
+                    slot.1 = slot.1.max(at);
+                }
+                _ => {
+                    delivered_all = false;
+                    break;
+                }
+            }
+        }
+        if let Some((_, last)) = seen.get(&entry.id).filter(|(count, _)| *count >= n) {
+            latencies.push(last.duration_since(start).as_secs_f64() * 1000.0);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    latencies.sort_by(f64::total_cmp);
+    let result = json!({
+        "nodes": n,
+        "notices": m,
+        "delivered_all": delivered_all && latencies.len() == m,
+        "p50_ms": percentile(&latencies, 50.0),
+        "p99_ms": percentile(&latencies, 99.0),
+        "max_ms": latencies.last().copied().unwrap_or(0.0),
+    });
+    net.shutdown().await;
+    println!("{result}");
+    Ok(())
+}
+
+async fn wait_for_links(net: &TestNet, want: usize) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        let mut ok = true;
+        for i in 0..net.nodes.len() {
+            let peers = net.node(i).handle.net.peers().await.unwrap_or_default();
+            if peers.iter().filter(|p| p.connected).count() < want {
+                ok = false;
+                break;
+            }
+        }
+        if ok {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("warning: not every member reached {want} links");
+}
+
+/// Writes `count` signed entries into the source member's own feed, as if it had published
+/// them while the other member was away.
+fn preload(store: &Store, signer: &striae_protocol::Signer, count: u64) -> Result<()> {
+    let network = striae_protocol::NetworkId::from_name("devnet");
+    let mut prev = EntryId::GENESIS;
+    let mut batch = Vec::with_capacity(1024);
+    for seq in 1..=count {
+        let entry = Entry {
+            version: ENTRY_VERSION,
+            origin: signer.bureau(),
+            seq,
+            prev,
+            timestamp_ms: now_ms(),
+            body: Body::Notice(NoticeOp::Issue(content(seq as usize))),
+        }
+        .sign(signer, &network)?;
+        prev = entry.id;
+        batch.push(entry);
+        if batch.len() == 1024 || seq == count {
+            store.put_entries(&batch)?;
+            striae_node::notices::project(store, &batch, now_ms())?;
+            batch.clear();
+        }
+    }
+    store.set_head(&signer.bureau(), count, &prev)?;
+    store.flush_blocking()?;
+    Ok(())
+}
+
+async fn catchup(entries: u64) -> Result<()> {
+    let mut net = TestNet::create(2);
+    net.tune = bench_tuning;
+    let signer = devnet::signer_of(&net.member_dir(0))?;
+    eprintln!("writing {entries} signed entries at the source member");
+    {
+        let store = Store::open(&net.config(0).data_dir.join("db")).context("open source store")?;
+        preload(&store, &signer, entries)?;
+    }
+    net.start_member(0).await;
+    let start = Instant::now();
+    net.start_member(1).await;
+    let returning = net.node(1).handle.clone();
+    let origin = signer.bureau();
+    loop {
+        if returning.store.head(&origin)?.map(|h| h.0) == Some(entries) {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            bail!("catch-up did not finish in 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let metrics = returning.metrics.render();
+    let rejected = metrics
+        .lines()
+        .any(|l| l.starts_with("striae_entries_rejected_total"));
+    let held = (1..=entries)
+        .step_by((entries / 1000).max(1) as usize)
+        .all(|s| returning.store.entry(&origin, s).ok().flatten().is_some());
+    let result = json!({
+        "entries": entries,
+        "seconds": seconds,
+        "entries_per_s": entries as f64 / seconds,
+        "verified_all": !rejected && held,
+    });
+    net.shutdown().await;
+    println!("{result}");
+    Ok(())
+}
