@@ -57,16 +57,19 @@ const COUNTRIES: [(&str, &str); 32] = [
 /// Most members a devnet can have (the roster's scale).
 pub const MAX_NODES: usize = 196;
 
-/// The code of the `i`-th devnet member: real codes first, then made-up `Q?`, `X?` and `Z?`
-/// codes, which ISO 3166 leaves for private use.
+/// The code of the `i`-th devnet member: real codes first, then made-up codes starting with
+/// Q, X and Z (which ISO 3166 leaves for private use) and then other letters, never repeating
+/// a real code from the list.
 pub fn country(i: usize) -> (String, String) {
     if let Some((cc, name)) = COUNTRIES.get(i) {
         return (cc.to_string(), name.to_string());
     }
-    let k = i - COUNTRIES.len();
-    let first = ['Q', 'X', 'Z', 'A'][k / 26 % 4];
-    let second = char::from(b'A' + (k % 26) as u8);
-    let code = format!("{first}{second}");
+    let code = (b"QXZABCDEFGHIJKLMNOPRSTUVWY".iter())
+        .flat_map(|first| (b'A'..=b'Z').map(move |second| [*first, second]))
+        .map(|pair| String::from_utf8_lossy(&pair).into_owned())
+        .filter(|code| !COUNTRIES.iter().any(|(cc, _)| cc == code))
+        .nth(i - COUNTRIES.len())
+        .unwrap_or_else(|| "ZZ".to_string());
     (code.clone(), format!("Test bureau {code}"))
 }
 
@@ -248,4 +251,17 @@ pub const SUMMARY_EVERY: Duration = Duration::from_secs(5);
 /// The signer of a devnet member (for tests that need the key).
 pub fn signer_of(member_dir: &Path) -> Result<Signer, ConfigError> {
     config::load_or_create_key(&member_dir.join("data"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_devnet_country_code_is_distinct() {
+        let codes: std::collections::HashSet<String> =
+            (0..MAX_NODES).map(|i| country(i).0).collect();
+        assert_eq!(codes.len(), MAX_NODES);
+        assert!(codes.iter().all(|c| config::validate_country(c).is_ok()));
+    }
 }

@@ -56,6 +56,9 @@ pub enum NodeError {
     /// An entry could not be built.
     #[error(transparent)]
     Entry(#[from] EntryError),
+    /// Our heads could not be signed.
+    #[error(transparent)]
+    Heads(#[from] striae_protocol::heads::HeadsError),
     /// The API address could not be bound.
     #[error("cannot listen on {addr} for the API: {source}")]
     ApiListen {
@@ -278,6 +281,8 @@ struct Core {
     tags: HashMap<u64, Tag>,
     next_tag: u64,
     heads_dirty: Option<Instant>,
+    advanced: HashSet<BureauId>,
+    signed_heads: Option<SignedHeads>,
     verified_tx: mpsc::Sender<VerifiedPage>,
     verified_rx: mpsc::Receiver<VerifiedPage>,
     heads_debounce: Duration,
@@ -304,12 +309,9 @@ impl Core {
         for (origin, _) in node.store.evidence()? {
             frozen_feeds.freeze(origin);
         }
-        let mut member_heads = HashMap::new();
-        for signed in node.store.all_member_heads()? {
-            if let Ok(heads) = signed.verify(&config.roster.network_id) {
-                member_heads.insert(heads.member, heads);
-            }
-        }
+        // Heads seen before a restart are not needed: receipts already on disk keep their
+        // first time, and the next statements bring the rest.
+        let member_heads = HashMap::new();
         let peers = config
             .roster
             .members
@@ -318,6 +320,7 @@ impl Core {
             .collect();
         let (verified_tx, verified_rx) = mpsc::channel(VERIFIED_CAPACITY);
         Ok(Core {
+            signed_heads: None,
             verified_tx,
             verified_rx,
             network: config.roster.network_id,
@@ -334,6 +337,7 @@ impl Core {
             tags: HashMap::new(),
             next_tag: 1,
             heads_dirty: None,
+            advanced: HashSet::new(),
             heads_debounce: config.tuning.heads_debounce,
             heads_interval: config.tuning.heads_interval,
         })
@@ -351,11 +355,14 @@ impl Core {
                 Some(page) = self.verified_rx.recv() => self.on_verified(page).await,
                 Some(event) = self.events.recv() => self.on_net_event(event).await,
                 _ = tick.tick() => {
-                    let due = self.heads_dirty.is_some_and(|t| t.elapsed() >= self.heads_debounce);
-                    if due || last_exchange.elapsed() >= self.heads_interval {
-                        self.heads_dirty = None;
+                    if last_exchange.elapsed() >= self.heads_interval {
                         last_exchange = Instant::now();
+                        self.heads_dirty = None;
+                        self.advanced.clear();
                         self.push_heads().await;
+                    } else if self.heads_dirty.is_some_and(|t| t.elapsed() >= self.heads_debounce) {
+                        self.heads_dirty = None;
+                        self.send_receipts().await;
                     }
                 }
             }
@@ -437,6 +444,8 @@ impl Core {
             });
         }
         self.heads_dirty.get_or_insert(at);
+        self.advanced.insert(origin);
+        self.signed_heads = None;
         Ok(())
     }
 
@@ -568,7 +577,11 @@ impl Core {
 
     // ---- sync ----
 
-    fn own_heads(&self) -> Result<SignedHeads, NodeError> {
+    /// This node's signed heads; signed once per change, not once per peer.
+    fn own_heads(&mut self) -> Result<SignedHeads, NodeError> {
+        if let Some(cached) = &self.signed_heads {
+            return Ok(cached.clone());
+        }
         let heads = Heads {
             member: self.signer.bureau(),
             issued_at_ms: now_ms(),
@@ -580,11 +593,9 @@ impl Core {
                 .map(|(origin, seq, id)| Head { origin, seq, id })
                 .collect(),
         };
-        heads.sign(&self.signer, &self.network).map_err(|e| {
-            NodeError::Entry(EntryError::Malformed(striae_protocol::CodecError::Encode(
-                e.to_string(),
-            )))
-        })
+        let signed = heads.sign(&self.signer, &self.network)?;
+        self.signed_heads = Some(signed.clone());
+        Ok(signed)
     }
 
     fn tag(&mut self, tag: Tag) -> u64 {
@@ -604,10 +615,25 @@ impl Core {
             .await;
     }
 
+    /// The periodic exchange with every connected member: the guarantee behind catch-up.
     async fn push_heads(&mut self) {
         let peers: Vec<PeerId> = self.connected.iter().copied().collect();
         for peer in peers {
             self.send_heads(peer).await;
+        }
+    }
+
+    /// After new entries: our heads go to the members whose feeds advanced, as their receipt.
+    /// Only those: sending every change to every member would cost N² messages per notice,
+    /// and gossip already carries the entries themselves.
+    async fn send_receipts(&mut self) {
+        let me = self.signer.bureau();
+        let origins: Vec<BureauId> = self.advanced.drain().filter(|o| *o != me).collect();
+        for origin in origins {
+            let Ok(peer) = origin.peer_id() else { continue };
+            if self.connected.contains(&peer) {
+                self.send_heads(peer).await;
+            }
         }
     }
 
@@ -684,7 +710,7 @@ impl Core {
             self.penalise(peer, "heads signed by another member").await;
             return;
         }
-        self.record_receipts(&heads, &signed);
+        self.record_receipts(&heads);
         for head in &heads.heads {
             self.check_fork(peer, head).await;
             if head.seq > self.feeds.head_seq(&head.origin) {
@@ -694,33 +720,30 @@ impl Core {
         self.peer_heads.insert(peer, heads);
     }
 
-    /// A peer whose head for an origin names a different entry than ours at that seq has seen
-    /// a fork: fetch its entry, which either proves equivocation or is refused as forged.
+    /// A peer whose head for an origin names a different entry than ours at the same seq has
+    /// seen a fork: fetch its entry, which either proves equivocation or is refused as forged.
+    /// Only equal heads are compared, so no storage is read for the many statements that
+    /// arrive.
     async fn check_fork(&mut self, peer: PeerId, head: &Head) {
-        if head.seq == 0 || head.seq > self.feeds.head_seq(&head.origin) {
+        let (seq, id) = self.feeds.head(&head.origin);
+        if head.seq == 0 || head.seq != seq || head.id == id || self.feeds.is_frozen(&head.origin) {
             return;
         }
-        let Ok(Some(stored)) = self.node.store.entry(&head.origin, head.seq) else {
-            return;
+        let tag = self.tag(Tag::Pull {
+            origin: head.origin,
+            from: head.seq,
+        });
+        let request = SyncRequest::Pull {
+            origin: head.origin,
+            from_seq: head.seq,
+            limit: 1,
         };
-        let ours = VerifiedEntry::from_stored(stored).map(|e| e.id);
-        if ours.is_ok_and(|id| id != head.id) && !self.feeds.is_frozen(&head.origin) {
-            let tag = self.tag(Tag::Pull {
-                origin: head.origin,
-                from: head.seq,
-            });
-            let request = SyncRequest::Pull {
-                origin: head.origin,
-                from_seq: head.seq,
-                limit: 1,
-            };
-            let _ = self.node.net.request(peer, request, tag).await;
-        }
+        let _ = self.node.net.request(peer, request, tag).await;
     }
 
-    /// Keeps the member's latest signed heads and notes, per origin, when they advanced: these
-    /// are the receipts for every entry up to them.
-    fn record_receipts(&mut self, heads: &Heads, signed: &SignedHeads) {
+    /// Keeps the member's latest heads in memory and notes on disk, per origin, when they
+    /// advanced: these are the receipts for every entry up to them.
+    fn record_receipts(&mut self, heads: &Heads) {
         let previous = self.member_heads.get(&heads.member);
         if previous.is_some_and(|p| p.issued_at_ms >= heads.issued_at_ms) {
             return;
@@ -734,9 +757,6 @@ impl Core {
             {
                 tracing::error!("cannot store receipt: {e}");
             }
-        }
-        if let Err(e) = store.put_member_heads(&heads.member, signed) {
-            tracing::error!("cannot store member heads: {e}");
         }
         self.member_heads.insert(heads.member, heads.clone());
     }

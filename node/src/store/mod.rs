@@ -3,13 +3,12 @@
 //!
 //! Trees: `entries` (origin ++ first seq -> a chunk of that origin's consecutive signed
 //! entries, exactly as received), `heads` (origin ->
-//! highest contiguous seq and its id), `member_heads` (member -> its latest signed heads),
-//! `evidence` (equivocation proofs), `ack_points` (when each member's heads reached each seq:
+//! highest contiguous seq and its id), `evidence` (equivocation proofs), `ack_points` (when each member's heads reached each seq:
 //! the receipts), and the projections that capabilities keep (`notices`).
 
 use std::path::Path;
 
-use striae_protocol::{BureauId, EntryId, Head, NoticeId, SignedHeads, VerifiedEntry, codec};
+use striae_protocol::{BureauId, EntryId, Head, NoticeId, VerifiedEntry};
 
 /// Storage failures. Any of them means the disk or the database is in trouble, not the caller.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +39,6 @@ pub struct Store {
     db: sled::Db,
     entries: sled::Tree,
     heads: sled::Tree,
-    member_heads: sled::Tree,
     evidence: sled::Tree,
     notices: sled::Tree,
     ack_points: sled::Tree,
@@ -73,7 +71,6 @@ impl Store {
         Ok(Store {
             entries: db.open_tree("entries")?,
             heads: db.open_tree("heads")?,
-            member_heads: db.open_tree("member_heads")?,
             evidence: db.open_tree("evidence")?,
             notices: db.open_tree("notices")?,
             ack_points: db.open_tree("ack_points")?,
@@ -228,37 +225,6 @@ impl Store {
         Ok(self.heads()?.iter().map(|h| h.seq).sum())
     }
 
-    // ---- heads of other members (receipts) ----
-
-    /// The latest signed heads stored for `member`.
-    pub fn member_heads(&self, member: &BureauId) -> Result<Option<SignedHeads>, StoreError> {
-        self.member_heads
-            .get(member.0)?
-            .map(|v| codec::decode(&v, 256 * 1024).map_err(|e| corrupt("member_heads", e)))
-            .transpose()
-    }
-
-    /// Stores `member`'s latest signed heads.
-    pub fn put_member_heads(
-        &self,
-        member: &BureauId,
-        heads: &SignedHeads,
-    ) -> Result<(), StoreError> {
-        let bytes = codec::encode(heads, 256 * 1024).map_err(|e| corrupt("member_heads", e))?;
-        self.member_heads.insert(member.0, bytes)?;
-        Ok(())
-    }
-
-    /// All stored member heads.
-    pub fn all_member_heads(&self) -> Result<Vec<SignedHeads>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.member_heads.iter() {
-            let (_, v) = item?;
-            out.push(codec::decode(&v, 256 * 1024).map_err(|e| corrupt("member_heads", e))?);
-        }
-        Ok(out)
-    }
-
     // ---- equivocation evidence ----
 
     /// Keeps two conflicting signed entries for one `(origin, seq)` as evidence.
@@ -334,8 +300,9 @@ impl Store {
 
     // ---- receipts ----
 
-    /// Records that `member` stated, at `at_ms`, that it holds `origin`'s feed up to `seq`.
-    /// These points answer "since when does member m hold entry s of origin o".
+    /// Records that `member` stated, at `at_ms`, that it holds `origin`'s feed up to `seq`,
+    /// unless an earlier statement of that seq is already recorded. These points answer
+    /// "since when does member m hold entry s of origin o".
     pub fn put_ack_point(
         &self,
         member: &BureauId,
@@ -347,7 +314,11 @@ impl Store {
         key[..32].copy_from_slice(&member.0);
         key[32..64].copy_from_slice(&origin.0);
         key[64..].copy_from_slice(&seq.to_be_bytes());
-        self.ack_points.insert(key, &at_ms.to_be_bytes()[..])?;
+        let _ = self.ack_points.compare_and_swap(
+            key,
+            None as Option<&[u8]>,
+            Some(&at_ms.to_be_bytes()[..]),
+        )?;
         Ok(())
     }
 

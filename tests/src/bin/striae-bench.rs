@@ -161,8 +161,16 @@ async fn propagation(n: usize, m: usize, dials: usize, seed: u64) -> Result<()> 
                 }
             }
         }
-        if let Some((_, last)) = seen.get(&entry.id).filter(|(count, _)| *count >= n) {
-            latencies.push(last.duration_since(start).as_secs_f64() * 1000.0);
+        match seen.get(&entry.id) {
+            Some((count, last)) if *count >= n => {
+                let ms = last.duration_since(start).as_secs_f64() * 1000.0;
+                tracing::debug!(notice = k, ms, "delivered to every member");
+                latencies.push(ms);
+            }
+            other => eprintln!(
+                "notice {k}: reached {} of {n} members in 20 s",
+                other.map_or(0, |s| s.0)
+            ),
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -1,0 +1,29 @@
+//! striae-ballistics: cartridge-case breech-face matching for striae — X3P reading,
+//! preprocessing, indexable rotation-invariant digests, CMC confirmation, synthetic scans
+//! and leave-one-out evaluation.
+//!
+//! Flow at a bureau:
+//! 1. [`x3p::read_x3p`] a scan (hostile input: checked, capped, typed errors);
+//! 2. [`preprocess::prepare`] it into a standard [`preprocess::Surface`] (12.5 µm grid,
+//!    form removed, 16-500 µm Gaussian band-pass, region of interest, outliers trimmed);
+//! 3. [`signature::digest`] it into a fixed-size [`signature::Digest`]
+//!    ([`signature::DIGEST_BYTES`] bytes) that is shared for screening; other bureaus
+//!    [`signature::DigestIndex::search`] their packed digests with it;
+//! 4. the holder of both scans confirms candidates with [`cmc::compare`]
+//!    (Congruent Matching Cells; identification at [`cmc::CONFIRM_THRESHOLD`] = 6 CMCs).
+//!
+//! [`synthetic`] makes seeded test scans for volume tests; [`eval`] measures accuracy on
+//! labelled real scans.
+//!
+//! Reproduce (from the crate folder):
+//! - `cargo test --release` (the Fadul test runs when the data is found, see
+//!   [`eval::find_dataset`]);
+//! - `cargo run --release --example accuracy -- ../shared/datasets/fadul-known [--top 10]`;
+//! - `cargo run --release --example bench -- 1000000`.
+
+pub mod cmc;
+pub mod eval;
+pub mod preprocess;
+pub mod signature;
+pub mod synthetic;
+pub mod x3p;
