@@ -408,6 +408,7 @@ pub fn load_or_create_key(data_dir: &Path) -> Result<Signer, ConfigError> {
         write_private(&path, &bytes)?;
         return Ok(signer);
     }
+    warn_if_shared(&path);
     let bytes = fs::read(&path).map_err(|source| ConfigError::Io {
         path: path.clone(),
         source,
@@ -415,6 +416,21 @@ pub fn load_or_create_key(data_dir: &Path) -> Result<Signer, ConfigError> {
     let keypair = libp2p::identity::Keypair::from_protobuf_encoding(&bytes)
         .map_err(|e| invalid(&path, "key", e.to_string()))?;
     Signer::from_keypair(&keypair).map_err(|e| invalid(&path, "key", e.to_string()))
+}
+
+/// Warns when a secret file can be read by other users (e.g. a key checked out from git).
+fn warn_if_shared(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let shared = fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0);
+        if shared {
+            tracing::warn!(
+                path = %path.display(),
+                "secret file is readable by other users; run chmod 600 on it"
+            );
+        }
+    }
 }
 
 /// Loads the API token from `data_dir`, creating a random one (mode 0600) if absent.
@@ -429,6 +445,7 @@ pub fn load_or_create_token(data_dir: &Path) -> Result<String, ConfigError> {
         write_private(&path, token.as_bytes())?;
         return Ok(token);
     }
+    warn_if_shared(&path);
     let token = read_text(&path)?.trim().to_string();
     if token.len() < 16 {
         return Err(invalid(&path, "token", "is shorter than 16 characters"));

@@ -60,17 +60,7 @@ pub fn encode<T: Encode>(value: &T, limit: usize) -> Result<Vec<u8>, CodecError>
 /// Decodes `bytes` as a `T`, requiring the canonical form, no trailing bytes, and at most
 /// `limit` bytes of input.
 pub fn decode<T: Encode + Decode<()>>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
-    if bytes.len() > limit {
-        return Err(CodecError::TooLarge {
-            actual: bytes.len(),
-            limit,
-        });
-    }
-    let (value, used): (T, usize) = bincode::decode_from_slice(bytes, config())
-        .map_err(|e| CodecError::Decode(e.to_string()))?;
-    if used != bytes.len() {
-        return Err(CodecError::TrailingBytes(bytes.len() - used));
-    }
+    let value: T = decode_stored(bytes, limit)?;
     let again =
         bincode::encode_to_vec(&value, config()).map_err(|e| CodecError::Encode(e.to_string()))?;
     if again != bytes {

@@ -123,15 +123,7 @@ impl TestNet {
 
     /// `GET path` on member `i`: status code and JSON body.
     pub async fn get(&self, i: usize, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(self.url(i, path))
-            .bearer_auth(&self.members[i].token)
-            .send()
-            .await
-            .expect("API reachable");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.send(self.http.get(self.url(i, path)), i).await
     }
 
     /// `POST path` with JSON on member `i`.
