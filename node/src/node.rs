@@ -465,8 +465,11 @@ impl Core {
                 data,
             } => {
                 self.node.metrics.gossip_received.inc();
-                let verdict = self.on_gossip(source, &data).await;
+                let (verdict, run) = self.on_gossip(source, &data).await;
+                // Forwarding first: the entry is verified and in sequence, and storing it
+                // should not add to every hop's latency.
                 let _ = self.node.net.report(message_id, source, verdict).await;
+                self.persist_or_log(run);
             }
             NetEvent::Request {
                 peer,
@@ -504,21 +507,20 @@ impl Core {
         let _ = self.node.net.penalise(peer, PENALTY).await;
     }
 
-    async fn on_gossip(&mut self, source: PeerId, data: &[u8]) -> Verdict {
+    /// Validates a gossiped entry: the verdict for gossipsub, and the entries that now apply
+    /// (to be stored right after the verdict is reported).
+    async fn on_gossip(&mut self, source: PeerId, data: &[u8]) -> (Verdict, Vec<VerifiedEntry>) {
         let entry = match UnverifiedEntry::decode(data).and_then(|e| e.verify(&self.network)) {
             Ok(e) => e,
             Err(e) => {
                 self.penalise(source, &format!("invalid: {e}")).await;
-                return Verdict::Reject;
+                return (Verdict::Reject, Vec::new());
             }
         };
         let origin = entry.entry.origin;
         let seq = entry.entry.seq;
-        match self.feeds.offer(entry) {
-            Offer::Apply(run) => {
-                self.persist_or_log(run);
-                Verdict::Accept
-            }
+        let verdict = match self.feeds.offer(entry) {
+            Offer::Apply(run) => return (Verdict::Accept, run),
             Offer::Held => {
                 // A gap: ask the sender for what lies before.
                 self.pull_from(source, origin, seq.saturating_sub(1)).await;
@@ -539,7 +541,8 @@ impl Core {
                 self.penalise(source, "origin is not a member").await;
                 Verdict::Reject
             }
-        }
+        };
+        (verdict, Vec::new())
     }
 
     /// An entry at or below the head: the same one again (late or replayed) or a fork.
@@ -689,8 +692,9 @@ impl Core {
                 self.pull_more(origin).await;
             }
             (Tag::Pull { origin, from }, _) => {
+                // Failed or refused: the next heads exchange retries, so a failing peer cannot
+                // spin the core.
                 self.land(origin, from);
-                self.pull_more(origin).await;
             }
             (_, Ok(SyncResponse::Refused(why))) => tracing::debug!(%peer, "request refused: {why}"),
             (_, Err(e)) => tracing::debug!(%peer, "request failed: {e}"),
@@ -876,12 +880,17 @@ impl Core {
                 _ => {}
             }
         }
+        let progressed = !run.is_empty();
         self.persist_or_log(run);
         self.node
             .metrics
             .entries_pending
             .set(self.feeds.pending_len() as i64);
-        self.pull_more(origin).await;
+        // A page that brought nothing new (the peer's heads were stale, or it is lying) is
+        // not followed up at once; the next heads exchange tries again.
+        if progressed {
+            self.pull_more(origin).await;
+        }
     }
 }
 
