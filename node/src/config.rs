@@ -459,18 +459,18 @@ mod tests {
 
     #[test]
     fn key_and_token_files_are_private_and_stable() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = load_or_create_key(dir.path()).unwrap();
-        let b = load_or_create_key(dir.path()).unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
+        let a = load_or_create_key(dir.path()).expect("test fixture");
+        let b = load_or_create_key(dir.path()).expect("test fixture");
         assert_eq!(a.bureau(), b.bureau());
-        let t1 = load_or_create_token(dir.path()).unwrap();
-        assert_eq!(t1, load_or_create_token(dir.path()).unwrap());
+        let t1 = load_or_create_token(dir.path()).expect("test fixture");
+        assert_eq!(t1, load_or_create_token(dir.path()).expect("test fixture"));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             for f in [KEY_FILE, TOKEN_FILE] {
                 let mode = fs::metadata(dir.path().join(f))
-                    .unwrap()
+                    .expect("test fixture")
                     .permissions()
                     .mode();
                 assert_eq!(mode & 0o777, 0o600, "{f}");

@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn trailing_bytes_are_refused() {
-        let mut bytes = encode(&7u32, 16).unwrap();
+        let mut bytes = encode(&7u32, 16).expect("test fixture");
         bytes.push(0);
         assert!(matches!(
             decode::<u32>(&bytes, 16),

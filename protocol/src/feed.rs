@@ -326,11 +326,11 @@ mod tests {
         let signer = Signer::from_seed([3; 32]);
         let signed = sample_entry(&signer, 1, EntryId::GENESIS)
             .sign(&signer, &net())
-            .unwrap();
+            .expect("test fixture");
         let back = UnverifiedEntry::decode(&signed.wire)
-            .unwrap()
+            .expect("test fixture")
             .verify(&net())
-            .unwrap();
+            .expect("test fixture");
         assert_eq!(back, signed);
     }
 
@@ -340,9 +340,9 @@ mod tests {
         let forger = Signer::from_seed([4; 32]);
         let signed = sample_entry(&origin, 1, EntryId::GENESIS)
             .sign(&forger, &net())
-            .unwrap();
+            .expect("test fixture");
         let result = UnverifiedEntry::decode(&signed.wire)
-            .unwrap()
+            .expect("test fixture")
             .verify(&net());
         assert!(matches!(result, Err(EntryError::BadSignature { .. })));
     }
@@ -352,10 +352,10 @@ mod tests {
         let signer = Signer::from_seed([3; 32]);
         let signed = sample_entry(&signer, 1, EntryId::GENESIS)
             .sign(&signer, &NetworkId::from_name("other"))
-            .unwrap();
+            .expect("test fixture");
         assert!(
             UnverifiedEntry::decode(&signed.wire)
-                .unwrap()
+                .expect("test fixture")
                 .verify(&net())
                 .is_err()
         );
@@ -377,11 +377,11 @@ mod tests {
                 },
                 ..entry
             };
-            wires.push(entry.sign(key, &net()).unwrap().wire);
+            wires.push(entry.sign(key, &net()).expect("test fixture").wire);
         }
         let unverified = wires
             .iter()
-            .map(|w| UnverifiedEntry::decode(w).unwrap())
+            .map(|w| UnverifiedEntry::decode(w).expect("test fixture"))
             .collect();
         let results = verify_batch(unverified, &net());
         for (i, r) in results.iter().enumerate() {
@@ -394,14 +394,14 @@ mod tests {
         let signer = Signer::from_seed([3; 32]);
         let zero = sample_entry(&signer, 0, EntryId::GENESIS)
             .sign(&signer, &net())
-            .unwrap();
+            .expect("test fixture");
         assert!(matches!(
             UnverifiedEntry::decode(&zero.wire),
             Err(EntryError::ZeroSeq)
         ));
         let bad_genesis = sample_entry(&signer, 1, EntryId([9; 32]))
             .sign(&signer, &net())
-            .unwrap();
+            .expect("test fixture");
         assert!(matches!(
             UnverifiedEntry::decode(&bad_genesis.wire),
             Err(EntryError::BadGenesis)

@@ -135,8 +135,8 @@ mod tests {
         let a = Signer::from_seed([1; 32]);
         let b = Signer::from_seed([2; 32]);
         let heads = heads_of(&a, &[a.bureau(), b.bureau()]);
-        let signed = heads.sign(&a, &net).unwrap();
-        let back = signed.verify(&net).unwrap();
+        let signed = heads.sign(&a, &net).expect("test fixture");
+        let back = signed.verify(&net).expect("test fixture");
         assert_eq!(back.seq_of(&b.bureau()), 3);
         assert_eq!(back.seq_of(&Signer::from_seed([9; 32]).bureau()), 0);
     }
@@ -155,7 +155,9 @@ mod tests {
     fn tampered_heads_fail() {
         let net = NetworkId::from_name("t");
         let a = Signer::from_seed([1; 32]);
-        let mut signed = heads_of(&a, &[a.bureau()]).sign(&a, &net).unwrap();
+        let mut signed = heads_of(&a, &[a.bureau()])
+            .sign(&a, &net)
+            .expect("test fixture");
         let last = signed.heads_bytes.len() - 40;
         signed.heads_bytes[last] ^= 1;
         assert!(signed.verify(&net).is_err());

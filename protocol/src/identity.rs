@@ -198,7 +198,7 @@ mod tests {
         let id = signer.bureau();
         let text = id.to_string();
         assert!(text.starts_with("12D3KooW"));
-        assert_eq!(text.parse::<BureauId>().unwrap(), id);
+        assert_eq!(text.parse::<BureauId>().expect("test fixture"), id);
     }
 
     #[test]

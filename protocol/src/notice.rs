@@ -250,7 +250,10 @@ mod tests {
     #[test]
     fn notice_id_parses_its_own_display() {
         let id = NoticeId([0xab; 16]);
-        assert_eq!(id.to_string().parse::<NoticeId>().unwrap(), id);
+        assert_eq!(
+            id.to_string().parse::<NoticeId>().expect("test fixture"),
+            id
+        );
         assert!("xyz".parse::<NoticeId>().is_err());
     }
 }

@@ -228,7 +228,9 @@ mod tests {
         let mut prev = EntryId::GENESIS;
         (1..=n)
             .map(|seq| {
-                let e = entry(signer, seq, prev, "t").sign(signer, &net).unwrap();
+                let e = entry(signer, seq, prev, "t")
+                    .sign(signer, &net)
+                    .expect("test fixture");
                 prev = e.id;
                 e
             })
@@ -280,8 +282,12 @@ mod tests {
         let s = Signer::from_seed([2; 32]);
         let net = NetworkId::from_name("t");
         let c = chain(&s, 2);
-        let fork = entry(&s, 3, c[1].id, "other").sign(&s, &net).unwrap();
-        let real = entry(&s, 3, c[1].id, "real").sign(&s, &net).unwrap();
+        let fork = entry(&s, 3, c[1].id, "other")
+            .sign(&s, &net)
+            .expect("test fixture");
+        let real = entry(&s, 3, c[1].id, "real")
+            .sign(&s, &net)
+            .expect("test fixture");
         let mut feeds = Feeds::new([s.bureau()], []);
         assert_eq!(applied(feeds.offer(c[0].clone())), vec![1]);
         assert!(matches!(feeds.offer(real), Offer::Held));
@@ -298,7 +304,9 @@ mod tests {
         let s = Signer::from_seed([3; 32]);
         let net = NetworkId::from_name("t");
         let c = chain(&s, 1);
-        let bad = entry(&s, 2, EntryId([9; 32]), "x").sign(&s, &net).unwrap();
+        let bad = entry(&s, 2, EntryId([9; 32]), "x")
+            .sign(&s, &net)
+            .expect("test fixture");
         let mut feeds = Feeds::new([s.bureau()], []);
         feeds.offer(c[0].clone());
         assert!(matches!(feeds.offer(bad), Offer::ChainBroken));

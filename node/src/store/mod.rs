@@ -420,7 +420,7 @@ mod tests {
                     })),
                 }
                 .sign(signer, &NetworkId::from_name("t"))
-                .unwrap();
+                .expect("test fixture");
                 prev = e.id;
                 e
             })
@@ -429,33 +429,49 @@ mod tests {
 
     #[test]
     fn entries_read_back_across_chunks_and_survive_reopening() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let signer = Signer::from_seed([1; 32]);
         let all = chain(&signer, 50);
         let origin = signer.bureau();
         {
-            let store = Store::open(dir.path()).unwrap();
-            store.put_entries(&all[..10]).unwrap();
+            let store = Store::open(dir.path()).expect("test fixture");
+            store.put_entries(&all[..10]).expect("test fixture");
             for e in &all[10..13] {
-                store.put_entries(std::slice::from_ref(e)).unwrap();
+                store
+                    .put_entries(std::slice::from_ref(e))
+                    .expect("test fixture");
             }
-            store.put_entries(&all[13..]).unwrap();
-            store.set_head(&origin, 50, &all[49].id).unwrap();
-            store.flush_blocking().unwrap();
+            store.put_entries(&all[13..]).expect("test fixture");
+            store
+                .set_head(&origin, 50, &all[49].id)
+                .expect("test fixture");
+            store.flush_blocking().expect("test fixture");
         }
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path()).expect("test fixture");
         for e in &all {
-            assert_eq!(store.entry(&origin, e.entry.seq).unwrap().unwrap(), e.wire);
+            assert_eq!(
+                store
+                    .entry(&origin, e.entry.seq)
+                    .expect("test fixture")
+                    .expect("test fixture"),
+                e.wire
+            );
         }
-        assert!(store.entry(&origin, 51).unwrap().is_none());
-        let page = store.entries_from(&origin, 8, 20, usize::MAX).unwrap();
+        assert!(store.entry(&origin, 51).expect("test fixture").is_none());
+        let page = store
+            .entries_from(&origin, 8, 20, usize::MAX)
+            .expect("test fixture");
         assert_eq!(page.len(), 20);
         assert_eq!(page[0], all[7].wire);
         assert_eq!(page[19], all[26].wire);
-        let tail = store.entries_from(&origin, 45, 100, usize::MAX).unwrap();
+        let tail = store
+            .entries_from(&origin, 45, 100, usize::MAX)
+            .expect("test fixture");
         assert_eq!(tail.len(), 6);
-        let small = store.entries_from(&origin, 1, 100, 10).unwrap();
+        let small = store
+            .entries_from(&origin, 1, 100, 10)
+            .expect("test fixture");
         assert_eq!(small.len(), 1, "a page always carries at least one entry");
-        assert_eq!(store.entry_count().unwrap(), 50);
+        assert_eq!(store.entry_count().expect("test fixture"), 50);
     }
 }
