@@ -162,9 +162,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs to standard error; `RUST_LOG` overrides `default` (e.g. `RUST_LOG=striae_node=debug`).
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn,sled=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -219,7 +220,7 @@ async fn shutdown_signal() {
 }
 
 async fn run(config_path: PathBuf) -> Result<()> {
-    init_logging();
+    init_logging("info,libp2p=warn,sled=warn");
     let config = NodeConfig::load(&config_path)?;
     let running = node::start(config).await?;
     eprintln!(
@@ -259,7 +260,8 @@ fn devnet_init(opts: &DevnetOpts) -> Result<Vec<devnet::MemberLine>> {
 }
 
 async fn devnet_run(opts: DevnetOpts) -> Result<()> {
-    init_logging();
+    // Five members' connection logs would drown the summary: warnings only by default.
+    init_logging("warn");
     let lines = devnet_init(&opts)?;
     let nodes = devnet::start_all(&lines).await?;
     println!("{}", json!({"ready": true}));
