@@ -64,13 +64,26 @@ fn ascii_equivalent(c: char) -> Option<char> {
 
 /// Appends the normalised form of one input character (nothing for separators).
 fn push_normalised(c: char, out: &mut String) {
+    if c.is_ascii() || latin_homoglyph(ascii_equivalent(c).unwrap_or(c)).is_some() {
+        push_folded(c, out);
+    } else if c.is_alphanumeric() {
+        // Uppercasing can produce a homoglyph of its own (micro sign -> Greek capital Mu), so
+        // each uppercase character is folded again: normalising stays idempotent.
+        for upper in c.to_uppercase().filter(|u| u.is_alphanumeric()) {
+            push_folded(upper, out);
+        }
+    }
+}
+
+/// Pushes one character as an uppercase ASCII letter or digit where it has one, else as is.
+fn push_folded(c: char, out: &mut String) {
     let c = ascii_equivalent(c).unwrap_or(c);
     if let Some(latin) = latin_homoglyph(c) {
-        out.push(latin);
+        out.push(latin.to_ascii_uppercase());
     } else if c.is_ascii_alphanumeric() {
         out.push(c.to_ascii_uppercase());
     } else if c.is_alphanumeric() {
-        out.extend(c.to_uppercase().filter(|u| u.is_alphanumeric()));
+        out.push(c);
     }
 }
 
@@ -133,6 +146,13 @@ pub fn confusable_fold(normalised: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uppercasing_into_a_homoglyph_still_folds_to_latin() {
+        // The micro sign uppercases to Greek capital Mu, which reads as Latin M.
+        assert_eq!(normalise_serial("µ12").as_deref(), Ok("M12"));
+        assert_eq!(normalise_serial("M12").as_deref(), Ok("M12"));
+    }
 
     #[test]
     fn drops_separators_and_uppercases() {
