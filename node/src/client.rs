@@ -102,6 +102,22 @@ impl Client {
             .await
     }
 
+    /// `POST path` with a raw body of `content_type` (CSV, NDJSON, X3P bytes).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Value, ClientError> {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
+        )
+        .await
+    }
+
     /// `PATCH path` with a JSON body.
     pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
         self.send(self.http.patch(format!("{}{path}", self.base)).json(body))

@@ -191,6 +191,16 @@ pub async fn start_all(lines: &[MemberLine]) -> Result<Vec<RunningNode>, NodeErr
     Ok(nodes)
 }
 
+/// Seeds every member with example data: firearm records and ballistic exhibits, so that the
+/// README can walk a newcomer through a check, a trace and a cross-border match.
+pub async fn seed_examples(nodes: &[RunningNode]) -> Result<(), NodeError> {
+    for (index, node) in nodes.iter().enumerate() {
+        crate::firearms::seed_devnet(&node.handle, index, nodes.len()).await?;
+        crate::ballistics::seed_devnet(&node.handle, index, nodes.len()).await?;
+    }
+    Ok(())
+}
+
 /// Example notices issued when the devnet starts.
 pub fn example_notices() -> Vec<striae_protocol::NoticeContent> {
     use striae_protocol::{

@@ -1,13 +1,17 @@
 //! The striae member node: configuration, storage, replication, networking, the capabilities
-//! (notices), the HTTP API, the CLI client and the in-process demonstration network.
+//! (notices, firearms, ballistics, the audit log), the HTTP API, the CLI client and the in-process demonstration network.
 
 pub mod api;
+pub mod audit;
+pub mod ballistics;
 pub mod client;
 pub mod config;
 pub mod devnet;
+pub mod firearms;
 pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod notices;
 pub mod replication;
+pub mod services;
 pub mod store;

@@ -6,6 +6,7 @@
 use std::{
     collections::{HashMap, HashSet},
     net::SocketAddr,
+    path::PathBuf,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -15,17 +16,22 @@ use striae_protocol::{
     Body, BureauId, Entry, EntryError, EntryId, Head, Heads, NetworkId, SignedHeads, Signer,
     SyncRequest, SyncResponse, VerifiedEntry,
     feed::{ENTRY_VERSION, UnverifiedEntry, verify_batch},
+    firearm::DigestKey,
     sync::{MAX_PAGE_BYTES, MAX_PAGE_ENTRIES},
     time::now_ms,
 };
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::{
+    audit::AuditLog,
+    ballistics::Ballistics,
     config::{self, ConfigError, NodeConfig, Roster},
+    firearms::Firearms,
     metrics::Metrics,
     net::{self, NetConfig, NetError, NetEvent, NetHandle, Verdict},
     notices,
     replication::{Feeds, Offer},
+    services::{self, ServiceCall},
     store::{Store, StoreError},
 };
 
@@ -40,6 +46,8 @@ const APPLIED_CAPACITY: usize = 65_536;
 const VERIFIED_CAPACITY: usize = 64;
 /// Application-score points taken from a peer per invalid entry it sent.
 const PENALTY: f64 = 10.0;
+/// Requests for the capabilities (traces, confirmations) waiting for a worker.
+const SERVICE_QUEUE: usize = 64;
 
 /// Node failures.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +102,11 @@ enum CoreCommand {
         body: Body,
         reply: oneshot::Sender<Result<VerifiedEntry, NodeError>>,
     },
+    Ask {
+        peer: PeerId,
+        request: SyncRequest,
+        reply: oneshot::Sender<Result<SyncResponse, String>>,
+    },
 }
 
 /// What the API and CLI need about the node.
@@ -104,6 +117,22 @@ pub struct Shared {
     pub name: String,
     /// This node's identity.
     pub me: BureauId,
+    /// This node's key, for the capabilities' signed messages.
+    pub signer: Signer,
+    /// The network signatures are bound to.
+    pub network: NetworkId,
+    /// The key firearm digests are computed with (from the roster's pre-shared key).
+    pub digest_key: DigestKey,
+    /// The data dir (blob store and other files beside the database).
+    pub data_dir: PathBuf,
+    /// The signed, hash-chained audit log.
+    pub audit: AuditLog,
+    /// Firearm records, digests held, traces.
+    pub firearms: Firearms,
+    /// Ballistic exhibits, digests held, searches and leads.
+    pub ballistics: Ballistics,
+    /// Members connected right now.
+    pub connected: Mutex<HashSet<BureauId>>,
     /// The roster.
     pub roster: Roster,
     /// Storage.
@@ -144,6 +173,30 @@ impl NodeHandle {
             .await
             .map_err(|_| NodeError::Stopped)?;
         rx.await.map_err(|_| NodeError::Stopped)?
+    }
+
+    /// Sends `request` to member `to` and waits for its answer (the network's request
+    /// timeout bounds the wait). Used for traces and confirmations.
+    pub async fn ask(&self, to: &BureauId, request: SyncRequest) -> Result<SyncResponse, String> {
+        let peer = to.peer_id().map_err(|e| e.to_string())?;
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(CoreCommand::Ask {
+                peer,
+                request,
+                reply,
+            })
+            .await
+            .map_err(|_| NodeError::Stopped.to_string())?;
+        rx.await.map_err(|_| NodeError::Stopped.to_string())?
+    }
+
+    /// Whether member `bureau` is connected right now.
+    pub fn is_connected(&self, bureau: &BureauId) -> bool {
+        self.connected
+            .lock()
+            .map(|c| c.contains(bureau))
+            .unwrap_or(false)
     }
 
     /// Entries appended from now on.
@@ -219,11 +272,23 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let net_task = tokio::spawn(event_loop.run());
     let (commands_tx, commands_rx) = mpsc::channel(CORE_COMMAND_CAPACITY);
     let (applied, _) = broadcast::channel(APPLIED_CAPACITY);
+    let network = config.roster.network_id;
+    let audit = AuditLog::open(&store, signer.clone(), network)?;
+    let firearms = Firearms::open(&store, &config)?;
+    let ballistics = Ballistics::open(&store, &config)?;
     let handle = NodeHandle {
         shared: Arc::new(Shared {
             country: config.country.clone(),
             name: config.name.clone(),
             me,
+            signer: signer.clone(),
+            network,
+            digest_key: DigestKey::from_psk(&config.roster.psk),
+            data_dir: config.data_dir.clone(),
+            audit,
+            firearms,
+            ballistics,
+            connected: Mutex::new(HashSet::new()),
             roster: config.roster.clone(),
             store: store.clone(),
             net: net.clone(),
@@ -235,8 +300,22 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         }),
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let core = Core::new(handle.clone(), signer, &config, net_events, commands_rx)?;
+    let (services_tx, services_rx) = mpsc::channel(SERVICE_QUEUE);
+    let core = Core::new(
+        handle.clone(),
+        signer,
+        &config,
+        net_events,
+        commands_rx,
+        services_tx,
+    )?;
     let core_task = tokio::spawn(core.run(shutdown_rx.clone()));
+    let services_task = tokio::spawn(services::run(
+        handle.clone(),
+        services_rx,
+        shutdown_rx.clone(),
+    ));
+    let background_task = tokio::spawn(services::background(handle.clone(), shutdown_rx.clone()));
     let listener = tokio::net::TcpListener::bind(config.api_listen)
         .await
         .map_err(|source| NodeError::ApiListen {
@@ -255,7 +334,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         handle,
         api_addr,
         shutdown,
-        tasks: vec![api_task, core_task],
+        tasks: vec![api_task, core_task, services_task, background_task],
         net_task,
     })
 }
@@ -263,6 +342,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
 enum Tag {
     Heads,
     Pull { origin: BureauId, from: u64 },
+    Ask(oneshot::Sender<Result<SyncResponse, String>>),
 }
 
 /// The replication core: the only writer of feeds.
@@ -285,6 +365,7 @@ struct Core {
     signed_heads: Option<SignedHeads>,
     verified_tx: mpsc::Sender<VerifiedPage>,
     verified_rx: mpsc::Receiver<VerifiedPage>,
+    services: mpsc::Sender<ServiceCall>,
     heads_debounce: Duration,
     heads_interval: Duration,
 }
@@ -296,6 +377,7 @@ impl Core {
         config: &NodeConfig,
         events: mpsc::Receiver<NetEvent>,
         commands: mpsc::Receiver<CoreCommand>,
+        services: mpsc::Sender<ServiceCall>,
     ) -> Result<Self, NodeError> {
         let stored = node.store.heads()?;
         let feeds = Feeds::new(
@@ -323,6 +405,7 @@ impl Core {
             signed_heads: None,
             verified_tx,
             verified_rx,
+            services,
             network: config.roster.network_id,
             node,
             signer,
@@ -391,6 +474,18 @@ impl Core {
                     }
                 }
             }
+            CoreCommand::Ask {
+                peer,
+                request,
+                reply,
+            } => {
+                let tag = self.tag(Tag::Ask(reply));
+                if let Err(e) = self.node.net.request(peer, request, tag).await
+                    && let Some(Tag::Ask(reply)) = self.tags.remove(&tag)
+                {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
         }
     }
 
@@ -432,6 +527,8 @@ impl Core {
         let store = &self.node.store;
         store.put_entries(&run)?;
         notices::project(store, &run, now_ms())?;
+        self.node.firearms.project(&self.node, &run)?;
+        self.node.ballistics.project(&self.node, &run)?;
         store.set_head(&origin, seq, &id)?;
         let at = Instant::now();
         self.node.metrics.entries_applied.inc_by(run.len() as u64);
@@ -479,6 +576,7 @@ impl Core {
             NetEvent::Response { peer, tag, result } => self.on_response(peer, tag, result).await,
             NetEvent::Connected(peer) => {
                 self.connected.insert(peer);
+                self.mark_connected(peer, true);
                 self.node
                     .metrics
                     .peers_connected
@@ -487,11 +585,25 @@ impl Core {
             }
             NetEvent::Disconnected(peer) => {
                 self.connected.remove(&peer);
+                self.mark_connected(peer, false);
                 self.peer_heads.remove(&peer);
                 self.node
                     .metrics
                     .peers_connected
                     .set(self.connected.len() as i64);
+            }
+        }
+    }
+
+    fn mark_connected(&self, peer: PeerId, connected: bool) {
+        let Some(bureau) = self.peers.get(&peer) else {
+            return;
+        };
+        if let Ok(mut set) = self.node.connected.lock() {
+            if connected {
+                set.insert(*bureau);
+            } else {
+                set.remove(bureau);
             }
         }
     }
@@ -660,6 +772,28 @@ impl Core {
                 from_seq,
                 limit,
             } => self.serve_pull(origin, from_seq, limit),
+            service @ (SyncRequest::Trace(_)
+            | SyncRequest::TraceAnswer(_)
+            | SyncRequest::Confirm(_)) => {
+                // Capabilities answer off the core: a comparison takes a second of CPU, and
+                // replication must not wait for it.
+                let Some(from) = self.peers.get(&peer).copied() else {
+                    return;
+                };
+                match self.services.try_send(ServiceCall {
+                    from,
+                    request: service,
+                    channel,
+                }) {
+                    Ok(()) => return,
+                    Err(mpsc::error::TrySendError::Full(call))
+                    | Err(mpsc::error::TrySendError::Closed(call)) => {
+                        let busy = SyncResponse::Refused("busy: try again shortly".into());
+                        let _ = self.node.net.respond(call.channel, busy).await;
+                        return;
+                    }
+                }
+            }
         };
         let _ = self.node.net.respond(channel, response).await;
     }
@@ -683,6 +817,10 @@ impl Core {
         let Some(tag) = self.tags.remove(&tag) else {
             return;
         };
+        if let Tag::Ask(reply) = tag {
+            let _ = reply.send(result);
+            return;
+        }
         match (tag, result) {
             (Tag::Heads, Ok(SyncResponse::Heads(theirs))) => self.on_heads(peer, theirs).await,
             (Tag::Pull { origin, from }, Ok(SyncResponse::Entries(entries))) => {

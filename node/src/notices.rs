@@ -74,7 +74,9 @@ fn apply_content(record: &mut NoticeRecord, content: &NoticeContent) {
 pub fn project(store: &Store, entries: &[VerifiedEntry], now_ms: u64) -> Result<(), StoreError> {
     let mut changed: HashMap<NoticeId, NoticeRecord> = HashMap::new();
     for e in entries {
-        let Body::Notice(op) = &e.entry.body;
+        let Body::Notice(op) = &e.entry.body else {
+            continue;
+        };
         if let Err(err) = op.validate(e.entry.timestamp_ms) {
             tracing::warn!(origin = %e.entry.origin, seq = e.entry.seq, "invalid notice operation skipped: {err}");
             continue;

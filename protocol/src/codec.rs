@@ -5,8 +5,9 @@ use bincode::{Decode, Encode};
 
 /// Largest encoded feed entry (body included) that any node accepts or produces.
 pub const MAX_ENTRY_BYTES: usize = 1 << 20;
-/// Largest encoded sync request (heads of up to `heads::MAX_ORIGINS` origins fit easily).
-pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+/// Largest encoded sync request: a confirmation request carries a probe surface
+/// (`ballistic::MAX_CONFIRM_BYTES`); heads and pulls are far smaller.
+pub const MAX_REQUEST_BYTES: usize = 6 << 20;
 /// Largest encoded sync response: one page of entries.
 pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 

@@ -8,7 +8,12 @@ use bincode::{Decode, Encode};
 use ed25519_dalek::Signature;
 
 use crate::{
+    ballistic::{BallisticDigest, ExhibitRef, MAX_BALLISTIC_DIGESTS_PER_ENTRY},
     codec::{self, CodecError, MAX_ENTRY_BYTES},
+    firearm::{
+        FirearmDigest, MAX_DIGESTS_PER_ENTRY, MAX_REFERENCE_ADDITION_BYTES,
+        MAX_RETRACTIONS_PER_ENTRY, RecordRef,
+    },
     identity::{BureauId, IdentityError, NetworkId, Signer, signing_message},
     notice::NoticeOp,
 };
@@ -54,6 +59,17 @@ impl fmt::Debug for EntryId {
 pub enum Body {
     /// A notice is issued, updated or cancelled.
     Notice(NoticeOp),
+    /// Digests of firearm records the origin holds (new records, or a changed status).
+    FirearmDigests(Vec<FirearmDigest>),
+    /// Records the origin no longer announces (recovered, closed): their digests are void.
+    FirearmRetractions(Vec<RecordRef>),
+    /// An addition to the shared reference table, as the JSON form of the firearms library's
+    /// `ReferenceAddition` (e.g. `{"kind":"alias","target_id":"make:glock","alias":".."}`).
+    ReferenceAddition(String),
+    /// Screening digests of ballistic exhibits the origin holds.
+    BallisticDigests(Vec<BallisticDigest>),
+    /// Exhibits the origin no longer offers for comparison.
+    BallisticRetractions(Vec<ExhibitRef>),
 }
 
 impl Body {
@@ -61,6 +77,43 @@ impl Body {
     pub fn kind_name(&self) -> &'static str {
         match self {
             Body::Notice(_) => "notice",
+            Body::FirearmDigests(_) => "firearm_digests",
+            Body::FirearmRetractions(_) => "firearm_retractions",
+            Body::ReferenceAddition(_) => "reference_addition",
+            Body::BallisticDigests(_) => "ballistic_digests",
+            Body::BallisticRetractions(_) => "ballistic_retractions",
+        }
+    }
+
+    /// Checks the bounds every body must keep, whoever wrote it.
+    pub fn check(&self) -> Result<(), &'static str> {
+        match self {
+            Body::Notice(_) => Ok(()),
+            Body::FirearmDigests(list) if list.is_empty() || list.len() > MAX_DIGESTS_PER_ENTRY => {
+                Err("firearm digest batch empty or too large")
+            }
+            Body::FirearmRetractions(list)
+                if list.is_empty() || list.len() > MAX_RETRACTIONS_PER_ENTRY =>
+            {
+                Err("firearm retraction batch empty or too large")
+            }
+            Body::ReferenceAddition(json)
+                if json.is_empty() || json.len() > MAX_REFERENCE_ADDITION_BYTES =>
+            {
+                Err("reference addition empty or too large")
+            }
+            Body::BallisticDigests(list)
+                if list.is_empty() || list.len() > MAX_BALLISTIC_DIGESTS_PER_ENTRY =>
+            {
+                Err("ballistic digest batch empty or too large")
+            }
+            Body::BallisticDigests(list) => list.iter().try_for_each(BallisticDigest::check),
+            Body::BallisticRetractions(list)
+                if list.is_empty() || list.len() > MAX_RETRACTIONS_PER_ENTRY =>
+            {
+                Err("ballistic retraction batch empty or too large")
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -117,6 +170,9 @@ pub enum EntryError {
     /// The origin's key is unusable.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// The body breaks the bounds of its kind.
+    #[error("bad entry body: {0}")]
+    BadBody(&'static str),
 }
 
 /// A decoded entry whose signature has not been checked yet.
@@ -172,7 +228,7 @@ impl Entry {
         if self.seq == 1 && self.prev != EntryId::GENESIS {
             return Err(EntryError::BadGenesis);
         }
-        Ok(())
+        self.body.check().map_err(EntryError::BadBody)
     }
 }
 

@@ -1,20 +1,26 @@
 //! Wire and domain types of striae: the one canonical encoding, bureau identities, signed
-//! hash-chained feed entries, notices, signed heads (receipts) and the sync messages.
+//! hash-chained feed entries, notices, firearm digests, ballistic digests, signed heads
+//! (receipts), signed traces and confirmations, and the sync messages.
 //!
 //! This crate does no I/O and has no async code. Everything that crosses a border or reaches
 //! disk as a signed object is defined here, so that one place decides how bytes look.
 
+pub mod ballistic;
 pub mod codec;
 pub mod feed;
+pub mod firearm;
 pub mod heads;
 pub mod identity;
 pub mod notice;
+pub mod signed;
 pub mod sync;
 pub mod time;
+pub mod trace;
 
 pub use codec::CodecError;
 pub use feed::{Body, Entry, EntryError, EntryId, VerifiedEntry, WireEntry};
 pub use heads::{Head, Heads, SignedHeads};
 pub use identity::{BureauId, IdentityError, NetworkId, Signer};
 pub use notice::{NoticeContent, NoticeError, NoticeId, NoticeKind, NoticeOp};
+pub use signed::{SignedError, SignedKind, SignedMessage};
 pub use sync::{SyncRequest, SyncResponse};

@@ -7,6 +7,7 @@ use crate::{
     codec::{self, CodecError, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES},
     heads::SignedHeads,
     identity::BureauId,
+    signed::SignedMessage,
 };
 
 /// Most entries one page may carry.
@@ -30,6 +31,13 @@ pub enum SyncRequest {
         /// Most entries wanted (capped at `MAX_PAGE_ENTRIES`).
         limit: u32,
     },
+    /// A signed `trace::TraceRequest`; answered with `SyncResponse::Trace`.
+    Trace(SignedMessage),
+    /// A signed `trace::TraceResponse` delivered after a review (the first answer said
+    /// pending review); answered with `SyncResponse::Received`.
+    TraceAnswer(SignedMessage),
+    /// A signed `ballistic::ConfirmRequest`; answered with `SyncResponse::Confirm`.
+    Confirm(SignedMessage),
 }
 
 /// The answer to a `SyncRequest`.
@@ -42,6 +50,12 @@ pub enum SyncResponse {
     Entries(Vec<Vec<u8>>),
     /// The request was refused; the text says why.
     Refused(String),
+    /// A signed `trace::TraceResponse`.
+    Trace(SignedMessage),
+    /// A signed `ballistic::ConfirmResponse`.
+    Confirm(SignedMessage),
+    /// The message was received and kept.
+    Received,
 }
 
 impl SyncRequest {

@@ -2,7 +2,10 @@
 //! route, and JSON errors `{"error":{"code","message","field"?}}` with a 4xx status for anything
 //! the caller sent wrong.
 
+mod audit;
+mod ballistics;
 mod error;
+mod firearms;
 mod notices;
 mod status;
 
@@ -31,6 +34,9 @@ pub fn router(node: NodeHandle) -> Router {
         .route("/notices", post(notices::issue).get(notices::list))
         .route("/notices/{id}", get(notices::show).patch(notices::update))
         .route("/notices/{id}/cancel", post(notices::cancel))
+        .merge(firearms::routes())
+        .merge(ballistics::routes())
+        .merge(audit::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(node.clone(), require_token));
     Router::new()

@@ -26,6 +26,13 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// A stored value in `tree` does not decode.
+    pub fn corrupt(tree: &'static str, message: impl ToString) -> StoreError {
+        corrupt(tree, message)
+    }
+}
+
 fn corrupt(tree: &'static str, message: impl ToString) -> StoreError {
     StoreError::Corrupt {
         tree,
@@ -88,6 +95,11 @@ impl Store {
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// A named tree, for the capabilities' own projections (firearms, ballistics, audit).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
     }
 
     // ---- feeds ----
@@ -218,6 +230,30 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Calls `visit` with every applied entry of every feed, feed by feed in seq order, so
+    /// that a capability can rebuild an in-memory index at start.
+    pub fn for_each_entry(
+        &self,
+        mut visit: impl FnMut(VerifiedEntry) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for head in self.heads()? {
+            for item in self
+                .entries
+                .range(entry_key(&head.origin, 0)..=entry_key(&head.origin, head.seq))
+            {
+                let (_, chunk) = item?;
+                for wire in frames(&chunk) {
+                    let entry = VerifiedEntry::from_stored(wire.to_vec())
+                        .map_err(|e| corrupt("entries", e))?;
+                    if entry.entry.seq <= head.seq {
+                        visit(entry)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Number of entries held in all feeds (contiguous from seq 1).

@@ -6,10 +6,18 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 use striae_node::{
-    client::Client,
     config::{self, NodeConfig},
     devnet, node,
 };
+
+mod audit;
+mod ballistic;
+mod common;
+mod firearm;
+mod notice;
+
+use common::{Target, client, print, s};
+use notice::NoticeAction;
 
 #[derive(Parser)]
 #[command(
@@ -20,22 +28,6 @@ use striae_node::{
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Args, Clone)]
-struct Target {
-    /// API base URL, e.g. http://127.0.0.1:47002
-    #[arg(long, env = "STRIAE_API", global = true)]
-    api: Option<String>,
-    /// API token
-    #[arg(long, env = "STRIAE_TOKEN", global = true, hide_env_values = true)]
-    token: Option<String>,
-    /// Node config file: the API address and token are read from it
-    #[arg(long, env = "STRIAE_CONFIG", global = true)]
-    config: Option<PathBuf>,
-    /// Print JSON instead of text
-    #[arg(long, global = true)]
-    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -72,6 +64,41 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Firearm records: add, get, check against the network, import, trace
+    Firearm {
+        #[command(subcommand)]
+        action: firearm::FirearmAction,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Traces this node sent or received
+    Trace {
+        #[command(subcommand)]
+        action: firearm::TraceAction,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Ballistic evidence: add scans, search the network, automatic leads
+    Ballistic {
+        #[command(subcommand)]
+        action: ballistic::BallisticAction,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// X3P surface files (works offline)
+    X3p {
+        #[command(subcommand)]
+        action: ballistic::X3pAction,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// The signed, hash-chained audit log of everything that crossed a border
+    Audit {
+        #[command(subcommand)]
+        action: audit::AuditAction,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -93,51 +120,6 @@ enum DevnetAction {
     Init {
         #[command(flatten)]
         opts: DevnetOpts,
-    },
-}
-
-#[derive(Subcommand)]
-enum NoticeAction {
-    /// Issue a notice to all members
-    Issue {
-        /// orange (threat warning) or purple (modus operandi)
-        #[arg(long)]
-        kind: String,
-        #[arg(long)]
-        title: String,
-        #[arg(long)]
-        summary: String,
-        #[arg(long)]
-        body: Option<String>,
-        /// RFC 3339; default and maximum: 5 years ahead
-        #[arg(long)]
-        expires_at: Option<String>,
-    },
-    /// List notices
-    List {
-        /// active, cancelled or expired
-        #[arg(long)]
-        status: Option<String>,
-    },
-    /// Show a notice and which members have received it
-    Show { id: String },
-    /// Change your own notice (a new version)
-    Update {
-        id: String,
-        #[arg(long)]
-        title: Option<String>,
-        #[arg(long)]
-        summary: Option<String>,
-        #[arg(long)]
-        body: Option<String>,
-        #[arg(long)]
-        expires_at: Option<String>,
-    },
-    /// Cancel your own notice everywhere
-    Cancel {
-        id: String,
-        #[arg(long, default_value = "")]
-        reason: String,
     },
 }
 
@@ -186,7 +168,12 @@ async fn dispatch(command: Command) -> Result<()> {
         },
         Command::Status(t) => status(&t).await,
         Command::Peers(t) => peers(&t).await,
-        Command::Notice { action, target } => notice(action, &target).await,
+        Command::Notice { action, target } => notice::notice(action, &target).await,
+        Command::Firearm { action, target } => firearm::firearm(action, &target).await,
+        Command::Trace { action, target } => firearm::trace(action, &target).await,
+        Command::Ballistic { action, target } => ballistic::ballistic(action, &target).await,
+        Command::X3p { action, target } => ballistic::x3p(action, &target).await,
+        Command::Audit { action, target } => audit::audit(action, &target).await,
     }
 }
 
@@ -264,6 +251,7 @@ async fn devnet_run(opts: DevnetOpts) -> Result<()> {
     init_logging("warn");
     let lines = devnet_init(&opts)?;
     let nodes = devnet::start_all(&lines).await?;
+    devnet::seed_examples(&nodes).await?;
     println!("{}", json!({"ready": true}));
     for content in devnet::example_notices() {
         let body = striae_protocol::Body::Notice(striae_protocol::NoticeOp::Issue(content));
@@ -291,26 +279,6 @@ async fn devnet_run(opts: DevnetOpts) -> Result<()> {
         n.shutdown().await;
     }
     Ok(())
-}
-
-fn client(t: &Target) -> Result<Client> {
-    Ok(Client::resolve(
-        t.api.clone(),
-        t.token.clone(),
-        t.config.clone(),
-    )?)
-}
-
-fn print(t: &Target, value: &Value, human: impl FnOnce(&Value) -> String) {
-    if t.json {
-        println!("{value}");
-    } else {
-        println!("{}", human(value));
-    }
-}
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or("-")
 }
 
 async fn status(t: &Target) -> Result<()> {
@@ -360,114 +328,5 @@ async fn peers(t: &Target) -> Result<()> {
         }
         out
     });
-    Ok(())
-}
-
-fn notice_line(n: &Value) -> String {
-    format!(
-        "{}  {:<6} {:<9} v{} {} {}",
-        s(&n["id"]),
-        s(&n["kind"]),
-        s(&n["status"]),
-        n["version"],
-        s(&n["issuer_country"]),
-        s(&n["title"])
-    )
-}
-
-fn notice_detail(n: &Value) -> String {
-    let mut out = format!(
-        "{}\n{} notice by {}, {} (version {})\nissued {}, expires {}\n\n{}\n",
-        s(&n["title"]),
-        s(&n["kind"]).to_uppercase(),
-        s(&n["issuer_country"]),
-        s(&n["status"]),
-        n["version"],
-        s(&n["issued_at"]),
-        s(&n["expires_at"]),
-        s(&n["summary"])
-    );
-    if let Some(body) = n["body"].as_str().filter(|b| !b.is_empty()) {
-        out.push_str(&format!("\n{body}\n"));
-    }
-    let acks = n["acks"].as_array().cloned().unwrap_or_default();
-    out.push_str(&format!("\nreceived by {} members:", acks.len()));
-    for a in acks {
-        out.push_str(&format!("\n  {} at {}", s(&a["country"]), s(&a["at"])));
-    }
-    out
-}
-
-async fn notice(action: NoticeAction, t: &Target) -> Result<()> {
-    let c = client(t)?;
-    match action {
-        NoticeAction::Issue {
-            kind,
-            title,
-            summary,
-            body,
-            expires_at,
-        } => {
-            let mut req = json!({"kind": kind, "title": title, "summary": summary});
-            if let Some(b) = body {
-                req["body"] = json!(b);
-            }
-            if let Some(e) = expires_at {
-                req["expires_at"] = json!(e);
-            }
-            let v = c.post("/v1/notices", &req).await?;
-            print(t, &v, |v| format!("issued notice {}", s(&v["id"])));
-        }
-        NoticeAction::List { status } => {
-            let path = match status {
-                Some(st) => format!("/v1/notices?status={st}"),
-                None => "/v1/notices".into(),
-            };
-            let v = c.get(&path).await?;
-            print(t, &v, |v| {
-                let list = v.as_array().cloned().unwrap_or_default();
-                if list.is_empty() {
-                    return "no notices".into();
-                }
-                list.iter().map(notice_line).collect::<Vec<_>>().join("\n")
-            });
-        }
-        NoticeAction::Show { id } => {
-            let v = c.get(&format!("/v1/notices/{id}")).await?;
-            print(t, &v, notice_detail);
-        }
-        NoticeAction::Update {
-            id,
-            title,
-            summary,
-            body,
-            expires_at,
-        } => {
-            let mut req = json!({});
-            for (k, v) in [
-                ("title", title),
-                ("summary", summary),
-                ("body", body),
-                ("expires_at", expires_at),
-            ] {
-                if let Some(v) = v {
-                    req[k] = json!(v);
-                }
-            }
-            let v = c.patch(&format!("/v1/notices/{id}"), &req).await?;
-            print(t, &v, |v| {
-                format!("notice {} is now version {}", s(&v["id"]), v["version"])
-            });
-        }
-        NoticeAction::Cancel { id, reason } => {
-            let v = c
-                .post(
-                    &format!("/v1/notices/{id}/cancel"),
-                    &json!({"reason": reason}),
-                )
-                .await?;
-            print(t, &v, |v| format!("notice {} cancelled", s(&v["id"])));
-        }
-    }
     Ok(())
 }

@@ -18,6 +18,9 @@ use striae_protocol::{
 };
 use striae_tests::TestNet;
 
+mod ballistics;
+mod firearms;
+
 #[derive(Parser)]
 #[command(
     name = "striae-bench",
@@ -47,6 +50,10 @@ enum Scenario {
         #[arg(long, default_value_t = 100_000)]
         entries: u64,
     },
+    #[command(flatten)]
+    Firearms(firearms::Scenario),
+    #[command(flatten)]
+    Ballistics(ballistics::Scenario),
 }
 
 fn main() -> Result<()> {
@@ -63,6 +70,8 @@ fn main() -> Result<()> {
                 seed,
             } => propagation(nodes, notices, dials, seed).await,
             Scenario::Catchup { entries } => catchup(entries).await,
+            Scenario::Firearms(scenario) => firearms::run(scenario).await,
+            Scenario::Ballistics(scenario) => ballistics::run(scenario).await,
         }
     })
 }

@@ -1,0 +1,361 @@
+//! The audit log: every request and disclosure that crossed a border, in or out (trace
+//! requests and answers, confirmation requests and results), as a hash-chained list of
+//! records signed with this node's key. Editing, reordering or removing any record breaks the
+//! chain or a signature, and `verify` says where.
+//!
+//! Storage: tree `audit`, key = seq (u64 big-endian, from 1), value = 64-byte signature ++
+//! the record's JSON; key `head` of tree `audit_head` holds the count and the last hash, so a
+//! removed tail is detected too.
+
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use striae_protocol::{BureauId, NetworkId, Signer, identity::signing_message, time::now_ms};
+
+use crate::store::{Store, StoreError};
+
+const AUDIT_DOMAIN: &[u8] = b"striae-audit-v1:";
+const HEAD_KEY: &[u8] = b"head";
+
+/// Which way a message went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// This node sent it.
+    Out,
+    /// This node received it.
+    In,
+}
+
+/// One audit record as stored and shown (without its signature and hash).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// When it was written, ms since the epoch.
+    pub at_ms: u64,
+    /// In or out.
+    pub direction: Direction,
+    /// What crossed: `trace_request`, `trace_response`, `confirm_request`, `confirm_response`,
+    /// `trace_review`, ...
+    pub action: String,
+    /// The other member.
+    pub peer: BureauId,
+    /// The other member's country.
+    pub peer_country: String,
+    /// What it was about (a trace id, a search id).
+    pub subject: String,
+    /// The particulars (case reference, reason, outcome, scores...).
+    pub details: Value,
+    /// Hash of the previous stored record (hex), or 64 zeros for the first.
+    pub prev: String,
+}
+
+/// A record with its hash and signature, as the API lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListedRecord {
+    /// The record.
+    #[serde(flatten)]
+    pub record: AuditRecord,
+    /// When, RFC 3339.
+    pub at: String,
+    /// Hash of the stored record (hex): the next record's `prev`.
+    pub hash: String,
+    /// This node's signature over the record (hex).
+    pub signature: String,
+}
+
+/// What `verify` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verification {
+    /// True when every record verifies and the chain is whole.
+    pub ok: bool,
+    /// Records checked.
+    pub entries: u64,
+    /// What is wrong, first problem first (empty when `ok`).
+    pub problems: Vec<Problem>,
+}
+
+/// One problem found by `verify`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Problem {
+    /// The record (or the position where one is missing).
+    pub seq: u64,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// What a caller writes into the log.
+pub struct Event<'a> {
+    /// In or out.
+    pub direction: Direction,
+    /// What crossed.
+    pub action: &'a str,
+    /// The other member.
+    pub peer: BureauId,
+    /// Its country.
+    pub peer_country: &'a str,
+    /// What it was about.
+    pub subject: &'a str,
+    /// The particulars.
+    pub details: Value,
+}
+
+/// The node's audit log.
+pub struct AuditLog {
+    tree: sled::Tree,
+    head_tree: sled::Tree,
+    signer: Signer,
+    network: NetworkId,
+    /// (records written, hash of the last): writes are serialised through it.
+    head: Mutex<(u64, [u8; 32])>,
+}
+
+impl AuditLog {
+    /// Opens the log in `store`.
+    pub fn open(store: &Store, signer: Signer, network: NetworkId) -> Result<Self, StoreError> {
+        let tree = store.tree("audit")?;
+        let head_tree = store.tree("audit_head")?;
+        let head = match head_tree.get(HEAD_KEY)? {
+            Some(v) if v.len() == 40 => {
+                let mut count = [0u8; 8];
+                count.copy_from_slice(&v[..8]);
+                let mut hash = [0u8; 32];
+                hash.copy_from_slice(&v[8..]);
+                (u64::from_be_bytes(count), hash)
+            }
+            Some(_) => return Err(StoreError::corrupt("audit_head", "bad head value")),
+            None => (0, [0u8; 32]),
+        };
+        Ok(AuditLog {
+            tree,
+            head_tree,
+            signer,
+            network,
+            head: Mutex::new(head),
+        })
+    }
+
+    /// Appends a record. Not flushed: callers that answer an API request flush the store
+    /// before answering.
+    pub fn record(&self, event: Event<'_>) -> Result<u64, StoreError> {
+        let mut head = self
+            .head
+            .lock()
+            .map_err(|_| StoreError::corrupt("audit", "lock poisoned"))?;
+        let record = AuditRecord {
+            seq: head.0 + 1,
+            at_ms: now_ms(),
+            direction: event.direction,
+            action: event.action.to_string(),
+            peer: event.peer,
+            peer_country: event.peer_country.to_string(),
+            subject: event.subject.to_string(),
+            details: event.details,
+            prev: hex::encode(head.1),
+        };
+        let json = serde_json::to_vec(&record)
+            .map_err(|e| StoreError::corrupt("audit", format!("cannot encode: {e}")))?;
+        let signature = self
+            .signer
+            .sign(&signing_message(AUDIT_DOMAIN, &self.network, &json));
+        let mut value = Vec::with_capacity(64 + json.len());
+        value.extend_from_slice(&signature);
+        value.extend_from_slice(&json);
+        let hash = *blake3::hash(&value).as_bytes();
+        self.tree.insert(record.seq.to_be_bytes(), value)?;
+        let mut head_value = record.seq.to_be_bytes().to_vec();
+        head_value.extend_from_slice(&hash);
+        self.head_tree.insert(HEAD_KEY, head_value)?;
+        *head = (record.seq, hash);
+        Ok(record.seq)
+    }
+
+    /// Writes a record, logging instead of failing: an audit write must never stop an answer
+    /// that is already on its way, but its loss must be visible.
+    pub fn record_or_log(&self, event: Event<'_>) {
+        if let Err(e) = self.record(event) {
+            tracing::error!("AUDIT LOG WRITE FAILED: {e}");
+        }
+    }
+
+    /// Records from `from_seq` on, at most `limit`, oldest first.
+    pub fn list(&self, from_seq: u64, limit: usize) -> Result<Vec<ListedRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.range(from_seq.max(1).to_be_bytes()..).take(limit) {
+            let (_, value) = item?;
+            let (signature, json) = split(&value)?;
+            let record: AuditRecord = serde_json::from_slice(json)
+                .map_err(|e| StoreError::corrupt("audit", e.to_string()))?;
+            out.push(ListedRecord {
+                at: crate::notices::rfc3339(record.at_ms),
+                record,
+                hash: blake3::hash(&value).to_hex().to_string(),
+                signature: hex::encode(signature),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Number of records written.
+    pub fn len(&self) -> u64 {
+        self.head.lock().map(|h| h.0).unwrap_or(0)
+    }
+
+    /// True when nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Checks every record: its place, its link to the previous one, its signature, and that
+    /// the log ends where the head says.
+    pub fn verify(&self) -> Result<Verification, StoreError> {
+        let me = self.signer.bureau();
+        let mut problems = Vec::new();
+        let mut expected_seq = 1u64;
+        let mut prev = [0u8; 32];
+        for item in self.tree.iter() {
+            let (key, value) = item?;
+            let seq = key.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            if seq != expected_seq {
+                problems.push(Problem {
+                    seq: expected_seq,
+                    problem: format!("record missing (next present is {seq})"),
+                });
+            }
+            if let Some(problem) = self.check_one(&me, seq, &value, &prev) {
+                problems.push(Problem { seq, problem });
+            }
+            prev = *blake3::hash(&value).as_bytes();
+            expected_seq = seq + 1;
+        }
+        let written = self.len();
+        let held = expected_seq - 1;
+        if held != written {
+            problems.push(Problem {
+                seq: held + 1,
+                problem: format!("the log ends at {held} but {written} records were written"),
+            });
+        } else if written > 0 && self.head.lock().map(|h| h.1 != prev).unwrap_or(true) {
+            problems.push(Problem {
+                seq: held,
+                problem: "the last record is not the one the head names".into(),
+            });
+        }
+        Ok(Verification {
+            ok: problems.is_empty(),
+            entries: held,
+            problems,
+        })
+    }
+
+    fn check_one(&self, me: &BureauId, seq: u64, value: &[u8], prev: &[u8; 32]) -> Option<String> {
+        let Ok((signature, json)) = split(value) else {
+            return Some("record too short".into());
+        };
+        let message = signing_message(AUDIT_DOMAIN, &self.network, json);
+        if me.verify(&message, &signature).is_err() {
+            return Some("signature does not verify: the record was altered".into());
+        }
+        let record: AuditRecord = match serde_json::from_slice(json) {
+            Ok(r) => r,
+            Err(e) => return Some(format!("record does not decode: {e}")),
+        };
+        if record.seq != seq {
+            return Some(format!(
+                "record says seq {} but is stored at {seq}",
+                record.seq
+            ));
+        }
+        if record.prev != hex::encode(prev) {
+            return Some(
+                "does not chain to the previous record (one was removed or altered)".into(),
+            );
+        }
+        None
+    }
+}
+
+fn split(value: &[u8]) -> Result<([u8; 64], &[u8]), StoreError> {
+    if value.len() < 64 {
+        return Err(StoreError::corrupt("audit", "record too short"));
+    }
+    let mut signature = [0u8; 64];
+    signature.copy_from_slice(&value[..64]);
+    Ok((signature, &value[64..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn log() -> (tempfile::TempDir, Store, AuditLog) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let log = AuditLog::open(
+            &store,
+            Signer::from_seed([7; 32]),
+            NetworkId::from_name("t"),
+        )
+        .expect("log");
+        (dir, store, log)
+    }
+
+    fn write(log: &AuditLog, n: usize) {
+        for i in 0..n {
+            log.record(Event {
+                direction: Direction::Out,
+                action: "trace_request",
+                peer: Signer::from_seed([8; 32]).bureau(),
+                peer_country: "DE",
+                subject: &format!("t{i}"),
+                details: json!({"case_ref": "C-1"}),
+            })
+            .expect("write");
+        }
+    }
+
+    #[test]
+    fn an_untouched_log_verifies() {
+        let (_d, _s, log) = log();
+        write(&log, 5);
+        let v = log.verify().expect("verify");
+        assert!(v.ok, "{:?}", v.problems);
+        assert_eq!(v.entries, 5);
+        assert_eq!(log.list(1, 10).expect("list").len(), 5);
+    }
+
+    #[test]
+    fn an_edited_record_is_found() {
+        let (_d, store, log) = log();
+        write(&log, 3);
+        let tree = store.tree("audit").expect("tree");
+        let mut value = tree
+            .get(2u64.to_be_bytes())
+            .expect("get")
+            .expect("present")
+            .to_vec();
+        let text = String::from_utf8(value[64..].to_vec()).expect("utf8");
+        let edited = text.replace("C-1", "C-2");
+        value.truncate(64);
+        value.extend_from_slice(edited.as_bytes());
+        tree.insert(2u64.to_be_bytes(), value).expect("insert");
+        let v = log.verify().expect("verify");
+        assert!(!v.ok);
+        assert_eq!(v.problems[0].seq, 2);
+    }
+
+    #[test]
+    fn a_removed_record_is_found_in_the_middle_and_at_the_end() {
+        let (_d, store, log) = log();
+        write(&log, 4);
+        let tree = store.tree("audit").expect("tree");
+        tree.remove(4u64.to_be_bytes()).expect("remove");
+        assert!(!log.verify().expect("verify").ok);
+        tree.remove(2u64.to_be_bytes()).expect("remove");
+        let v = log.verify().expect("verify");
+        assert!(v.problems.iter().any(|p| p.seq == 2));
+    }
+}

@@ -1,0 +1,44 @@
+//! What every client command shares: how to reach the node and how to print its answers.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::Value;
+use striae_node::client::Client;
+
+#[derive(Args, Clone)]
+pub struct Target {
+    /// API base URL, e.g. http://127.0.0.1:47002
+    #[arg(long, env = "STRIAE_API", global = true)]
+    pub api: Option<String>,
+    /// API token
+    #[arg(long, env = "STRIAE_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Node config file: the API address and token are read from it
+    #[arg(long, env = "STRIAE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Print JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+pub fn client(t: &Target) -> Result<Client> {
+    Ok(Client::resolve(
+        t.api.clone(),
+        t.token.clone(),
+        t.config.clone(),
+    )?)
+}
+
+pub fn print(t: &Target, value: &Value, human: impl FnOnce(&Value) -> String) {
+    if t.json {
+        println!("{value}");
+    } else {
+        println!("{}", human(value));
+    }
+}
+
+pub fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("-")
+}

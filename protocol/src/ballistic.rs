@@ -1,0 +1,183 @@
+//! Ballistic evidence on the wire: the digests members publish for their exhibits (compact,
+//! rotation- and translation-invariant signatures that anyone can screen against), and the
+//! signed confirmation exchange, in which a searcher sends its probe's prepared surface to a
+//! holder and the holder answers with a signed comparison against its own scans.
+
+use bincode::{Decode, Encode};
+
+use crate::{firearm::RecordRef, identity::BureauId, signed::SignedKind};
+
+/// An opaque, random reference to an exhibit at its holder (the same 16-byte form as a
+/// record reference); the API shows it as the exhibit id.
+pub type ExhibitRef = RecordRef;
+
+/// Largest ballistic digest accepted.
+pub const MAX_BALLISTIC_DIGEST_BYTES: usize = 8 * 1024;
+/// Most digests one feed entry carries.
+pub const MAX_BALLISTIC_DIGESTS_PER_ENTRY: usize = 64;
+/// Longest caliber class.
+pub const MAX_CALIBER_CLASS_CHARS: usize = 64;
+/// Most points of a probe surface sent for confirmation (a primer at 12.5 µm is ~100k).
+pub const MAX_PROBE_POINTS: usize = 1 << 20;
+/// Most exhibits one confirmation request names.
+pub const MAX_CONFIRM_EXHIBITS: usize = 64;
+/// Largest encoded confirmation request or response.
+pub const MAX_CONFIRM_BYTES: usize = 5 << 20;
+
+/// What kind of fired component a scan shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+pub enum EvidenceKind {
+    /// A fired cartridge case (breech-face impression).
+    CartridgeCase,
+    /// A fired bullet (land-engraved areas).
+    Bullet,
+}
+
+impl EvidenceKind {
+    /// The API's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::CartridgeCase => "cartridge_case",
+            EvidenceKind::Bullet => "bullet",
+        }
+    }
+
+    /// From the API's name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "cartridge_case" => Some(EvidenceKind::CartridgeCase),
+            "bullet" => Some(EvidenceKind::Bullet),
+            _ => None,
+        }
+    }
+}
+
+/// One exhibit's digest as published.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct BallisticDigest {
+    /// The exhibit at its holder.
+    pub exhibit_ref: ExhibitRef,
+    /// Cartridge case or bullet.
+    pub kind: EvidenceKind,
+    /// Caliber class (the reference table's canonical caliber id, or "unknown").
+    pub caliber_class: String,
+    /// The screening digest (format owned by the ballistics library; at most
+    /// `MAX_BALLISTIC_DIGEST_BYTES`).
+    pub digest: Vec<u8>,
+}
+
+impl BallisticDigest {
+    /// Checks the bounds a published digest must keep.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.digest.is_empty() || self.digest.len() > MAX_BALLISTIC_DIGEST_BYTES {
+            return Err("digest size out of bounds");
+        }
+        if self.caliber_class.is_empty()
+            || self.caliber_class.chars().count() > MAX_CALIBER_CLASS_CHARS
+        {
+            return Err("caliber class empty or too long");
+        }
+        Ok(())
+    }
+}
+
+/// A prepared breech-face surface (heights standardised, NaN outside the region of interest),
+/// as the searcher sends it to a holder for confirmation.
+#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+pub struct ProbeSurface {
+    /// Points per row.
+    pub nx: u32,
+    /// Rows.
+    pub ny: u32,
+    /// Grid spacing in micrometres.
+    pub pixel_um: f64,
+    /// Centre of the breech face, pixels.
+    pub center_x: f64,
+    /// Centre of the breech face, pixels.
+    pub center_y: f64,
+    /// Row-major heights, x fastest.
+    pub z: Vec<f32>,
+}
+
+impl ProbeSurface {
+    /// Checks shape and bounds.
+    pub fn check(&self) -> Result<(), &'static str> {
+        let points = (self.nx as usize).saturating_mul(self.ny as usize);
+        if points == 0 || points > MAX_PROBE_POINTS || self.z.len() != points {
+            return Err("probe grid empty, too large, or not nx*ny points");
+        }
+        let finite = [self.pixel_um, self.center_x, self.center_y];
+        if finite.iter().any(|v| !v.is_finite()) || self.pixel_um <= 0.0 {
+            return Err("probe spacing or centre not a positive finite number");
+        }
+        Ok(())
+    }
+}
+
+/// "Compare this probe with these exhibits of yours", signed by the searcher.
+#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+pub struct ConfirmRequest {
+    /// The search this belongs to (random, chosen by the searcher).
+    pub search_id: [u8; 16],
+    /// The searching member.
+    pub requester: BureauId,
+    /// When it was asked, ms since the epoch.
+    pub issued_at_ms: u64,
+    /// Case reference at the searcher, for the holder's audit log.
+    pub case_ref: String,
+    /// The probe.
+    pub probe: ProbeSurface,
+    /// The holder's exhibits to compare with.
+    pub exhibits: Vec<ExhibitRef>,
+}
+
+impl SignedKind for ConfirmRequest {
+    const DOMAIN: &'static [u8] = b"striae-confirm-request-v1:";
+    const MAX_BYTES: usize = MAX_CONFIRM_BYTES;
+    fn signer(&self) -> BureauId {
+        self.requester
+    }
+}
+
+/// The holder's comparison of the probe with one of its exhibits.
+#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+pub enum Comparison {
+    /// Compared: congruent matching cells found, of cells compared, and the score.
+    Compared {
+        /// Congruent matching cells.
+        cmc_count: u32,
+        /// Cells with enough data to compare.
+        cells_compared: u32,
+        /// `cmc_count / cells_compared`.
+        score: f32,
+        /// Whether the count meets the holder's identification threshold.
+        confirmed: bool,
+    },
+    /// The holder has no such exhibit (retracted, or never held).
+    UnknownExhibit,
+    /// The exhibit or the probe could not be compared (the text says why).
+    NotComparable(String),
+}
+
+/// The holder's signed answer to a `ConfirmRequest`.
+#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+pub struct ConfirmResponse {
+    /// The search answered.
+    pub search_id: [u8; 16],
+    /// The holder.
+    pub responder: BureauId,
+    /// The searcher.
+    pub requester: BureauId,
+    /// When it was answered.
+    pub answered_at_ms: u64,
+    /// One per exhibit asked about, in the order asked.
+    pub results: Vec<(ExhibitRef, Comparison)>,
+}
+
+impl SignedKind for ConfirmResponse {
+    const DOMAIN: &'static [u8] = b"striae-confirm-response-v1:";
+    const MAX_BYTES: usize = 256 * 1024;
+    fn signer(&self) -> BureauId {
+        self.responder
+    }
+}

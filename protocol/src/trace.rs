@@ -1,0 +1,139 @@
+//! Firearm traces between members: the requester's signed request (what was found, under
+//! which case and why) and the holder's signed answer (found with the record and its history,
+//! not found, refused, or held for review), so that each side can prove what the other said.
+
+use bincode::{Decode, Encode};
+
+use crate::{firearm::RecordRef, identity::BureauId, signed::SignedKind};
+
+/// Longest text field of a trace request (make, model, serial, case reference...).
+pub const MAX_TRACE_FIELD_CHARS: usize = 200;
+/// Longest stated reason.
+pub const MAX_TRACE_REASON_CHARS: usize = 2_000;
+/// Most record references a request names.
+pub const MAX_TRACE_RECORD_REFS: usize = 64;
+/// Most records an answer carries.
+pub const MAX_TRACE_RECORDS: usize = 64;
+/// Largest encoded trace answer.
+pub const MAX_TRACE_RESPONSE_BYTES: usize = 1 << 20;
+
+/// "We hold this firearm; what do you know of it?", signed by the requester.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct TraceRequest {
+    /// Random id chosen by the requester.
+    pub trace_id: [u8; 16],
+    /// The requesting member.
+    pub requester: BureauId,
+    /// When it was asked, ms since the epoch.
+    pub issued_at_ms: u64,
+    /// Make as the requester wrote it (the holder normalises it with its own table).
+    pub make: String,
+    /// Model, or empty.
+    pub model: String,
+    /// Caliber, or empty.
+    pub caliber: String,
+    /// Serial as written.
+    pub serial: String,
+    /// The requester's case reference.
+    pub case_ref: String,
+    /// Why the firearm is traced.
+    pub reason: String,
+    /// The holder's records the requester's digests pointed to (may be empty, e.g. for the
+    /// country of manufacture).
+    pub record_refs: Vec<RecordRef>,
+}
+
+impl TraceRequest {
+    /// Checks the bounds a request must keep; names the offending field.
+    pub fn check(&self) -> Result<(), &'static str> {
+        let short = [
+            ("make", &self.make),
+            ("model", &self.model),
+            ("caliber", &self.caliber),
+            ("serial", &self.serial),
+            ("case_ref", &self.case_ref),
+        ];
+        for (field, value) in short {
+            if value.chars().count() > MAX_TRACE_FIELD_CHARS {
+                return Err(field);
+            }
+        }
+        if self.reason.chars().count() > MAX_TRACE_REASON_CHARS {
+            return Err("reason");
+        }
+        if self.record_refs.len() > MAX_TRACE_RECORD_REFS {
+            return Err("record_refs");
+        }
+        Ok(())
+    }
+}
+
+impl SignedKind for TraceRequest {
+    const DOMAIN: &'static [u8] = b"striae-trace-request-v1:";
+    const MAX_BYTES: usize = 64 * 1024;
+    fn signer(&self) -> BureauId {
+        self.requester
+    }
+}
+
+/// What the holder answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+pub enum TraceOutcome {
+    /// The holder has the record: it comes with its history.
+    Found,
+    /// The holder has no matching record.
+    NotFound,
+    /// The holder's reviewer refused to disclose.
+    Refused,
+    /// The holder holds the request for review; a final answer follows.
+    PendingReview,
+}
+
+impl TraceOutcome {
+    /// The API's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceOutcome::Found => "found",
+            TraceOutcome::NotFound => "not_found",
+            TraceOutcome::Refused => "refused",
+            TraceOutcome::PendingReview => "pending_review",
+        }
+    }
+}
+
+/// One disclosed record: its reference and the record with its history, as the holder's API
+/// shows it (JSON).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct TracedRecord {
+    /// The record at the holder.
+    pub record_ref: RecordRef,
+    /// The record, as JSON in the holder's API form (history included).
+    pub json: String,
+}
+
+/// The holder's signed answer.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct TraceResponse {
+    /// The trace answered.
+    pub trace_id: [u8; 16],
+    /// The holder.
+    pub responder: BureauId,
+    /// The requester it answers.
+    pub requester: BureauId,
+    /// When it was answered.
+    pub answered_at_ms: u64,
+    /// The answer.
+    pub outcome: TraceOutcome,
+    /// The disclosed records (only with `Found`).
+    pub records: Vec<TracedRecord>,
+    /// A note from the holder (e.g. why it refused), possibly empty.
+    pub note: String,
+}
+
+impl SignedKind for TraceResponse {
+    const DOMAIN: &'static [u8] = b"striae-trace-response-v1:";
+    const MAX_BYTES: usize = MAX_TRACE_RESPONSE_BYTES;
+    fn signer(&self) -> BureauId {
+        self.responder
+    }
+}
