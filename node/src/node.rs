@@ -29,7 +29,7 @@ use crate::{
     firearms::Firearms,
     metrics::Metrics,
     net::{self, NetConfig, NetError, NetEvent, NetHandle, Verdict},
-    notices,
+    notices::Notices,
     replication::{Feeds, Offer},
     services::{self, ServiceCall},
     store::{Store, StoreError},
@@ -42,7 +42,8 @@ const REPLAY_AGE_MS: u64 = 120_000;
 const CORE_COMMAND_CAPACITY: usize = 256;
 /// Capacity of the applied-entry broadcast (observers that lag lose events, nothing else).
 const APPLIED_CAPACITY: usize = 65_536;
-/// Verified pages waiting to be applied (each is at most one page in flight).
+/// Pulled pages waiting for the verifier, and verified pages waiting to be applied (each is at
+/// most one page in flight).
 const VERIFIED_CAPACITY: usize = 64;
 /// Application-score points taken from a peer per invalid entry it sent.
 const PENALTY: f64 = 10.0;
@@ -127,6 +128,8 @@ pub struct Shared {
     pub data_dir: PathBuf,
     /// The signed, hash-chained audit log.
     pub audit: AuditLog,
+    /// Notices held, from every feed.
+    pub notices: Notices,
     /// Firearm records, digests held, traces.
     pub firearms: Firearms,
     /// Ballistic exhibits, digests held, searches and leads.
@@ -274,6 +277,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let (applied, _) = broadcast::channel(APPLIED_CAPACITY);
     let network = config.roster.network_id;
     let audit = AuditLog::open(&store, signer.clone(), network)?;
+    let notices = Notices::open(&store)?;
     let firearms = Firearms::open(&store, &config)?;
     let ballistics = Ballistics::open(&store, &config)?;
     let handle = NodeHandle {
@@ -286,6 +290,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             digest_key: DigestKey::from_psk(&config.roster.psk),
             data_dir: config.data_dir.clone(),
             audit,
+            notices,
             firearms,
             ballistics,
             connected: Mutex::new(HashSet::new()),
@@ -363,7 +368,7 @@ struct Core {
     heads_dirty: Option<Instant>,
     advanced: HashSet<BureauId>,
     signed_heads: Option<SignedHeads>,
-    verified_tx: mpsc::Sender<VerifiedPage>,
+    to_verify: mpsc::Sender<PulledPage>,
     verified_rx: mpsc::Receiver<VerifiedPage>,
     services: mpsc::Sender<ServiceCall>,
     heads_debounce: Duration,
@@ -401,9 +406,11 @@ impl Core {
             .filter_map(|b| b.peer_id().ok().map(|p| (p, *b)))
             .collect();
         let (verified_tx, verified_rx) = mpsc::channel(VERIFIED_CAPACITY);
+        let (to_verify, pulled) = mpsc::channel(VERIFIED_CAPACITY);
+        spawn_verifier(config.roster.network_id, pulled, verified_tx);
         Ok(Core {
             signed_heads: None,
-            verified_tx,
+            to_verify,
             verified_rx,
             services,
             network: config.roster.network_id,
@@ -526,7 +533,7 @@ impl Core {
         let (origin, seq, id) = (last.entry.origin, last.entry.seq, last.id);
         let store = &self.node.store;
         store.put_entries(&run)?;
-        notices::project(store, &run, now_ms())?;
+        self.node.notices.project(&run, now_ms());
         self.node.firearms.project(&self.node, &run)?;
         self.node.ballistics.project(&self.node, &run)?;
         store.set_head(&origin, seq, &id)?;
@@ -941,41 +948,20 @@ impl Core {
         }
     }
 
-    /// Checks a page's shape here, then verifies its signatures on the blocking pool while
-    /// the core goes on (applying the previous page, say); the result comes back as a
-    /// `VerifiedPage`.
+    /// Hands a page to the verifier thread, which checks it in arrival order while the core
+    /// goes on; the result comes back as a `VerifiedPage`. A full queue drops the page (its
+    /// range is pulled again later) rather than stalling the core.
     async fn verify_page(&mut self, peer: PeerId, origin: BureauId, from: u64, page: Vec<Vec<u8>>) {
-        let mut decoded = Vec::with_capacity(page.len());
-        for (i, wire) in page.into_iter().enumerate() {
-            match UnverifiedEntry::decode_owned(wire) {
-                Ok(e) if e.entry.origin == origin && e.entry.seq == from + i as u64 => {
-                    decoded.push(e)
-                }
-                Ok(_) => {
-                    self.land(origin, from);
-                    self.penalise(peer, "page out of order or of another feed")
-                        .await;
-                    return;
-                }
-                Err(e) => {
-                    self.land(origin, from);
-                    self.penalise(peer, &format!("invalid entry in page: {e}"))
-                        .await;
-                    return;
-                }
-            }
+        let pulled = PulledPage {
+            peer,
+            origin,
+            from,
+            page,
+        };
+        if self.to_verify.try_send(pulled).is_err() {
+            tracing::debug!(%origin, from, "verifier busy: page dropped, pulled again later");
+            self.land(origin, from);
         }
-        let network = self.network;
-        let done = self.verified_tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let results = verify_parallel(decoded, &network);
-            let _ = done.blocking_send(VerifiedPage {
-                peer,
-                origin,
-                from,
-                results,
-            });
-        });
     }
 
     async fn on_verified(&mut self, page: VerifiedPage) {
@@ -986,6 +972,13 @@ impl Core {
             results,
         } = page;
         self.land(origin, from);
+        let results = match results {
+            Ok(results) => results,
+            Err(problem) => {
+                self.penalise(peer, &problem).await;
+                return;
+            }
+        };
         let mut run = Vec::new();
         for result in results {
             let entry = match result {
@@ -1032,12 +1025,70 @@ impl Core {
     }
 }
 
-/// A pulled page after signature verification.
+/// A pulled page as it arrived.
+struct PulledPage {
+    peer: PeerId,
+    origin: BureauId,
+    from: u64,
+    page: Vec<Vec<u8>>,
+}
+
+/// A pulled page after signature verification: per entry, or why the page as a whole was
+/// refused (malformed, out of order, of another feed).
 struct VerifiedPage {
     peer: PeerId,
     origin: BureauId,
     from: u64,
-    results: Vec<Result<VerifiedEntry, EntryError>>,
+    results: Result<Vec<Result<VerifiedEntry, EntryError>>, String>,
+}
+
+/// Starts the verifier thread: pages are decoded and verified one at a time, in arrival order,
+/// each on all cores, so that the first page pulled is the first ready to apply and the core
+/// applies it while the next is verified (pages verified side by side would all finish late
+/// together). It stops when the core drops its sender.
+fn spawn_verifier(
+    network: NetworkId,
+    mut pulled: mpsc::Receiver<PulledPage>,
+    verified: mpsc::Sender<VerifiedPage>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("striae-verify".into())
+        .spawn(move || {
+            while let Some(page) = pulled.blocking_recv() {
+                let results = decode_page(page.origin, page.from, page.page)
+                    .map(|decoded| verify_parallel(decoded, &network));
+                let done = VerifiedPage {
+                    peer: page.peer,
+                    origin: page.origin,
+                    from: page.from,
+                    results,
+                };
+                if verified.blocking_send(done).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the verifier thread: {e}");
+    }
+}
+
+/// Decodes a page and checks that it holds consecutive entries of `origin` from `from`.
+fn decode_page(
+    origin: BureauId,
+    from: u64,
+    page: Vec<Vec<u8>>,
+) -> Result<Vec<UnverifiedEntry>, String> {
+    let mut decoded = Vec::with_capacity(page.len());
+    for (i, wire) in page.into_iter().enumerate() {
+        let e = UnverifiedEntry::decode_owned(wire)
+            .map_err(|e| format!("invalid entry in page: {e}"))?;
+        if e.entry.origin != origin || e.entry.seq != from + i as u64 {
+            return Err("page out of order or of another feed".into());
+        }
+        decoded.push(e);
+    }
+    Ok(decoded)
 }
 
 /// Verifies a page on all cores, in batches.

@@ -1,7 +1,7 @@
 //! Notices as members see them: the projection of Orange and Purple notice operations from all
 //! feeds into current records, and the views the API serves (status, expiry, receipts).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::RwLock};
 
 use serde::{Deserialize, Serialize};
 use striae_protocol::{
@@ -13,7 +13,7 @@ use crate::{
     store::{Store, StoreError},
 };
 
-/// A notice's current state, as stored by the projection.
+/// A notice's current state, as the projection holds it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NoticeRecord {
     /// Id (hex).
@@ -68,94 +68,125 @@ fn apply_content(record: &mut NoticeRecord, content: &NoticeContent) {
     record.expires_at_ms = content.expires_at_ms;
 }
 
-/// Applies the notice operations among `entries` (verified, in feed order) to the stored
-/// records. Operations that break a rule (an update by someone other than the issuer, an
-/// invalid content) are skipped with a warning: the entry itself stays in the feed, as signed.
-pub fn project(store: &Store, entries: &[VerifiedEntry], now_ms: u64) -> Result<(), StoreError> {
-    let mut changed: HashMap<NoticeId, NoticeRecord> = HashMap::new();
-    for e in entries {
-        let Body::Notice(op) = &e.entry.body else {
-            continue;
+/// The notices held: the projection of every feed's notice operations, kept in memory and
+/// rebuilt from the stored feeds at start (the signed entries are the durable truth; notices
+/// are few, and a per-notice database write would cost more than verifying the entry).
+#[derive(Default)]
+pub struct Notices {
+    records: RwLock<HashMap<NoticeId, NoticeRecord>>,
+}
+
+impl Notices {
+    /// Rebuilds the projection from the stored feeds.
+    pub fn open(store: &Store) -> Result<Self, StoreError> {
+        let notices = Notices::default();
+        store.for_each_entry_received(|entry, received_at_ms| {
+            notices.project(std::slice::from_ref(&entry), received_at_ms);
+            Ok(())
+        })?;
+        Ok(notices)
+    }
+
+    /// Applies the notice operations among `entries` (verified, in feed order). Operations
+    /// that break a rule (an update by someone other than the issuer, an invalid content) are
+    /// skipped with a warning: the entry itself stays in the feed, as signed.
+    pub fn project(&self, entries: &[VerifiedEntry], received_at_ms: u64) {
+        let Ok(mut records) = self.records.write() else {
+            return;
         };
-        if let Err(err) = op.validate(e.entry.timestamp_ms) {
-            tracing::warn!(origin = %e.entry.origin, seq = e.entry.seq, "invalid notice operation skipped: {err}");
-            continue;
+        for e in entries {
+            let Body::Notice(op) = &e.entry.body else {
+                continue;
+            };
+            if let Err(err) = op.validate(e.entry.timestamp_ms) {
+                tracing::warn!(origin = %e.entry.origin, seq = e.entry.seq, "invalid notice operation skipped: {err}");
+                continue;
+            }
+            apply(&mut records, e, op, received_at_ms);
         }
-        match op {
-            NoticeOp::Issue(content) => {
-                let id = NoticeId::from_entry(&e.id);
-                let mut record = NoticeRecord {
-                    id,
-                    issuer: e.entry.origin,
-                    issue_seq: e.entry.seq,
-                    kind: String::new(),
-                    title: String::new(),
-                    summary: String::new(),
-                    body: String::new(),
-                    issued_at_ms: e.entry.timestamp_ms,
-                    updated_at_ms: e.entry.timestamp_ms,
-                    expires_at_ms: 0,
-                    version: 1,
-                    cancelled_at_ms: None,
-                    cancel_reason: None,
-                    last_seq: e.entry.seq,
-                    received_at_ms: now_ms,
-                };
-                apply_content(&mut record, content);
-                changed.insert(id, record);
+    }
+
+    /// One notice.
+    pub fn get(&self, id: &NoticeId) -> Option<NoticeRecord> {
+        self.records.read().ok()?.get(id).cloned()
+    }
+
+    /// Every notice held.
+    pub fn list(&self) -> Vec<NoticeRecord> {
+        self.records
+            .read()
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+fn apply(
+    records: &mut HashMap<NoticeId, NoticeRecord>,
+    e: &VerifiedEntry,
+    op: &NoticeOp,
+    received_at_ms: u64,
+) {
+    match op {
+        NoticeOp::Issue(content) => {
+            let id = NoticeId::from_entry(&e.id);
+            let mut record = NoticeRecord {
+                id,
+                issuer: e.entry.origin,
+                issue_seq: e.entry.seq,
+                kind: String::new(),
+                title: String::new(),
+                summary: String::new(),
+                body: String::new(),
+                issued_at_ms: e.entry.timestamp_ms,
+                updated_at_ms: e.entry.timestamp_ms,
+                expires_at_ms: 0,
+                version: 1,
+                cancelled_at_ms: None,
+                cancel_reason: None,
+                last_seq: e.entry.seq,
+                received_at_ms,
+            };
+            apply_content(&mut record, content);
+            records.insert(id, record);
+        }
+        NoticeOp::Update { notice, content } => {
+            if let Some(record) = applicable(records, notice, e) {
+                apply_content(record, content);
+                record.version += 1;
+                record.updated_at_ms = e.entry.timestamp_ms;
+                record.last_seq = e.entry.seq;
             }
-            NoticeOp::Update { notice, content } => {
-                if let Some(record) = load(store, &mut changed, notice, e)? {
-                    apply_content(record, content);
-                    record.version += 1;
-                    record.updated_at_ms = e.entry.timestamp_ms;
-                    record.last_seq = e.entry.seq;
-                }
-            }
-            NoticeOp::Cancel { notice, reason } => {
-                if let Some(record) = load(store, &mut changed, notice, e)? {
-                    record.cancelled_at_ms = Some(e.entry.timestamp_ms);
-                    record.cancel_reason = Some(reason.clone());
-                    record.updated_at_ms = e.entry.timestamp_ms;
-                    record.last_seq = e.entry.seq;
-                }
+        }
+        NoticeOp::Cancel { notice, reason } => {
+            if let Some(record) = applicable(records, notice, e) {
+                record.cancelled_at_ms = Some(e.entry.timestamp_ms);
+                record.cancel_reason = Some(reason.clone());
+                record.updated_at_ms = e.entry.timestamp_ms;
+                record.last_seq = e.entry.seq;
             }
         }
     }
-    let batch: Vec<_> = changed.into_iter().collect();
-    store.put_notices(&batch)
 }
 
 /// The record an update or cancel applies to, if it may: it exists, the entry's origin issued
 /// it, and the entry is newer than the last operation applied.
-fn load<'a>(
-    store: &Store,
-    changed: &'a mut HashMap<NoticeId, NoticeRecord>,
+fn applicable<'a>(
+    records: &'a mut HashMap<NoticeId, NoticeRecord>,
     notice: &NoticeId,
     e: &VerifiedEntry,
-) -> Result<Option<&'a mut NoticeRecord>, StoreError> {
-    if !changed.contains_key(notice) {
-        match store.notice::<NoticeRecord>(notice)? {
-            Some(record) => {
-                changed.insert(*notice, record);
-            }
-            None => {
-                tracing::warn!(%notice, origin = %e.entry.origin, "operation on an unknown notice skipped");
-                return Ok(None);
-            }
-        }
-    }
-    let Some(record) = changed.get_mut(notice) else {
-        return Ok(None);
+) -> Option<&'a mut NoticeRecord> {
+    let Some(record) = records.get_mut(notice) else {
+        tracing::warn!(%notice, origin = %e.entry.origin, "operation on an unknown notice skipped");
+        return None;
     };
     if record.issuer != e.entry.origin {
         tracing::warn!(%notice, origin = %e.entry.origin, "operation by a member that did not issue the notice skipped");
-        return Ok(None);
+        return None;
     }
     if e.entry.seq <= record.last_seq {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(record))
+    Some(record)
 }
 
 /// One receipt: a member that holds the notice, and since when.

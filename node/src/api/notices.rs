@@ -112,8 +112,8 @@ fn full_view(node: &NodeHandle, r: &NoticeRecord, now: u64) -> Result<Value, Api
 }
 
 fn load(node: &NodeHandle, id: &NoticeId) -> Result<NoticeRecord, ApiError> {
-    node.store
-        .notice(id)?
+    node.notices
+        .get(id)
         .ok_or_else(|| ApiError::not_found(format!("no notice {id} on this node")))
 }
 
@@ -182,7 +182,7 @@ pub async fn list(
         ));
     }
     let limit = query.limit.unwrap_or(1_000).min(MAX_LIST);
-    let mut records: Vec<NoticeRecord> = node.store.notices()?;
+    let mut records: Vec<NoticeRecord> = node.notices.list();
     records.retain(|r| {
         query
             .status

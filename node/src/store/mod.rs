@@ -4,11 +4,13 @@
 //! Trees: `entries` (origin ++ first seq -> a chunk of that origin's consecutive signed
 //! entries, exactly as received), `heads` (origin ->
 //! highest contiguous seq and its id), `evidence` (equivocation proofs), `ack_points` (when each member's heads reached each seq:
-//! the receipts), and the projections that capabilities keep (`notices`).
+//! the receipts), `received` (chunk key -> when this node stored that chunk, so projections
+//! rebuilt at start know when each entry arrived), and the trees that capabilities keep
+//! (`store.tree(name)`).
 
 use std::path::Path;
 
-use striae_protocol::{BureauId, EntryId, Head, NoticeId, VerifiedEntry};
+use striae_protocol::{BureauId, EntryId, Head, VerifiedEntry, time::now_ms};
 
 /// Storage failures. Any of them means the disk or the database is in trouble, not the caller.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +49,7 @@ pub struct Store {
     entries: sled::Tree,
     heads: sled::Tree,
     evidence: sled::Tree,
-    notices: sled::Tree,
+    received: sled::Tree,
     ack_points: sled::Tree,
 }
 
@@ -79,7 +81,7 @@ impl Store {
             entries: db.open_tree("entries")?,
             heads: db.open_tree("heads")?,
             evidence: db.open_tree("evidence")?,
-            notices: db.open_tree("notices")?,
+            received: db.open_tree("received")?,
             ack_points: db.open_tree("ack_points")?,
             db,
         })
@@ -134,6 +136,7 @@ impl Store {
     /// the same signed bytes wherever it is stored, and a frozen feed is never written again.
     pub fn put_entries(&self, run: &[VerifiedEntry]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
+        let mut received = sled::Batch::default();
         let mut rest = run;
         while let Some(first) = rest.first() {
             let mut size = 0usize;
@@ -152,10 +155,13 @@ impl Store {
                 value.extend_from_slice(&len.to_be_bytes());
                 value.extend_from_slice(&e.wire);
             }
-            batch.insert(&entry_key(&first.entry.origin, first.entry.seq)[..], value);
+            let key = entry_key(&first.entry.origin, first.entry.seq);
+            batch.insert(&key[..], value);
+            received.insert(&key[..], &now_ms().to_be_bytes()[..]);
             rest = tail;
         }
         self.entries.apply_batch(batch)?;
+        self.received.apply_batch(received)?;
         Ok(())
     }
 
@@ -238,17 +244,31 @@ impl Store {
         &self,
         mut visit: impl FnMut(VerifiedEntry) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        self.for_each_entry_received(|entry, _| visit(entry))
+    }
+
+    /// Like `for_each_entry`, with when this node stored each entry (ms since the epoch; 0
+    /// when unknown).
+    pub fn for_each_entry_received(
+        &self,
+        mut visit: impl FnMut(VerifiedEntry, u64) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         for head in self.heads()? {
             for item in self
                 .entries
                 .range(entry_key(&head.origin, 0)..=entry_key(&head.origin, head.seq))
             {
-                let (_, chunk) = item?;
+                let (key, chunk) = item?;
+                let received_at = self
+                    .received
+                    .get(&key)?
+                    .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+                    .unwrap_or(0);
                 for wire in frames(&chunk) {
                     let entry = VerifiedEntry::from_stored(wire.to_vec())
                         .map_err(|e| corrupt("entries", e))?;
                     if entry.entry.seq <= head.seq {
-                        visit(entry)?;
+                        visit(entry, received_at)?;
                     }
                 }
             }
@@ -293,43 +313,6 @@ impl Store {
                     .ok_or_else(|| corrupt("evidence", "short key"))?,
             );
             out.push((bureau_from(&k, "evidence")?, seq));
-        }
-        Ok(out)
-    }
-
-    // ---- notices projection ----
-
-    /// Reads a JSON-encoded notice record.
-    pub fn notice<T: serde::de::DeserializeOwned>(
-        &self,
-        id: &NoticeId,
-    ) -> Result<Option<T>, StoreError> {
-        self.notices
-            .get(id.0)?
-            .map(|v| serde_json::from_slice(&v).map_err(|e| corrupt("notices", e)))
-            .transpose()
-    }
-
-    /// Writes JSON-encoded notice records in one batch.
-    pub fn put_notices<T: serde::Serialize>(
-        &self,
-        records: &[(NoticeId, T)],
-    ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for (id, record) in records {
-            let bytes = serde_json::to_vec(record).map_err(|e| corrupt("notices", e))?;
-            batch.insert(&id.0[..], bytes);
-        }
-        self.notices.apply_batch(batch)?;
-        Ok(())
-    }
-
-    /// All notice records, in id order.
-    pub fn notices<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.notices.iter() {
-            let (_, v) = item?;
-            out.push(serde_json::from_slice(&v).map_err(|e| corrupt("notices", e))?);
         }
         Ok(out)
     }

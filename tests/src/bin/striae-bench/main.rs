@@ -236,7 +236,6 @@ fn preload(store: &Store, signer: &striae_protocol::Signer, count: u64) -> Resul
         batch.push(entry);
         if batch.len() == 1024 || seq == count {
             store.put_entries(&batch)?;
-            striae_node::notices::project(store, &batch, now_ms())?;
             batch.clear();
         }
     }
@@ -256,6 +255,7 @@ async fn catchup(entries: u64) -> Result<()> {
     }
     net.start_member(0).await;
     let start = Instant::now();
+    let cpu_start = process_cpu_seconds();
     net.start_member(1).await;
     let returning = net.node(1).handle.clone();
     let origin = signer.bureau();
@@ -269,6 +269,7 @@ async fn catchup(entries: u64) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_seconds = process_cpu_seconds() - cpu_start;
     let metrics = returning.metrics.render();
     let rejected = metrics
         .lines()
@@ -281,8 +282,30 @@ async fn catchup(entries: u64) -> Result<()> {
         "seconds": seconds,
         "entries_per_s": entries as f64 / seconds,
         "verified_all": !rejected && held,
+        "cpu_seconds": cpu_seconds,
     });
     net.shutdown().await;
     println!("{result}");
     Ok(())
+}
+
+/// CPU time (user + system) this process has used, in seconds: with the wall time it tells
+/// whether a scenario was bound by the processors or by waiting.
+fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let Some(rest) = stat.rsplit(") ").next() else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
