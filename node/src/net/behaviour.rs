@@ -56,7 +56,8 @@ fn gossip(
         .message_id_fn(|m: &gossipsub::Message| {
             gossipsub::MessageId::from(&blake3::hash(&m.data).as_bytes()[..20])
         })
-        .max_transmit_size(256 * 1024)
+        // A whole entry (a digest batch can be half a megabyte) plus the envelope.
+        .max_transmit_size(striae_protocol::codec::MAX_ENTRY_BYTES + 4096)
         .heartbeat_interval(heartbeat)
         .heartbeat_initial_delay(Duration::from_millis(100))
         .duplicate_cache_time(Duration::from_secs(120))
