@@ -28,7 +28,7 @@ use crate::{
     config::{self, ConfigError, NodeConfig, Roster},
     firearms::Firearms,
     metrics::Metrics,
-    net::{self, NetConfig, NetError, NetEvent, NetHandle, Verdict},
+    net::{self, NetConfig, NetError, NetEvent, NetHandle, Verdict, fast_path::FastPath},
     notices::Notices,
     replication::{Feeds, Offer},
     services::{self, ServiceCall},
@@ -262,6 +262,18 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         .dial_only
         .clone()
         .unwrap_or_else(|| others.iter().map(|o| o.0).collect());
+    let stored_heads = store.heads()?;
+    let frozen: HashSet<BureauId> = store.evidence()?.into_iter().map(|e| e.0).collect();
+    let fast_path = Arc::new(FastPath::new(
+        config.roster.network_id,
+        config
+            .roster
+            .members
+            .keys()
+            .copied()
+            .filter(|m| !frozen.contains(m)),
+        stored_heads.iter().map(|h| (h.origin, h.seq, h.id)),
+    ));
     let (net, net_events, event_loop) = net::new(NetConfig {
         signer: signer.clone(),
         psk: config.roster.psk,
@@ -271,6 +283,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         heartbeat: config.tuning.gossip_heartbeat,
         redial_min: config.tuning.redial_min,
         redial_max: config.tuning.redial_max,
+        fast_path: fast_path.clone(),
     })?;
     let net_task = tokio::spawn(event_loop.run());
     let (commands_tx, commands_rx) = mpsc::channel(CORE_COMMAND_CAPACITY);
@@ -313,6 +326,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         net_events,
         commands_rx,
         services_tx,
+        fast_path,
     )?;
     let core_task = tokio::spawn(core.run(shutdown_rx.clone()));
     let services_task = tokio::spawn(services::run(
@@ -371,6 +385,7 @@ struct Core {
     to_verify: mpsc::Sender<PulledPage>,
     verified_rx: mpsc::Receiver<VerifiedPage>,
     services: mpsc::Sender<ServiceCall>,
+    fast_path: Arc<FastPath>,
     heads_debounce: Duration,
     heads_interval: Duration,
 }
@@ -383,6 +398,7 @@ impl Core {
         events: mpsc::Receiver<NetEvent>,
         commands: mpsc::Receiver<CoreCommand>,
         services: mpsc::Sender<ServiceCall>,
+        fast_path: Arc<FastPath>,
     ) -> Result<Self, NodeError> {
         let stored = node.store.heads()?;
         let feeds = Feeds::new(
@@ -413,6 +429,7 @@ impl Core {
             to_verify,
             verified_rx,
             services,
+            fast_path,
             network: config.roster.network_id,
             node,
             signer,
@@ -537,6 +554,7 @@ impl Core {
         self.node.firearms.project(&self.node, &run)?;
         self.node.ballistics.project(&self.node, &run)?;
         store.set_head(&origin, seq, &id)?;
+        self.fast_path.set_tip(origin, seq, id);
         let at = Instant::now();
         self.node.metrics.entries_applied.inc_by(run.len() as u64);
         for e in &run {
@@ -574,6 +592,10 @@ impl Core {
                 // should not add to every hop's latency.
                 let _ = self.node.net.report(message_id, source, verdict).await;
                 self.persist_or_log(run);
+            }
+            NetEvent::Accepted { source, entry } => {
+                self.node.metrics.gossip_received.inc();
+                self.on_accepted(source, entry).await;
             }
             NetEvent::Request {
                 peer,
@@ -664,6 +686,27 @@ impl Core {
         (verdict, Vec::new())
     }
 
+    /// A gossiped entry the fast path verified and forwarded: it applies unless the core moved
+    /// on meanwhile (the same entry from another path, or a fork).
+    async fn on_accepted(&mut self, source: PeerId, entry: VerifiedEntry) {
+        let (origin, seq) = (entry.entry.origin, entry.entry.seq);
+        match self.feeds.offer(entry) {
+            Offer::Apply(run) => self.persist_or_log(run),
+            Offer::Held => self.pull_from(source, origin, seq.saturating_sub(1)).await,
+            Offer::AtOrBelowHead(entry) => {
+                let _ = self.on_old_entry(source, entry).await;
+            }
+            Offer::Equivocation { seq, first, second } => {
+                self.record_equivocation(origin, seq, &first, &second);
+            }
+            Offer::Duplicate
+            | Offer::Frozen
+            | Offer::Overloaded
+            | Offer::ChainBroken
+            | Offer::NotMember => {}
+        }
+    }
+
     /// An entry at or below the head: the same one again (late or replayed) or a fork.
     async fn on_old_entry(&mut self, source: PeerId, entry: VerifiedEntry) -> Verdict {
         let (origin, seq, timestamp) = (
@@ -692,6 +735,7 @@ impl Core {
         tracing::error!(%origin, seq, "EQUIVOCATION: two different signed entries for one seq; feed frozen, evidence kept");
         self.node.metrics.rejected("equivocation");
         self.feeds.freeze(origin);
+        self.fast_path.close(&origin);
         if let Err(e) = self.node.store.put_evidence(&origin, seq, first, second) {
             tracing::error!("cannot store equivocation evidence: {e}");
         }

@@ -4,9 +4,11 @@
 
 pub mod behaviour;
 pub mod codec;
+pub mod fast_path;
 
 use std::{
     collections::HashMap,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -20,10 +22,11 @@ use libp2p::{
     swarm::{SwarmEvent, dial_opts::DialOpts},
     tcp, yamux,
 };
-use striae_protocol::{BureauId, Signer, SyncRequest, SyncResponse};
+use striae_protocol::{BureauId, Signer, SyncRequest, SyncResponse, VerifiedEntry};
 use tokio::sync::{mpsc, oneshot};
 
 use behaviour::{Behaviour, BehaviourEvent, ENTRIES_TOPIC};
+use fast_path::FastPath;
 
 /// Capacity of the command channel into the network task.
 pub const COMMAND_CAPACITY: usize = 1024;
@@ -76,6 +79,14 @@ pub enum NetEvent {
         source: PeerId,
         /// The payload: a `WireEntry` encoding.
         data: Vec<u8>,
+    },
+    /// A gossiped entry that extends a feed where this node holds it: verified and already
+    /// accepted (forwarded) by the fast path; the core applies it.
+    Accepted {
+        /// The peer it came from.
+        source: PeerId,
+        /// The entry.
+        entry: VerifiedEntry,
     },
     /// A member asks something; answer with `NetHandle::respond`.
     Request {
@@ -234,6 +245,8 @@ pub struct NetConfig {
     pub redial_min: Duration,
     /// Slowest redial.
     pub redial_max: Duration,
+    /// Feed tips for accepting in-sequence gossip without a round trip to the core.
+    pub fast_path: Arc<FastPath>,
 }
 
 struct Redial {
@@ -255,6 +268,7 @@ pub struct EventLoop {
     topic: gossipsub::IdentTopic,
     redial_min: Duration,
     redial_max: Duration,
+    fast_path: Arc<FastPath>,
 }
 
 fn build_swarm(config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
@@ -333,6 +347,7 @@ pub fn new(
         topic: gossipsub::IdentTopic::new(ENTRIES_TOPIC),
         redial_min: config.redial_min,
         redial_max: config.redial_max,
+        fast_path: config.fast_path.clone(),
     };
     Ok((NetHandle { commands: cmd_tx }, ev_rx, event_loop))
 }
@@ -530,6 +545,22 @@ impl EventLoop {
             message,
         } = event
         {
+            if let Some(entry) = self.fast_path.check(&message.data) {
+                self.swarm
+                    .behaviour_mut()
+                    .gossip
+                    .report_message_validation_result(
+                        &message_id,
+                        &propagation_source,
+                        gossipsub::MessageAcceptance::Accept,
+                    );
+                // Already forwarded; if the core is too busy to take it, sync brings it.
+                self.emit(NetEvent::Accepted {
+                    source: propagation_source,
+                    entry,
+                });
+                return;
+            }
             let delivered = self.emit(NetEvent::Gossip {
                 message_id: message_id.clone(),
                 source: propagation_source,
