@@ -364,6 +364,7 @@ pub async fn add_exhibit(
     let b = &node.ballistics;
     b.surfaces.insert(id.as_bytes(), surface)?;
     b.exhibits.insert(id.as_bytes(), record.encode()?)?;
+    b.by_blob.insert(record.blob.as_bytes(), id.as_bytes())?;
     let published = node
         .publish(Body::BallisticDigests(vec![BallisticDigest {
             exhibit_ref,
@@ -376,6 +377,7 @@ pub async fn add_exhibit(
         // Not published: the exhibit must not exist half-way.
         let _ = b.exhibits.remove(id.as_bytes());
         let _ = b.surfaces.remove(id.as_bytes());
+        let _ = b.by_blob.remove(record.blob.as_bytes());
         return Err(BallisticsError::Internal(format!(
             "the digest could not be published: {e}"
         )));

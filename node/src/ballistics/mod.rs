@@ -92,6 +92,9 @@ impl From<sled::Error> for BallisticsError {
 pub struct Ballistics {
     exhibits: sled::Tree,
     surfaces: sled::Tree,
+    /// blake3 of an exhibit's raw file -> exhibit id, so an uploaded probe that is one of
+    /// this node's exhibits is left out of its own results.
+    by_blob: sled::Tree,
     leads: sled::Tree,
     blobs: Box<dyn BlobStore>,
     /// Every digest held, this node's included.
@@ -116,6 +119,7 @@ impl Ballistics {
         let ballistics = Ballistics {
             exhibits: store.tree("ballistic_exhibits")?,
             surfaces: store.tree("ballistic_surfaces")?,
+            by_blob: store.tree("ballistic_by_blob")?,
             leads: store.tree("ballistic_leads")?,
             blobs: Box::new(FsBlobStore::new(config.data_dir.join("blobs"))),
             all: Shelf::default(),
@@ -187,6 +191,16 @@ impl Ballistics {
         let probe: ProbeSurface = codec::decode_stored(&bytes, MAX_CONFIRM_BYTES)
             .map_err(|e| StoreError::corrupt("ballistic_surfaces", e))?;
         Ok(Some(surface_from_probe(&probe)))
+    }
+
+    /// This node's active exhibit whose raw file is exactly `bytes`, if any.
+    pub fn exhibit_with_file(&self, bytes: &[u8]) -> Result<Option<ExhibitRecord>, StoreError> {
+        let name = blake3::hash(bytes).to_hex();
+        let Some(id) = self.by_blob.get(name.as_bytes())? else {
+            return Ok(None);
+        };
+        let record = self.record(&String::from_utf8_lossy(&id))?;
+        Ok(record.filter(|r| r.retracted_at_ms.is_none()))
     }
 
     /// The raw scan of one of this node's exhibits (checked against its name).

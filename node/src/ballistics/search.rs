@@ -197,6 +197,11 @@ async fn ready_probe(
             let kind = parse_kind(request.kind.as_deref())?;
             let (_, class) = parse_caliber(request.caliber.as_deref())?;
             let case_ref = parse_case_ref(request.case_ref.as_deref(), false)?;
+            // The very file of one of our exhibits is that exhibit: leave it out.
+            let itself = node
+                .ballistics
+                .exhibit_with_file(&bytes)?
+                .and_then(|r| r.exhibit_ref());
             let worker = node.clone();
             let prepared = on_cpu(node, move || {
                 prepare_scan(&bytes, worker.ballistics.prep_params())
@@ -208,7 +213,7 @@ async fn ready_probe(
                 kind,
                 class: class.class,
                 case_ref,
-                itself: None,
+                itself,
             })
         }
         Probe::Stored(id) => {

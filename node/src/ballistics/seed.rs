@@ -56,13 +56,15 @@ fn scans_for(index: usize, members: usize) -> Vec<(String, Vec<u8>)> {
             let (name, bytes) = match bytes {
                 Some(b) => (name, b),
                 None => {
+                    // A Fadul-sized field (3.4 mm) on the working grid; all guns of one make.
                     let params = SyntheticParams {
-                        size: 320,
+                        size: 272,
+                        pixel_um: 12.5,
                         ..SyntheticParams::default()
                     };
                     (
                         format!("synthetic gun {gun} shot {shot}"),
-                        write_x3p(&synthetic_scan(1, gun, shot, &params)),
+                        write_x3p(&synthetic_scan(3, gun, shot, &params)),
                     )
                 }
             };
