@@ -430,6 +430,7 @@ pub async fn retract_exhibit(
     record.retracted_at_ms = Some(now_ms());
     b.exhibits.insert(id.as_bytes(), record.encode()?)?;
     b.own.apply(IndexOp::Remove(record.holder, exhibit_ref));
+    b.drop_leads_of(id)?;
     node.store.flush().await?;
     Ok(record)
 }

@@ -4,6 +4,7 @@
 //! and translation against the exhibit), and answers with a signed result. Both the request
 //! and the answer go into the audit log.
 
+use rayon::prelude::*;
 use serde_json::{Value, json};
 use striae_ballistics::{cmc::CmcReference, preprocess::Surface};
 use striae_protocol::{
@@ -36,7 +37,8 @@ fn compare_all(
 ) -> Vec<(ExhibitRef, Comparison)> {
     let b = &node.ballistics;
     let reference = CmcReference::new(probe, &b.cmc);
-    refs.iter()
+    // Candidates are independent: compare them on all cores (rayon keeps the order).
+    refs.par_iter()
         .map(|r| {
             let id = r.to_hex();
             let active = matches!(b.record(&id), Ok(Some(rec)) if rec.retracted_at_ms.is_none());

@@ -138,6 +138,16 @@ impl Ballistics {
         Ok(out)
     }
 
+    /// Drops the leads of one of our exhibits (it was retracted).
+    pub(super) fn drop_leads_of(&self, local_exhibit: &str) -> Result<(), StoreError> {
+        let prefix = format!("{local_exhibit}:");
+        for item in self.leads.scan_prefix(prefix.as_bytes()) {
+            let (key, _) = item?;
+            self.leads.remove(key)?;
+        }
+        Ok(())
+    }
+
     fn put_lead(&self, lead: &Lead) -> Result<(), StoreError> {
         let v = serde_json::to_vec(lead).map_err(|e| StoreError::corrupt("ballistic_leads", e))?;
         self.leads.insert(lead.key(), v)?;
@@ -214,6 +224,10 @@ async fn handle(node: &NodeHandle, job: LeadJob) -> Result<(), StoreError> {
                     found_at_ms: now_ms(),
                     confirmed_at_ms: None,
                 };
+                if node.ballistics.leads.contains_key(lead.key())? {
+                    // Already found (an entry applied again after a restart).
+                    continue;
+                }
                 node.ballistics.put_lead(&lead)?;
                 tracing::info!(local = %lead.local_exhibit, remote = %lead.exhibit_ref,
                     country = %node.country_of(&held.origin), score, "ballistic lead found");
