@@ -71,7 +71,8 @@ pub fn comparison_json(exhibit: &ExhibitRef, c: &Comparison) -> Value {
             score,
             confirmed,
         } => json!({"exhibit_ref": exhibit.to_hex(), "outcome": "compared", "cmc_count": cmc_count,
-                    "cells_compared": cells_compared, "cmc_score": score, "confirmed": confirmed}),
+                    "cells_compared": cells_compared,
+                    "cmc_score": (f64::from(*score) * 10_000.0).round() / 10_000.0, "confirmed": confirmed}),
         Comparison::UnknownExhibit => {
             json!({"exhibit_ref": exhibit.to_hex(), "outcome": "unknown_exhibit"})
         }

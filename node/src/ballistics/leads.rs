@@ -99,7 +99,7 @@ impl Lead {
             v["cmc_count"] = json!(n);
         }
         if let Some(s) = self.cmc_score {
-            v["cmc_score"] = json!(s);
+            v["cmc_score"] = json!((f64::from(s) * 10_000.0).round() / 10_000.0);
         }
         if let Some(d) = &self.detail {
             v["detail"] = json!(d);

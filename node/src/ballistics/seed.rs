@@ -48,9 +48,9 @@ fn scans_for(index: usize, members: usize) -> Vec<(String, Vec<u8>)> {
             if (gun - 1 + shot - 1) % members != index as u64 {
                 continue;
             }
-            let name = format!("fadul-{gun}-{shot}.x3p");
+            let name = format!("fadul-{gun}-{shot}");
             let bytes = match &dataset {
-                Some(dir) => std::fs::read(dir.join(&name)).ok(),
+                Some(dir) => std::fs::read(dir.join(format!("{name}.x3p"))).ok(),
                 None => None,
             };
             let (name, bytes) = match bytes {
@@ -63,7 +63,7 @@ fn scans_for(index: usize, members: usize) -> Vec<(String, Vec<u8>)> {
                         ..SyntheticParams::default()
                     };
                     (
-                        format!("synthetic gun {gun} shot {shot}"),
+                        format!("synthetic-{gun}-{shot}"),
                         write_x3p(&synthetic_scan(3, gun, shot, &params)),
                     )
                 }
@@ -88,11 +88,16 @@ pub async fn seed_devnet(
         let scans = tokio::task::spawn_blocking(move || scans_for(index, members))
             .await
             .unwrap_or_default();
-        for (n, (name, bytes)) in scans.into_iter().enumerate() {
+        for (name, bytes) in scans {
+            // The case reference names the scan, so the walkthrough can tell guns apart.
             let request = AddRequest {
                 kind: Some("cartridge_case".into()),
                 caliber: Some("9mm Luger".into()),
-                case_ref: Some(format!("DEVNET-{}-{}", node.country, n + 1)),
+                case_ref: Some(format!(
+                    "DEVNET-{}-{}",
+                    node.country,
+                    name.replace(' ', "-")
+                )),
             };
             match add_exhibit(&node, request, bytes).await {
                 Ok((record, _)) => tracing::info!(
