@@ -20,6 +20,11 @@ use striae_ballistics::{
     synthetic::{SyntheticParams, synthetic_scan},
     x3p::{write_x3p, zip_files},
 };
+use striae_protocol::{
+    SignedMessage, SyncRequest, SyncResponse,
+    ballistic::{ConfirmRequest, ProbeSurface},
+    firearm::RecordRef,
+};
 use striae_tests::{TestNet, eventually, wait_connected};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -241,6 +246,40 @@ async fn an_offline_holder_leaves_its_candidates_unconfirmed_and_the_search_answ
         .expect("ES's case");
     assert_eq!(es["confirmation"], "not_confirmed", "{es}");
     assert!(es["confirm_score"].as_u64().is_some());
+
+    // DE comes back: its exhibits, prepared surfaces and screening index survive the restart.
+    net.start_member(1).await;
+    assert!(wait_connected(&net, WAIT).await, "DE did not reconnect");
+    let (code, found) = net
+        .post(
+            0,
+            &format!("/v1/ballistics/{probe}/search?limit=10"),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(code, 200, "{found}");
+    assert_eq!(
+        found["candidates"][0]["exhibit_ref"],
+        mate.as_str(),
+        "{found}"
+    );
+    assert_eq!(found["candidates"][0]["confirmed"], true, "{found}");
+    let (code, back) = net
+        .post(
+            1,
+            &format!("/v1/ballistics/{mate}/search?limit=10"),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(code, 200, "{back}");
+    assert_eq!(back["digests_held"], 3, "{back}");
+    assert_eq!(
+        back["candidates"][0]["exhibit_ref"],
+        probe.as_str(),
+        "{back}"
+    );
+    assert_eq!(back["candidates"][0]["country"], "FR");
+    assert_eq!(back["candidates"][0]["confirmed"], true, "{back}");
     net.shutdown().await;
 }
 
@@ -358,6 +397,29 @@ async fn bad_files_and_bad_parameters_are_refused_with_the_problem_named() {
                 .into_bytes();
         }
     });
+    // A long strip: a valid file, but no breech face is 20 mm long.
+    let strip = write_x3p(&striae_ballistics::x3p::X3pScan::new(
+        1600,
+        48,
+        12.5e-6,
+        12.5e-6,
+        (0..1600 * 48)
+            .map(|i| {
+                ((i % 1600) as f64 * 0.37).sin() * 1e-6 + ((i / 1600) as f64 * 0.21).cos() * 1e-6
+            })
+            .collect(),
+    ));
+    let (code, v) = post_raw(&net, 0, add_path, strip).await;
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["error"]["field"], "body");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("crop the scan"),
+        "{v}"
+    );
+
     let files: [(&str, Vec<u8>, &str); 5] = [
         ("empty body", Vec::new(), "empty"),
         ("not a zip", b"hello, not a scan".to_vec(), "not a zip"),
@@ -556,5 +618,93 @@ async fn leave_one_out_on_the_fadul_scans_through_the_api_meets_the_targets() {
     assert!(top1 >= 0.9, "confirmation top-1 {top1}");
     assert!(top10 >= 0.99, "screening top-10 {top10}");
     assert_eq!(false_confirmations, 0);
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmation_requests_that_do_not_hold_up_are_refused_and_logged() {
+    let net = TestNet::start(3).await;
+    assert!(wait_connected(&net, WAIT).await);
+    let (fr, de, es) = (
+        &net.node(0).handle,
+        &net.node(1).handle,
+        &net.node(2).handle,
+    );
+    let probe = |nx: u32, ny: u32| ProbeSurface {
+        nx,
+        ny,
+        pixel_um: 12.5,
+        center_x: f64::from(nx) / 2.0,
+        center_y: f64::from(ny) / 2.0,
+        z: vec![0.5; (nx * ny) as usize],
+    };
+    let request = |requester, probe| ConfirmRequest {
+        search_id: [7; 16],
+        requester,
+        issued_at_ms: 1,
+        case_ref: "FR-X".into(),
+        probe,
+        exhibits: vec![RecordRef([1; 16])],
+    };
+    let refused = |answer: Result<SyncResponse, String>| match answer {
+        Ok(SyncResponse::Refused(why)) => why,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+
+    // Signed by ES but sent by FR.
+    let forged =
+        SignedMessage::sign(&request(es.me, probe(64, 64)), &es.signer, &es.network).unwrap();
+    let why = refused(fr.ask(&de.me, SyncRequest::Confirm(forged)).await);
+    assert!(why.contains("another member"), "{why}");
+
+    // A signature that does not verify.
+    let mut tampered =
+        SignedMessage::sign(&request(fr.me, probe(64, 64)), &fr.signer, &fr.network).unwrap();
+    tampered.signature[0] ^= 1;
+    let why = refused(fr.ask(&de.me, SyncRequest::Confirm(tampered)).await);
+    assert!(why.contains("does not verify"), "{why}");
+
+    // A probe far larger than any breech face (it would cost the holder minutes of CPU).
+    let huge =
+        SignedMessage::sign(&request(fr.me, probe(4000, 2)), &fr.signer, &fr.network).unwrap();
+    let why = refused(fr.ask(&de.me, SyncRequest::Confirm(huge)).await);
+    assert!(why.contains("too large"), "{why}");
+
+    // A sound request for an exhibit DE does not hold: answered, signed, "unknown".
+    let fine =
+        SignedMessage::sign(&request(fr.me, probe(64, 64)), &fr.signer, &fr.network).unwrap();
+    match fr.ask(&de.me, SyncRequest::Confirm(fine)).await {
+        Ok(SyncResponse::Confirm(signed)) => {
+            let answer: striae_protocol::ballistic::ConfirmResponse =
+                signed.open(&fr.network).unwrap();
+            assert_eq!(answer.responder, de.me);
+            assert_eq!(
+                answer.results,
+                vec![(
+                    RecordRef([1; 16]),
+                    striae_protocol::ballistic::Comparison::UnknownExhibit
+                )]
+            );
+        }
+        other => panic!("expected a signed answer, got {other:?}"),
+    }
+    let (_, audit) = net.get(1, "/v1/audit").await;
+    let requests: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "confirm_request")
+        .collect();
+    assert_eq!(
+        requests.len(),
+        2,
+        "the oversized and the sound request are logged: {audit}"
+    );
+    assert!(
+        requests[0]["details"]["refused"]
+            .as_str()
+            .unwrap()
+            .contains("too large")
+    );
     net.shutdown().await;
 }

@@ -22,6 +22,23 @@ use striae_protocol::{
 use super::{BallisticsError, Held, IndexOp, UNKNOWN_CLASS, probe_from_surface};
 use crate::{node::NodeHandle, notices::rfc3339, store::StoreError};
 
+/// Largest side of a prepared surface, in points: 12.8 mm at 12.5 µm, well beyond any
+/// primer (a 9 mm Luger primer is 4.4 mm across). CMC work grows with the square of the
+/// side, so larger surfaces are refused rather than compared.
+pub const MAX_SURFACE_SIDE: usize = 1024;
+
+/// Why a surface (prepared here or received) is too large to compare, if it is.
+pub fn surface_too_large(nx: usize, ny: usize, pixel_um: f64) -> Option<String> {
+    (nx.max(ny) > MAX_SURFACE_SIDE).then(|| {
+        format!(
+            "the breech-face region is {:.1} x {:.1} mm; at most {:.1} mm a side can be compared (crop the scan to the primer)",
+            nx as f64 * pixel_um / 1000.0,
+            ny as f64 * pixel_um / 1000.0,
+            MAX_SURFACE_SIDE as f64 * pixel_um / 1000.0
+        )
+    })
+}
+
 /// Longest case reference accepted.
 pub const MAX_CASE_REF_CHARS: usize = 128;
 
@@ -260,6 +277,12 @@ pub fn prepare_scan(
         field: "body",
         message: format!("the scan cannot be used as a breech-face surface: {e}"),
     })?;
+    if let Some(why) = surface_too_large(surface.nx, surface.ny, surface.pixel_um) {
+        return Err(BallisticsError::Field {
+            field: "body",
+            message: why,
+        });
+    }
     let digest = digest(&surface);
     Ok(Prepared {
         info,

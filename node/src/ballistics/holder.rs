@@ -13,7 +13,11 @@ use striae_protocol::{
     time::now_ms,
 };
 
-use super::{BallisticsError, exhibits::MAX_CASE_REF_CHARS, exhibits::on_cpu, surface_from_probe};
+use super::{
+    BallisticsError,
+    exhibits::{MAX_CASE_REF_CHARS, on_cpu, surface_too_large},
+    surface_from_probe,
+};
 use crate::{
     audit::{Direction, Event},
     node::NodeHandle,
@@ -94,6 +98,10 @@ fn problem(node: &NodeHandle, request: &ConfirmRequest) -> Option<String> {
     }
     if let Err(e) = request.probe.check() {
         return Some(e.to_string());
+    }
+    let p = &request.probe;
+    if let Some(why) = surface_too_large(p.nx as usize, p.ny as usize, p.pixel_um) {
+        return Some(format!("probe too large: {why}"));
     }
     let grid = node.ballistics.prep_params().resolution_um;
     if (request.probe.pixel_um - grid).abs() > 1e-6 {
