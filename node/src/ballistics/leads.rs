@@ -27,8 +27,8 @@ use crate::{node::NodeHandle, notices::rfc3339, store::StoreError};
 pub const LEAD_SCREEN_THRESHOLD: f32 = 0.05;
 /// Own exhibits that one incoming digest can become a lead for.
 const LEADS_PER_DIGEST: usize = 3;
-/// Jobs handled per tick.
-const JOBS_PER_TICK: usize = 256;
+/// Jobs one pass takes (more than the queue holds: a pass empties it).
+const JOBS_PER_PASS: usize = 4 * super::LEAD_QUEUE;
 /// Unconfirmed leads retried per tick.
 const RETRIES_PER_TICK: usize = 16;
 
@@ -164,9 +164,18 @@ pub fn start_pass(node: &NodeHandle) {
     }
     let node = node.clone();
     tokio::spawn(async move {
+        // Clears the busy flag however the pass ends.
+        struct Done(NodeHandle);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.ballistics.lead_busy.store(false, Ordering::Release);
+            }
+        }
+        let done = Done(node);
+        let node = &done.0;
         let mut jobs = Vec::new();
         if let Ok(mut rx) = node.ballistics.lead_rx.try_lock() {
-            while jobs.len() < JOBS_PER_TICK {
+            while jobs.len() < JOBS_PER_PASS {
                 match rx.try_recv() {
                     Ok(job) => jobs.push(job),
                     Err(_) => break,
@@ -174,14 +183,13 @@ pub fn start_pass(node: &NodeHandle) {
             }
         }
         for job in jobs {
-            if let Err(e) = handle(&node, job).await {
+            if let Err(e) = handle(node, job).await {
                 tracing::warn!("lead screening failed: {e}");
             }
         }
-        if let Err(e) = retry(&node).await {
+        if let Err(e) = retry(node).await {
             tracing::warn!("lead confirmation retry failed: {e}");
         }
-        node.ballistics.lead_busy.store(false, Ordering::Release);
     });
 }
 

@@ -47,7 +47,7 @@ use crate::{
 };
 
 /// Digests from other members waiting to be screened against this node's exhibits.
-const LEAD_QUEUE: usize = 1024;
+pub(crate) const LEAD_QUEUE: usize = 1024;
 
 /// Why a ballistic operation failed, in terms the API turns into an answer.
 #[derive(Debug, thiserror::Error)]
