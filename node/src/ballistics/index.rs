@@ -19,7 +19,7 @@ use striae_protocol::{
 /// are screened against every class, since excluding them could hide a match.
 pub const UNKNOWN_CLASS: &str = "unknown";
 
-/// Masked rows a group tolerates before it is compacted (and at least a quarter of it).
+/// Masked rows a group tolerates before it is compacted (and at least an eighth of it).
 const COMPACT_AFTER: usize = 64;
 
 /// Whether scans of caliber classes `a` and `b` can come from one firearm: the same class,
@@ -109,7 +109,7 @@ impl ScreeningIndex {
         if let Some(group) = self.groups.get_mut(&(held.kind, held.caliber_class)) {
             group.live = group.live.saturating_sub(1);
             group.dead += 1;
-            if group.dead >= COMPACT_AFTER && group.dead * 4 >= group.live {
+            if group.dead >= COMPACT_AFTER && group.dead * 8 >= group.live {
                 let held = &self.held;
                 group.index.retain(|id| held.contains_key(&id));
                 group.dead = 0;
@@ -133,16 +133,25 @@ impl ScreeningIndex {
             if *group_kind != kind || group.live == 0 || !classes_compatible(class, group_class) {
                 continue;
             }
-            // Masked rows and the probe may take places in the group's top list.
-            let want = k + group.dead + usize::from(exclude.is_some());
-            for (id, score) in group.index.search(probe, want) {
-                let Some(held) = self.held.get(&id) else {
-                    continue;
-                };
-                if exclude == Some((held.origin, held.exhibit_ref)) {
-                    continue;
+            // Masked rows and the probe may take places in the group's top list: ask for a
+            // few more, and for more again in the rare case they crowded the list out.
+            let mut want = k + usize::from(exclude.is_some()) + group.dead.min(16);
+            loop {
+                let raw = group.index.search(probe, want);
+                let exhausted = raw.len() < want;
+                let kept: Vec<(Held, f32)> = raw
+                    .into_iter()
+                    .filter_map(|(id, score)| {
+                        let held = self.held.get(&id)?;
+                        (exclude != Some((held.origin, held.exhibit_ref)))
+                            .then(|| (held.clone(), score))
+                    })
+                    .collect();
+                if kept.len() >= k || exhausted {
+                    out.extend(kept);
+                    break;
                 }
-                out.push((held.clone(), score));
+                want = want.saturating_mul(4);
             }
         }
         out.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -252,6 +261,44 @@ mod tests {
         let after = index.search(&probe, EvidenceKind::CartridgeCase, "cal:9x19", None, 10);
         assert!(after.iter().all(|h| h.0.exhibit_ref.0[0] != 1));
         assert_eq!(index.len(), 3);
+    }
+
+    #[test]
+    fn masked_rows_crowding_the_top_do_not_hide_the_rest() {
+        let a = Signer::generate().bureau();
+        let mut index = ScreeningIndex::new();
+        for n in 0..600u16 {
+            let mut r = [0u8; 16];
+            r[..2].copy_from_slice(&n.to_le_bytes());
+            // The first 30 are the probe itself, then unrelated digests.
+            let seed = if n < 30 { 1 } else { 1000 + u64::from(n) };
+            index.insert(
+                Held {
+                    origin: a,
+                    exhibit_ref: RecordRef(r),
+                    kind: EvidenceKind::CartridgeCase,
+                    caliber_class: "cal:9x19".into(),
+                },
+                &random_digest(seed),
+            );
+        }
+        for n in 0..30u16 {
+            let mut r = [0u8; 16];
+            r[..2].copy_from_slice(&n.to_le_bytes());
+            assert!(index.remove(&a, &RecordRef(r)));
+        }
+        let hits = index.search(
+            &random_digest(1),
+            EvidenceKind::CartridgeCase,
+            "cal:9x19",
+            None,
+            5,
+        );
+        assert_eq!(hits.len(), 5);
+        assert!(
+            hits.iter()
+                .all(|h| u16::from_le_bytes([h.0.exhibit_ref.0[0], h.0.exhibit_ref.0[1]]) >= 30)
+        );
     }
 
     #[test]
