@@ -317,6 +317,20 @@ async fn a_lead_appears_when_another_member_adds_a_same_gun_case() {
     assert!(lead["screen_score"].as_f64().unwrap() >= 0.05);
     assert!(lead["confirm_score"].as_u64().unwrap() >= 6, "{lead}");
     assert!(lead["found_at"].as_str().is_some());
+    let (_, only) = net.get(1, "/v1/ballistics/leads?confirmed=true").await;
+    assert!(
+        only.as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["confirmed"] == true),
+        "{only}"
+    );
+    assert!(!only.as_array().unwrap().is_empty());
+    let (code, v) = net.get(1, "/v1/ballistics/leads?confirmed=maybe").await;
+    assert_eq!(
+        (code, &v["error"]["field"]),
+        (400, &Value::from("confirmed"))
+    );
     // FR confirmed on its own scan, and says so in its audit log.
     let (_, audit) = net.get(0, "/v1/audit").await;
     assert!(audit_actions(&audit).contains(&("out".into(), "confirm_response".into())));

@@ -150,10 +150,36 @@ async fn search_stored(
     Ok(Json(result.to_json(&node)))
 }
 
+/// Most leads one answer lists (and the default).
+const MAX_LEADS: usize = 5_000;
+
 async fn leads(State(node): State<NodeHandle>, query: Params) -> Result<Json<Value>, ApiError> {
-    params(query, &[])?;
+    let q = params(query, &["confirmed", "limit"])?;
+    let confirmed = match q.get("confirmed").map(String::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(ApiError::field("confirmed", "true or false")),
+    };
+    let limit = match q.get("limit") {
+        None => MAX_LEADS,
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_LEADS).contains(&n) => n,
+            _ => {
+                return Err(ApiError::field(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_LEADS}"),
+                ));
+            }
+        },
+    };
     let leads = node.ballistics.leads()?;
     Ok(Json(Value::Array(
-        leads.iter().map(|l| l.to_json(&node)).collect(),
+        leads
+            .iter()
+            .filter(|l| confirmed.is_none_or(|c| (l.confirmation == "confirmed") == c))
+            .take(limit)
+            .map(|l| l.to_json(&node))
+            .collect(),
     )))
 }

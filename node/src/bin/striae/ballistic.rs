@@ -50,7 +50,11 @@ pub enum BallisticAction {
         confirm: Option<usize>,
     },
     /// Possible links found automatically when members add exhibits
-    Leads,
+    Leads {
+        /// Only the leads the holder confirmed
+        #[arg(long)]
+        confirmed: bool,
+    },
     /// This node's exhibits
     List,
     /// One of this node's exhibits
@@ -217,8 +221,9 @@ pub async fn ballistic(action: BallisticAction, t: &Target) -> Result<()> {
                 out
             });
         }
-        BallisticAction::Leads => {
-            let v = c.get("/v1/ballistics/leads").await?;
+        BallisticAction::Leads { confirmed } => {
+            let q = if confirmed { "?confirmed=true" } else { "" };
+            let v = c.get(&format!("/v1/ballistics/leads{q}")).await?;
             print(t, &v, |v| {
                 let list = v.as_array().cloned().unwrap_or_default();
                 if list.is_empty() {
