@@ -125,6 +125,17 @@ async fn a_same_gun_case_held_abroad_is_found_and_confirmed_by_its_holder() {
     let probe = add(&net, 0, scans.case(1, 2), "FR-SHOOTING-1").await;
     wait_digests(&net, 0, &probe, 4).await;
 
+    // The raw scan is kept whole at its holder, named by its content.
+    let (_, shown) = net.get(0, &format!("/v1/ballistics/{probe}")).await;
+    let blob = shown["blob"].as_str().unwrap();
+    let path = net
+        .member_dir(0)
+        .join("data/blobs")
+        .join(&blob[..2])
+        .join(&blob[2..4])
+        .join(blob);
+    assert_eq!(std::fs::read(path).unwrap(), scans.case(1, 2));
+
     // By upload.
     let (code, found) = post_raw(
         &net,
