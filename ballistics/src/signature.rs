@@ -357,6 +357,27 @@ impl DigestIndex {
         self.data.extend_from_slice(&d.q);
     }
 
+    /// Keeps only the digests whose id satisfies `keep`, compacting the buffer in place
+    /// (for retractions; O(n), so callers batch them).
+    pub fn retain(&mut self, mut keep: impl FnMut(u64) -> bool) {
+        let mut w = 0;
+        for r in 0..self.ids.len() {
+            if !keep(self.ids[r]) {
+                continue;
+            }
+            if w != r {
+                self.ids[w] = self.ids[r];
+                self.inv_norms[w] = self.inv_norms[r];
+                self.data
+                    .copy_within(r * DIGEST_DIMS..(r + 1) * DIGEST_DIMS, w * DIGEST_DIMS);
+            }
+            w += 1;
+        }
+        self.ids.truncate(w);
+        self.inv_norms.truncate(w);
+        self.data.truncate(w * DIGEST_DIMS);
+    }
+
     /// The `k` most similar digests, best first, as (id, screen score).
     pub fn search(&self, probe: &Digest, k: usize) -> Vec<(u64, f32)> {
         if k == 0 {
@@ -434,6 +455,21 @@ mod tests {
         dot_rows(&probe.q, &data, &mut fast);
         dot_rows_generic(&probe.q, &data, &mut slow);
         assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn retain_drops_rows_and_keeps_the_rest_searchable() {
+        let mut idx = DigestIndex::new();
+        for i in 0..300 {
+            idx.push(i, &random_digest(i));
+        }
+        idx.retain(|id| id % 3 != 0);
+        assert_eq!(idx.len(), 200);
+        assert_eq!(idx.scanned_bytes(), 200 * DIGEST_DIMS);
+        assert_ne!(idx.search(&random_digest(99), 1)[0].0, 99);
+        let hit = idx.search(&random_digest(100), 1)[0];
+        assert_eq!(hit.0, 100);
+        assert!((hit.1 - 1.0).abs() < 1e-4);
     }
 
     #[test]

@@ -118,6 +118,12 @@ impl Client {
         .await
     }
 
+    /// `DELETE path`.
+    pub async fn send_delete(&self, path: &str) -> Result<Value, ClientError> {
+        self.send(self.http.delete(format!("{}{path}", self.base)))
+            .await
+    }
+
     /// `PATCH path` with a JSON body.
     pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
         self.send(self.http.patch(format!("{}{path}", self.base)).json(body))

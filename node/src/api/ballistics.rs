@@ -1,11 +1,185 @@
 //! `/v1/x3p` and `/v1/ballistics`: scan inspection, exhibits, network-wide search with
 //! confirmation at the holders, and automatic leads.
 
-use axum::Router;
+use std::collections::HashMap;
 
-use crate::node::NodeHandle;
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, Query, State, rejection::BytesRejection, rejection::QueryRejection},
+    http::StatusCode,
+    routing::{get, post},
+};
+use serde_json::{Value, json};
+
+use super::ApiError;
+use crate::{
+    ballistics::{self, AddRequest, BallisticsError, Probe, SearchRequest},
+    node::NodeHandle,
+};
 
 /// The ballistic routes.
 pub fn routes() -> Router<NodeHandle> {
     Router::new()
+        .route("/x3p/inspect", post(inspect))
+        .route("/ballistics", post(add).get(list))
+        .route("/ballistics/search", post(search_upload))
+        .route("/ballistics/leads", get(leads))
+        .route("/ballistics/{id}", get(show).delete(retract))
+        .route("/ballistics/{id}/search", post(search_stored))
+}
+
+impl From<BallisticsError> for ApiError {
+    fn from(e: BallisticsError) -> Self {
+        match e {
+            BallisticsError::Field { field, message }
+            | BallisticsError::Unsupported { field, message } => ApiError::field(field, message),
+            BallisticsError::NotFound(m) => ApiError::not_found(m),
+            BallisticsError::Internal(m) => ApiError::internal(m),
+        }
+    }
+}
+
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+/// The query parameters, refusing any the route does not know (a misspelt `limt=` must not
+/// silently fall back to a default).
+fn params(query: Params, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+    let Query(map) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::field(
+            unknown.clone(),
+            format!(
+                "unknown parameter; this route takes: {}",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    Ok(map)
+}
+
+fn body(bytes: Result<Bytes, BytesRejection>) -> Result<Vec<u8>, ApiError> {
+    bytes.map(|b| b.to_vec()).map_err(|e| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_unreadable",
+            format!("body: {}", e.body_text()),
+        )
+    })
+}
+
+async fn inspect(
+    State(node): State<NodeHandle>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let info = ballistics::inspect(&node, body(bytes)?).await?;
+    Ok(Json(json!(info)))
+}
+
+async fn add(
+    State(node): State<NodeHandle>,
+    query: Params,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut q = params(query, &["kind", "caliber", "case_ref"])?;
+    let request = AddRequest {
+        kind: q.remove("kind"),
+        caliber: q.remove("caliber"),
+        case_ref: q.remove("case_ref"),
+    };
+    let (record, warnings) = ballistics::add_exhibit(&node, request, body(bytes)?).await?;
+    let mut v = record.to_json(&node.country);
+    v["warnings"] = json!(warnings);
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+async fn list(State(node): State<NodeHandle>, query: Params) -> Result<Json<Value>, ApiError> {
+    params(query, &[])?;
+    let records = node.ballistics.own_records()?;
+    Ok(Json(Value::Array(
+        records.iter().map(|r| r.to_json(&node.country)).collect(),
+    )))
+}
+
+async fn show(
+    State(node): State<NodeHandle>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match node.ballistics.record(&id)? {
+        Some(r) => Ok(Json(r.to_json(&node.country))),
+        None => Err(ApiError::not_found(format!("no exhibit {id} at this node"))),
+    }
+}
+
+async fn retract(
+    State(node): State<NodeHandle>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let record = ballistics::retract_exhibit(&node, &id).await?;
+    Ok(Json(record.to_json(&node.country)))
+}
+
+fn search_request(mut q: HashMap<String, String>) -> SearchRequest {
+    SearchRequest {
+        kind: q.remove("kind"),
+        caliber: q.remove("caliber"),
+        case_ref: q.remove("case_ref"),
+        limit: q.remove("limit"),
+        confirm: q.remove("confirm"),
+    }
+}
+
+async fn search_upload(
+    State(node): State<NodeHandle>,
+    query: Params,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let q = params(query, &["kind", "caliber", "case_ref", "limit", "confirm"])?;
+    let request = search_request(q);
+    let result = ballistics::search(&node, Probe::Upload(body(bytes)?), request).await?;
+    Ok(Json(result.to_json(&node)))
+}
+
+async fn search_stored(
+    State(node): State<NodeHandle>,
+    Path(id): Path<String>,
+    query: Params,
+) -> Result<Json<Value>, ApiError> {
+    let q = params(query, &["case_ref", "limit", "confirm"])?;
+    let result = ballistics::search(&node, Probe::Stored(id), search_request(q)).await?;
+    Ok(Json(result.to_json(&node)))
+}
+
+/// Most leads one answer lists (and the default).
+const MAX_LEADS: usize = 5_000;
+
+async fn leads(State(node): State<NodeHandle>, query: Params) -> Result<Json<Value>, ApiError> {
+    let q = params(query, &["confirmed", "limit"])?;
+    let confirmed = match q.get("confirmed").map(String::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(ApiError::field("confirmed", "true or false")),
+    };
+    let limit = match q.get("limit") {
+        None => MAX_LEADS,
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_LEADS).contains(&n) => n,
+            _ => {
+                return Err(ApiError::field(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_LEADS}"),
+                ));
+            }
+        },
+    };
+    let leads = node.ballistics.leads()?;
+    Ok(Json(Value::Array(
+        leads
+            .iter()
+            .filter(|l| confirmed.is_none_or(|c| (l.confirmation == "confirmed") == c))
+            .take(limit)
+            .map(|l| l.to_json(&node))
+            .collect(),
+    )))
 }

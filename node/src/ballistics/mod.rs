@@ -1,7 +1,44 @@
 //! Ballistic exhibits at this node, the digests held from every member, searches,
 //! confirmation at the holder and automatic leads.
+//!
+//! - `blobs`: the content-addressed store of raw X3P files;
+//! - `exhibits`: adding (read, prepare, digest, store, publish), listing and retracting this
+//!   node's exhibits;
+//! - `index`: the in-memory screening index over every digest held;
+//! - `search`: screening a probe network-wide and asking the holders to confirm;
+//! - `holder`: answering other members' confirmation requests;
+//! - `leads`: screening other members' new digests against this node's exhibits;
+//! - `seed`: example exhibits for the devnet.
 
-use striae_protocol::{BureauId, SignedMessage, SyncResponse, VerifiedEntry};
+mod blobs;
+mod exhibits;
+mod holder;
+pub mod index;
+mod leads;
+mod search;
+mod seed;
+
+use std::sync::{Arc, atomic::AtomicBool};
+
+use striae_ballistics::{
+    cmc::CmcParams,
+    preprocess::{PrepParams, Surface},
+    signature::Digest,
+};
+use striae_protocol::{
+    Body, VerifiedEntry,
+    ballistic::{MAX_CONFIRM_BYTES, ProbeSurface},
+    codec,
+};
+use tokio::sync::{Semaphore, mpsc};
+
+pub use blobs::{BlobError, BlobStore, FsBlobStore};
+pub use exhibits::{AddRequest, ExhibitRecord, add_exhibit, inspect, retract_exhibit};
+pub use holder::{confirm_locally, on_confirm_request};
+pub use index::{Held, IndexOp, ScreeningIndex, Shelf, UNKNOWN_CLASS, classes_compatible};
+pub use leads::{LEAD_SCREEN_THRESHOLD, Lead};
+pub use search::{CONFIRM_TOP, Candidate, Probe, SearchRequest, SearchResult, search};
+pub use seed::seed_devnet;
 
 use crate::{
     config::NodeConfig,
@@ -9,38 +46,231 @@ use crate::{
     store::{Store, StoreError},
 };
 
+/// Digests from other members waiting to be screened against this node's exhibits.
+pub(crate) const LEAD_QUEUE: usize = 1024;
+
+/// Why a ballistic operation failed, in terms the API turns into an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum BallisticsError {
+    /// A field of the request (query parameter, body) is wrong: 400.
+    #[error("{field}: {message}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A request the node understands but does not support (yet): 422.
+    #[error("{field}: {message}")]
+    Unsupported {
+        /// The field.
+        field: &'static str,
+        /// What is not supported.
+        message: String,
+    },
+    /// No such exhibit here: 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// Storage or a bug: 500.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for BallisticsError {
+    fn from(e: StoreError) -> Self {
+        BallisticsError::Internal(e.to_string())
+    }
+}
+
+impl From<sled::Error> for BallisticsError {
+    fn from(e: sled::Error) -> Self {
+        BallisticsError::Internal(e.to_string())
+    }
+}
+
 /// Exhibits, the screening index, leads.
-pub struct Ballistics {}
+pub struct Ballistics {
+    exhibits: sled::Tree,
+    surfaces: sled::Tree,
+    /// blake3 of an exhibit's raw file -> exhibit id, so an uploaded probe that is one of
+    /// this node's exhibits is left out of its own results.
+    by_blob: sled::Tree,
+    leads: sled::Tree,
+    blobs: Box<dyn BlobStore>,
+    /// Every digest held, this node's included.
+    all: Shelf,
+    /// This node's own exhibits only (for leads).
+    own: Shelf,
+    lead_tx: mpsc::Sender<leads::LeadJob>,
+    lead_rx: tokio::sync::Mutex<mpsc::Receiver<leads::LeadJob>>,
+    /// A lead pass is running.
+    lead_busy: AtomicBool,
+    /// Bounds concurrent CMC work (each comparison keeps a core busy).
+    cpu: Arc<Semaphore>,
+    prep: PrepParams,
+    cmc: CmcParams,
+}
 
 impl Ballistics {
     /// Opens the exhibits and rebuilds the screening index from the stored feeds.
-    pub fn open(_store: &Store, _config: &NodeConfig) -> Result<Self, StoreError> {
-        Ok(Ballistics {})
+    pub fn open(store: &Store, config: &NodeConfig) -> Result<Self, StoreError> {
+        let (lead_tx, lead_rx) = mpsc::channel(LEAD_QUEUE);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let ballistics = Ballistics {
+            exhibits: store.tree("ballistic_exhibits")?,
+            surfaces: store.tree("ballistic_surfaces")?,
+            by_blob: store.tree("ballistic_by_blob")?,
+            leads: store.tree("ballistic_leads")?,
+            blobs: Box::new(FsBlobStore::new(config.data_dir.join("blobs"))),
+            all: Shelf::default(),
+            own: Shelf::default(),
+            lead_tx,
+            lead_rx: tokio::sync::Mutex::new(lead_rx),
+            lead_busy: AtomicBool::new(false),
+            cpu: Arc::new(Semaphore::new(cores)),
+            prep: PrepParams::default(),
+            cmc: CmcParams::default(),
+        };
+        store.for_each_entry(|entry| {
+            for op in index_ops(&entry) {
+                ballistics.all.apply(op);
+            }
+            Ok(())
+        })?;
+        for record in ballistics.own_records()? {
+            if let Some(op) = record.index_op() {
+                ballistics.own.apply(op);
+            }
+        }
+        Ok(ballistics)
     }
 
-    /// Applies a run of entries of one feed (digests, retractions).
-    pub fn project(&self, _node: &NodeHandle, _run: &[VerifiedEntry]) -> Result<(), StoreError> {
+    /// Applies a run of entries of one feed (digests, retractions): the screening index
+    /// follows at once; other members' new digests are queued for lead screening.
+    pub fn project(&self, node: &NodeHandle, run: &[VerifiedEntry]) -> Result<(), StoreError> {
+        for entry in run {
+            for op in index_ops(entry) {
+                if entry.entry.origin != node.me {
+                    self.queue_lead(&op);
+                }
+                self.all.apply(op);
+            }
+        }
         Ok(())
     }
+
+    /// Every digest held, for screening.
+    pub fn index(&self) -> &Shelf {
+        &self.all
+    }
+
+    /// This node's exhibits (retracted ones included), oldest first.
+    pub fn own_records(&self) -> Result<Vec<ExhibitRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.exhibits.iter() {
+            let (_, value) = item?;
+            out.push(ExhibitRecord::decode(&value)?);
+        }
+        out.sort_by_key(|r| r.created_at_ms);
+        Ok(out)
+    }
+
+    /// One of this node's exhibits by id.
+    pub fn record(&self, id: &str) -> Result<Option<ExhibitRecord>, StoreError> {
+        match self.exhibits.get(id.as_bytes())? {
+            Some(v) => Ok(Some(ExhibitRecord::decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The prepared surface of one of this node's exhibits.
+    pub fn surface(&self, id: &str) -> Result<Option<Surface>, StoreError> {
+        let Some(bytes) = self.surfaces.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let probe: ProbeSurface = codec::decode_stored(&bytes, MAX_CONFIRM_BYTES)
+            .map_err(|e| StoreError::corrupt("ballistic_surfaces", e))?;
+        Ok(Some(surface_from_probe(&probe)))
+    }
+
+    /// This node's active exhibit whose raw file is exactly `bytes`, if any.
+    pub fn exhibit_with_file(&self, bytes: &[u8]) -> Result<Option<ExhibitRecord>, StoreError> {
+        let name = blake3::hash(bytes).to_hex();
+        let Some(id) = self.by_blob.get(name.as_bytes())? else {
+            return Ok(None);
+        };
+        let record = self.record(&String::from_utf8_lossy(&id))?;
+        Ok(record.filter(|r| r.retracted_at_ms.is_none()))
+    }
+
+    /// The raw scan of one of this node's exhibits (checked against its name).
+    pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        self.blobs.get(name)
+    }
+
+    /// The preprocessing every member uses (surfaces compared must share the grid).
+    pub fn prep_params(&self) -> &PrepParams {
+        &self.prep
+    }
 }
 
-/// Answers another member's confirmation request.
-pub async fn on_confirm_request(
-    _node: &NodeHandle,
-    _from: BureauId,
-    _message: SignedMessage,
-) -> SyncResponse {
-    SyncResponse::Refused("confirmations are not served by this node".into())
+/// The index changes an entry carries; digests that do not decode are skipped (the entry is
+/// signed and stored all the same; only screening cannot use them).
+fn index_ops(entry: &VerifiedEntry) -> Vec<IndexOp> {
+    let origin = entry.entry.origin;
+    match &entry.entry.body {
+        Body::BallisticDigests(list) => list
+            .iter()
+            .filter_map(|d| match Digest::from_bytes(&d.digest) {
+                Ok(digest) => Some(IndexOp::Insert(
+                    Held {
+                        origin,
+                        exhibit_ref: d.exhibit_ref,
+                        kind: d.kind,
+                        caliber_class: d.caliber_class.clone(),
+                    },
+                    digest,
+                )),
+                Err(e) => {
+                    tracing::warn!(%origin, exhibit = %d.exhibit_ref, "unusable ballistic digest: {e}");
+                    None
+                }
+            })
+            .collect(),
+        Body::BallisticRetractions(list) => list
+            .iter()
+            .map(|r| IndexOp::Remove(origin, *r))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
-/// Seeds devnet member `index` (of `members`) with example data.
-pub async fn seed_devnet(
-    _node: &NodeHandle,
-    _index: usize,
-    _members: usize,
-) -> Result<(), crate::node::NodeError> {
-    Ok(())
+/// A prepared surface as sent for confirmation.
+pub fn probe_from_surface(s: &Surface) -> ProbeSurface {
+    ProbeSurface {
+        nx: u32::try_from(s.nx).unwrap_or(0),
+        ny: u32::try_from(s.ny).unwrap_or(0),
+        pixel_um: s.pixel_um,
+        center_x: s.center.0,
+        center_y: s.center.1,
+        z: s.z.clone(),
+    }
 }
 
-/// Periodic work.
-pub async fn tick(_node: &NodeHandle) {}
+/// A received probe as a surface (shape checked by `ProbeSurface::check` beforehand; an
+/// inconsistent one compares as empty).
+pub fn surface_from_probe(p: &ProbeSurface) -> Surface {
+    Surface {
+        nx: p.nx as usize,
+        ny: p.ny as usize,
+        pixel_um: p.pixel_um,
+        z: p.z.clone(),
+        center: (p.center_x, p.center_y),
+    }
+}
+
+/// Periodic work: screens other members' new digests for leads and retries lead
+/// confirmations whose holder was offline.
+pub async fn tick(node: &NodeHandle) {
+    leads::start_pass(node);
+}

@@ -1,0 +1,183 @@
+//! The holder's side of confirmation: another member sends a signed probe surface and names
+//! exhibits of this node; the node verifies the request, compares the probe with each named
+//! exhibit by Congruent Matching Cells (the probe is cut into cells, registered over rotation
+//! and translation against the exhibit), and answers with a signed result. Both the request
+//! and the answer go into the audit log.
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+use striae_ballistics::{cmc::CmcReference, preprocess::Surface};
+use striae_protocol::{
+    BureauId, SignedMessage, SyncResponse,
+    ballistic::{Comparison, ConfirmRequest, ConfirmResponse, ExhibitRef, MAX_CONFIRM_EXHIBITS},
+    time::now_ms,
+};
+
+use super::{
+    BallisticsError,
+    exhibits::{MAX_CASE_REF_CHARS, on_cpu, surface_too_large},
+    surface_from_probe,
+};
+use crate::{
+    audit::{Direction, Event},
+    node::NodeHandle,
+};
+
+/// Compares `probe` with this node's exhibits `refs` (one CMC reference built from the probe,
+/// reused for every exhibit). Retracted or unknown exhibits answer `UnknownExhibit`.
+pub async fn confirm_locally(
+    node: &NodeHandle,
+    probe: Surface,
+    refs: Vec<ExhibitRef>,
+) -> Result<Vec<(ExhibitRef, Comparison)>, BallisticsError> {
+    let worker = node.clone();
+    on_cpu(node, move || compare_all(&worker, &probe, &refs)).await
+}
+
+fn compare_all(
+    node: &NodeHandle,
+    probe: &Surface,
+    refs: &[ExhibitRef],
+) -> Vec<(ExhibitRef, Comparison)> {
+    let b = &node.ballistics;
+    let reference = CmcReference::new(probe, &b.cmc);
+    // Candidates are independent: compare them on all cores (rayon keeps the order).
+    refs.par_iter()
+        .map(|r| {
+            let id = r.to_hex();
+            let active = matches!(b.record(&id), Ok(Some(rec)) if rec.retracted_at_ms.is_none());
+            let comparison = match (active, b.surface(&id)) {
+                (false, _) | (true, Ok(None)) => Comparison::UnknownExhibit,
+                (true, Err(e)) => {
+                    Comparison::NotComparable(format!("stored surface unreadable: {e}"))
+                }
+                (true, Ok(Some(target))) => {
+                    let result = reference.compare(&target);
+                    Comparison::Compared {
+                        cmc_count: u32::try_from(result.cmc_count).unwrap_or(u32::MAX),
+                        cells_compared: u32::try_from(result.cells_compared).unwrap_or(u32::MAX),
+                        score: result.score,
+                        confirmed: result.confirmed(),
+                    }
+                }
+            };
+            (*r, comparison)
+        })
+        .collect()
+}
+
+/// One comparison as the audit log and the API show it.
+pub fn comparison_json(exhibit: &ExhibitRef, c: &Comparison) -> Value {
+    match c {
+        Comparison::Compared {
+            cmc_count,
+            cells_compared,
+            score,
+            confirmed,
+        } => json!({"exhibit_ref": exhibit.to_hex(), "outcome": "compared", "cmc_count": cmc_count,
+                    "cells_compared": cells_compared,
+                    "cmc_score": (f64::from(*score) * 10_000.0).round() / 10_000.0, "confirmed": confirmed}),
+        Comparison::UnknownExhibit => {
+            json!({"exhibit_ref": exhibit.to_hex(), "outcome": "unknown_exhibit"})
+        }
+        Comparison::NotComparable(why) => {
+            json!({"exhibit_ref": exhibit.to_hex(), "outcome": "not_comparable", "reason": why})
+        }
+    }
+}
+
+/// Why a request cannot be served, or `None` when it can.
+fn problem(node: &NodeHandle, request: &ConfirmRequest) -> Option<String> {
+    if request.exhibits.is_empty() || request.exhibits.len() > MAX_CONFIRM_EXHIBITS {
+        return Some(format!(
+            "a confirmation request names 1 to {MAX_CONFIRM_EXHIBITS} exhibits"
+        ));
+    }
+    if request.case_ref.chars().count() > MAX_CASE_REF_CHARS {
+        return Some("case reference too long".into());
+    }
+    if let Err(e) = request.probe.check() {
+        return Some(e.to_string());
+    }
+    let p = &request.probe;
+    if let Some(why) = surface_too_large(p.nx as usize, p.ny as usize, p.pixel_um) {
+        return Some(format!("probe too large: {why}"));
+    }
+    let grid = node.ballistics.prep_params().resolution_um;
+    if (request.probe.pixel_um - grid).abs() > 1e-6 {
+        return Some(format!(
+            "probe grid is {} µm; this node compares surfaces prepared at {grid} µm",
+            request.probe.pixel_um
+        ));
+    }
+    None
+}
+
+/// Answers another member's confirmation request.
+pub async fn on_confirm_request(
+    node: &NodeHandle,
+    from: BureauId,
+    message: SignedMessage,
+) -> SyncResponse {
+    let request = match message.open::<ConfirmRequest>(&node.network) {
+        Ok(r) => r,
+        Err(e) => {
+            return SyncResponse::Refused(format!("confirmation request does not verify: {e}"));
+        }
+    };
+    if request.requester != from {
+        return SyncResponse::Refused(
+            "the confirmation request is signed by another member than the one sending it".into(),
+        );
+    }
+    let country = node.country_of(&from);
+    let search_id = hex::encode(request.search_id);
+    let exhibits: Vec<String> = request.exhibits.iter().map(|r| r.to_hex()).collect();
+    let refused = problem(node, &request);
+    node.audit.record_or_log(Event {
+        direction: Direction::In,
+        action: "confirm_request",
+        peer: from,
+        peer_country: &country,
+        subject: &search_id,
+        details: json!({"case_ref": request.case_ref, "exhibits": exhibits,
+                        "probe_points": request.probe.z.len(), "refused": refused}),
+    });
+    if let Some(why) = refused {
+        return SyncResponse::Refused(why);
+    }
+    let probe = surface_from_probe(&request.probe);
+    let results = match confirm_locally(node, probe, request.exhibits.clone()).await {
+        Ok(r) => r,
+        Err(e) => return SyncResponse::Refused(format!("confirmation failed: {e}")),
+    };
+    let response = ConfirmResponse {
+        search_id: request.search_id,
+        responder: node.me,
+        requester: from,
+        answered_at_ms: now_ms(),
+        results,
+    };
+    let signed = match SignedMessage::sign(&response, &node.signer, &node.network) {
+        Ok(s) => s,
+        Err(e) => return SyncResponse::Refused(format!("confirmation could not be signed: {e}")),
+    };
+    let shown: Vec<Value> = response
+        .results
+        .iter()
+        .map(|(r, c)| comparison_json(r, c))
+        .collect();
+    node.audit.record_or_log(Event {
+        direction: Direction::Out,
+        action: "confirm_response",
+        peer: from,
+        peer_country: &country,
+        subject: &search_id,
+        details: json!({"case_ref": request.case_ref, "results": shown,
+                        "signature": signed.signature_hex()}),
+    });
+    if let Err(e) = node.store.flush().await {
+        tracing::error!("flush after a confirmation failed: {e}");
+    }
+    SyncResponse::Confirm(signed)
+}

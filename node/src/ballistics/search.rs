@@ -1,0 +1,503 @@
+//! Network-wide search: the probe's digest is screened against every digest held (filtered
+//! by kind and compatible caliber class, the probe itself left out), then the best
+//! candidates are sent for confirmation to their holders, one signed request per holder, all
+//! holders at once. A holder that is offline or fails leaves its candidates unconfirmed with
+//! the reason; the search answers all the same. Results: confirmed candidates first (by CMC
+//! count), then the rest by screening score.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use striae_ballistics::{preprocess::Surface, signature::Digest};
+use striae_protocol::{
+    BureauId, SignedMessage, SyncRequest, SyncResponse,
+    ballistic::{
+        Comparison, ConfirmRequest, ConfirmResponse, EvidenceKind, ExhibitRef, ProbeSurface,
+    },
+    time::now_ms,
+};
+
+use super::{
+    BallisticsError, Held,
+    exhibits::{on_cpu, parse_caliber, parse_case_ref, parse_kind, prepare_scan},
+    holder::{comparison_json, confirm_locally},
+    probe_from_surface,
+};
+use crate::{
+    audit::{Direction, Event},
+    node::NodeHandle,
+};
+
+/// Screening candidates sent to their holders for confirmation unless `confirm=` says
+/// otherwise (the BKA found the mate within the top 5-10 of IBIS lists; on the Fadul scans
+/// every mate is within the top 10 by screening).
+pub const CONFIRM_TOP: usize = 10;
+/// Most candidates one search returns (and confirms).
+pub const MAX_LIMIT: usize = 50;
+/// Candidates returned unless `limit=` says otherwise.
+pub const DEFAULT_LIMIT: usize = 10;
+/// A holder that has not answered by then leaves its candidates unconfirmed.
+const HOLDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
+
+/// What to search with.
+pub enum Probe {
+    /// The raw bytes of an X3P file.
+    Upload(Vec<u8>),
+    /// One of this node's exhibits, by id.
+    Stored(String),
+}
+
+/// Query parameters of a search.
+#[derive(Clone, Debug, Default)]
+pub struct SearchRequest {
+    /// `cartridge_case` (uploaded probes).
+    pub kind: Option<String>,
+    /// Caliber (uploaded probes).
+    pub caliber: Option<String>,
+    /// Case reference, shown in the holders' audit logs.
+    pub case_ref: Option<String>,
+    /// Candidates returned, 1..=50.
+    pub limit: Option<String>,
+    /// Candidates confirmed, 0..=limit (default 10, capped at `limit`).
+    pub confirm: Option<String>,
+}
+
+/// One candidate.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    /// The holder and its exhibit.
+    pub held: Held,
+    /// Screening score (cosine of the digests, -1..1).
+    pub screen_score: f32,
+    /// `confirmed`, `not_confirmed`, `not_requested`, `holder_offline`, `holder_failed`,
+    /// `holder_refused`, `unknown_exhibit`, `not_comparable`.
+    pub confirmation: &'static str,
+    /// Details of a failure.
+    pub detail: Option<String>,
+    /// Congruent matching cells found by the holder.
+    pub cmc_count: Option<u32>,
+    /// Cells the holder could compare.
+    pub cells_compared: Option<u32>,
+    /// CMC share.
+    pub cmc_score: Option<f32>,
+    /// Whether the holder's signature on the result verified (`None` for own exhibits and
+    /// unconfirmed candidates).
+    pub signature_valid: Option<bool>,
+}
+
+impl Candidate {
+    fn confirmed(&self) -> bool {
+        self.confirmation == "confirmed"
+    }
+}
+
+/// A search's answer.
+pub struct SearchResult {
+    /// Random id, also in the holders' audit logs.
+    pub search_id: String,
+    /// The probe's kind and class.
+    pub kind: EvidenceKind,
+    /// The probe's caliber class.
+    pub caliber_class: String,
+    /// Digests screened (all held of the kind, before the class filter).
+    pub held: usize,
+    /// Candidates, best first.
+    pub candidates: Vec<Candidate>,
+}
+
+impl SearchResult {
+    /// The API's view.
+    pub fn to_json(&self, node: &NodeHandle) -> Value {
+        let candidates: Vec<Value> = self
+            .candidates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut v = json!({
+                    "rank": i + 1,
+                    "country": node.country_of(&c.held.origin),
+                    "bureau_id": c.held.origin.to_string(),
+                    "exhibit_ref": c.held.exhibit_ref.to_hex(),
+                    "own": c.held.origin == node.me,
+                    "kind": c.held.kind.as_str(),
+                    "caliber_class": c.held.caliber_class,
+                    "screen_score": round4(c.screen_score),
+                    "confirmed": c.confirmed(),
+                    "confirmation": c.confirmation,
+                });
+                if let Some(n) = c.cmc_count {
+                    v["confirm_score"] = json!(n);
+                    v["cmc_count"] = json!(n);
+                }
+                if let Some(n) = c.cells_compared {
+                    v["cells_compared"] = json!(n);
+                }
+                if let Some(s) = c.cmc_score {
+                    v["cmc_score"] = json!(round4(s));
+                }
+                if let Some(s) = c.signature_valid {
+                    v["signature_valid"] = json!(s);
+                }
+                if let Some(d) = &c.detail {
+                    v["detail"] = json!(d);
+                }
+                v
+            })
+            .collect();
+        json!({
+            "search_id": self.search_id,
+            "kind": self.kind.as_str(),
+            "caliber_class": self.caliber_class,
+            "digests_held": self.held,
+            "confirm_threshold": striae_ballistics::cmc::CONFIRM_THRESHOLD,
+            "candidates": candidates,
+        })
+    }
+}
+
+fn round4(v: f32) -> f64 {
+    (f64::from(v) * 10_000.0).round() / 10_000.0
+}
+
+/// Parses a bounded count parameter.
+fn count(
+    field: &'static str,
+    text: Option<&str>,
+    default: usize,
+    min: usize,
+    max: usize,
+) -> Result<usize, BallisticsError> {
+    let Some(text) = text else { return Ok(default) };
+    match text.trim().parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(BallisticsError::Field {
+            field,
+            message: format!("must be a whole number from {min} to {max}"),
+        }),
+    }
+}
+
+/// A probe ready to search with.
+struct ReadyProbe {
+    surface: Surface,
+    digest: Digest,
+    kind: EvidenceKind,
+    class: String,
+    case_ref: String,
+    itself: Option<ExhibitRef>,
+}
+
+async fn ready_probe(
+    node: &NodeHandle,
+    probe: Probe,
+    request: &SearchRequest,
+) -> Result<ReadyProbe, BallisticsError> {
+    match probe {
+        Probe::Upload(bytes) => {
+            let kind = parse_kind(request.kind.as_deref())?;
+            let (_, class) = parse_caliber(request.caliber.as_deref())?;
+            let case_ref = parse_case_ref(request.case_ref.as_deref(), false)?;
+            // The very file of one of our exhibits is that exhibit: leave it out.
+            let itself = node
+                .ballistics
+                .exhibit_with_file(&bytes)?
+                .and_then(|r| r.exhibit_ref());
+            let worker = node.clone();
+            let prepared = on_cpu(node, move || {
+                prepare_scan(&bytes, worker.ballistics.prep_params())
+            })
+            .await??;
+            Ok(ReadyProbe {
+                surface: prepared.surface,
+                digest: prepared.digest,
+                kind,
+                class: class.class,
+                case_ref,
+                itself,
+            })
+        }
+        Probe::Stored(id) => {
+            let b = &node.ballistics;
+            let not_found = || BallisticsError::NotFound(format!("no exhibit {id} at this node"));
+            let record = b.record(&id)?.ok_or_else(not_found)?;
+            let surface = b.surface(&id)?.ok_or_else(not_found)?;
+            let (Some(digest), Some(kind), Some(itself)) = (
+                record.parsed_digest(),
+                record.evidence_kind(),
+                record.exhibit_ref(),
+            ) else {
+                return Err(BallisticsError::Internal(format!(
+                    "exhibit {id} is stored damaged"
+                )));
+            };
+            let case_ref = match request.case_ref.as_deref() {
+                Some(c) => parse_case_ref(Some(c), false)?,
+                None => record.case_ref.clone(),
+            };
+            Ok(ReadyProbe {
+                surface,
+                digest,
+                kind,
+                class: record.caliber_class.clone(),
+                case_ref,
+                itself: Some(itself),
+            })
+        }
+    }
+}
+
+/// Runs a search.
+pub async fn search(
+    node: &NodeHandle,
+    probe: Probe,
+    request: SearchRequest,
+) -> Result<SearchResult, BallisticsError> {
+    let limit = count(
+        "limit",
+        request.limit.as_deref(),
+        DEFAULT_LIMIT,
+        1,
+        MAX_LIMIT,
+    )?;
+    let confirm = count(
+        "confirm",
+        request.confirm.as_deref(),
+        CONFIRM_TOP,
+        0,
+        MAX_LIMIT,
+    )?
+    .min(limit);
+    let probe = ready_probe(node, probe, &request).await?;
+    let me = node.me;
+    let worker = node.clone();
+    let (digest, kind, class, itself) = (
+        probe.digest.clone(),
+        probe.kind,
+        probe.class.clone(),
+        probe.itself,
+    );
+    let (held, hits) = tokio::task::spawn_blocking(move || {
+        let index = worker.ballistics.all.read();
+        let hits = index.search(&digest, kind, &class, itself.map(|r| (me, r)), limit);
+        (index.len(), hits)
+    })
+    .await
+    .map_err(|e| BallisticsError::Internal(format!("screening failed: {e}")))?;
+    let mut candidates: Vec<Candidate> = hits
+        .into_iter()
+        .map(|(held, screen_score)| Candidate {
+            held,
+            screen_score,
+            confirmation: "not_requested",
+            detail: None,
+            cmc_count: None,
+            cells_compared: None,
+            cmc_score: None,
+            signature_valid: None,
+        })
+        .collect();
+    let search_id: [u8; 16] = rand::random();
+    let confirmed = confirm.min(candidates.len());
+    confirm_candidates(node, &probe, search_id, &mut candidates[..confirmed]).await;
+    // Confirmed first by CMC count; the rest keep the screening order.
+    candidates.sort_by(|a, b| {
+        b.confirmed()
+            .cmp(&a.confirmed())
+            .then_with(|| {
+                if a.confirmed() {
+                    b.cmc_count.cmp(&a.cmc_count)
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .then_with(|| b.screen_score.total_cmp(&a.screen_score))
+    });
+    Ok(SearchResult {
+        search_id: hex::encode(search_id),
+        kind: probe.kind,
+        caliber_class: probe.class,
+        held,
+        candidates,
+    })
+}
+
+/// Asks each holder of `candidates` to confirm them, all holders at once, and fills in the
+/// outcomes.
+async fn confirm_candidates(
+    node: &NodeHandle,
+    probe: &ReadyProbe,
+    search_id: [u8; 16],
+    candidates: &mut [Candidate],
+) {
+    let mut by_holder: BTreeMap<[u8; 32], (BureauId, Vec<ExhibitRef>)> = BTreeMap::new();
+    for c in candidates.iter() {
+        by_holder
+            .entry(c.held.origin.0)
+            .or_insert_with(|| (c.held.origin, Vec::new()))
+            .1
+            .push(c.held.exhibit_ref);
+    }
+    let wire = probe_from_surface(&probe.surface);
+    let asks = by_holder.into_values().map(|(holder, refs)| {
+        let wire = wire.clone();
+        async move {
+            let outcome = if holder == node.me {
+                confirm_locally(node, probe.surface.clone(), refs.clone())
+                    .await
+                    .map(|r| (r, None))
+                    .map_err(|e| ("holder_failed", e.to_string()))
+            } else {
+                ask_holder(node, holder, search_id, &probe.case_ref, wire, refs.clone())
+                    .await
+                    .map(|r| (r, Some(true)))
+            };
+            (holder, outcome)
+        }
+    });
+    for (holder, outcome) in futures::future::join_all(asks).await {
+        for c in candidates.iter_mut().filter(|c| c.held.origin == holder) {
+            match &outcome {
+                Ok((results, signed)) => {
+                    let found = results.iter().find(|(r, _)| *r == c.held.exhibit_ref);
+                    fill(c, found.map(|(_, comparison)| comparison), *signed);
+                }
+                Err((status, detail)) => {
+                    c.confirmation = status;
+                    c.detail = Some(detail.clone());
+                }
+            }
+        }
+    }
+}
+
+fn fill(c: &mut Candidate, comparison: Option<&Comparison>, signed: Option<bool>) {
+    c.signature_valid = signed;
+    match comparison {
+        Some(Comparison::Compared {
+            cmc_count,
+            cells_compared,
+            score,
+            confirmed,
+        }) => {
+            c.cmc_count = Some(*cmc_count);
+            c.cells_compared = Some(*cells_compared);
+            c.cmc_score = Some(*score);
+            c.confirmation = if *confirmed {
+                "confirmed"
+            } else {
+                "not_confirmed"
+            };
+        }
+        Some(Comparison::UnknownExhibit) => c.confirmation = "unknown_exhibit",
+        Some(Comparison::NotComparable(why)) => {
+            c.confirmation = "not_comparable";
+            c.detail = Some(why.clone());
+        }
+        None => {
+            c.confirmation = "holder_failed";
+            c.detail = Some("the holder's answer left this exhibit out".into());
+        }
+    }
+}
+
+/// Sends one signed confirmation request to `holder` and checks its signed answer; both are
+/// written to the audit log. Errors are (status, detail) for the candidates concerned.
+pub async fn ask_holder(
+    node: &NodeHandle,
+    holder: BureauId,
+    search_id: [u8; 16],
+    case_ref: &str,
+    probe: ProbeSurface,
+    refs: Vec<ExhibitRef>,
+) -> Result<Vec<(ExhibitRef, Comparison)>, (&'static str, String)> {
+    if !node.is_connected(&holder) {
+        return Err((
+            "holder_offline",
+            "the holder is not connected; search again when it is".into(),
+        ));
+    }
+    if let Err(e) = probe.check() {
+        return Err(("not_comparable", format!("the probe cannot be sent: {e}")));
+    }
+    let country = node.country_of(&holder);
+    let subject = hex::encode(search_id);
+    let request = ConfirmRequest {
+        search_id,
+        requester: node.me,
+        issued_at_ms: now_ms(),
+        case_ref: case_ref.to_string(),
+        probe,
+        exhibits: refs.clone(),
+    };
+    let message = SignedMessage::sign(&request, &node.signer, &node.network).map_err(|e| {
+        (
+            "holder_failed",
+            format!("the request could not be signed: {e}"),
+        )
+    })?;
+    let exhibits: Vec<String> = refs.iter().map(|r| r.to_hex()).collect();
+    node.audit.record_or_log(Event {
+        direction: Direction::Out,
+        action: "confirm_request",
+        peer: holder,
+        peer_country: &country,
+        subject: &subject,
+        details: json!({"case_ref": case_ref, "exhibits": exhibits}),
+    });
+    let answer = tokio::time::timeout(
+        HOLDER_TIMEOUT,
+        node.ask(&holder, SyncRequest::Confirm(message)),
+    )
+    .await;
+    let outcome = match answer {
+        Err(_) => Err((
+            "holder_failed",
+            "the holder did not answer in time".to_string(),
+        )),
+        Ok(Err(e)) => Err((
+            "holder_failed",
+            format!("the holder could not be reached: {e}"),
+        )),
+        Ok(Ok(SyncResponse::Confirm(signed))) => check_answer(node, holder, search_id, &signed),
+        Ok(Ok(SyncResponse::Refused(why))) => Err(("holder_refused", why)),
+        Ok(Ok(_)) => Err(("holder_failed", "the holder answered something else".into())),
+    };
+    let details = match &outcome {
+        Ok(results) => json!({"case_ref": case_ref, "signature_valid": true,
+            "results": results.iter().map(|(r, c)| comparison_json(r, c)).collect::<Vec<_>>()}),
+        Err((status, detail)) => json!({"case_ref": case_ref, "outcome": status, "detail": detail}),
+    };
+    node.audit.record_or_log(Event {
+        direction: Direction::In,
+        action: "confirm_response",
+        peer: holder,
+        peer_country: &country,
+        subject: &subject,
+        details,
+    });
+    outcome
+}
+
+fn check_answer(
+    node: &NodeHandle,
+    holder: BureauId,
+    search_id: [u8; 16],
+    signed: &SignedMessage,
+) -> Result<Vec<(ExhibitRef, Comparison)>, (&'static str, String)> {
+    let response = signed.open::<ConfirmResponse>(&node.network).map_err(|e| {
+        (
+            "holder_failed",
+            format!("the answer's signature does not verify: {e}"),
+        )
+    })?;
+    if response.responder != holder
+        || response.requester != node.me
+        || response.search_id != search_id
+    {
+        return Err((
+            "holder_failed",
+            "the answer is signed for another holder, requester or search".into(),
+        ));
+    }
+    Ok(response.results)
+}
