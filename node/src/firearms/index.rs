@@ -324,6 +324,24 @@ impl DigestIndex {
         hits
     }
 
+    /// Trims the arrays and tables to what they hold plus an eighth, after the rebuild at
+    /// start, so that doubling growth does not leave up to half the memory idle.
+    pub fn compact(&mut self) {
+        let len = self.slots.len();
+        self.slots.shrink_to(len + len / 8);
+        let hasher = &self.hasher;
+        let slots = &self.slots;
+        let exact = |&j: &u32| hasher.hash_one(slots[j as usize].exact);
+        let confusable = |&j: &u32| hasher.hash_one(slots[j as usize].confusable);
+        let by_ref = |&j: &u32| {
+            let s = &slots[j as usize];
+            hasher.hash_one((s.origin, &s.record_ref))
+        };
+        self.exact.shrink_to(self.exact.len(), exact);
+        self.confusable.shrink_to(self.confusable.len(), confusable);
+        self.by_ref.shrink_to(self.by_ref.len(), by_ref);
+    }
+
     /// Figures for operators.
     pub fn stats(&self) -> IndexStats {
         let table_bytes = |capacity: usize| (capacity as u64) * 5 * 8 / 7;

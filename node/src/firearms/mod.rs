@@ -12,7 +12,10 @@ pub mod records;
 mod seed;
 pub mod traces;
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{
+    Arc, Mutex, RwLock,
+    atomic::{AtomicU64, Ordering},
+};
 
 use serde::Serialize;
 use striae_firearms::{
@@ -34,7 +37,16 @@ pub use seed::seed_devnet;
 pub use traces::{on_trace_answer, on_trace_request, tick};
 
 use index::{DigestIndex, Hit};
-use records::{RECORDS_TREE, StoredRecord, digest_of, new_ref, query_digests, query_make_keys};
+use records::{
+    META_TREE, RECORDS_TREE, RefCipher, StoredRecord, digest_of, encode_input, query_digests,
+    query_make_keys, store_key,
+};
+
+/// Digests per announcing entry: about 200 KB, so the entry still travels by gossip (256 KiB
+/// at most) rather than waiting for the next heads exchange; the protocol allows up to
+/// `MAX_DIGESTS_PER_ENTRY`.
+pub const ANNOUNCE_BATCH: usize = 4_000;
+const _: () = assert!(ANNOUNCE_BATCH <= MAX_DIGESTS_PER_ENTRY);
 
 /// Most hits a check answers with.
 pub const MAX_CHECK_HITS: usize = 256;
@@ -64,6 +76,10 @@ impl From<sled::Error> for FirearmsError {
 /// Firearm records, the digest index, the reference table and traces.
 pub struct Firearms {
     records: sled::Tree,
+    /// Turns record sequence numbers into the opaque references members see.
+    refs: RefCipher,
+    /// The next record sequence number.
+    next: AtomicU64,
     index: RwLock<DigestIndex>,
     table: RwLock<Arc<ReferenceTable>>,
     additions: Mutex<Vec<AppliedAddition>>,
@@ -130,8 +146,17 @@ impl Firearms {
         let table = ReferenceTable::try_builtin()
             .map_err(|e| StoreError::corrupt("reference", e))?
             .clone();
+        let records = store.tree(RECORDS_TREE)?;
+        let next = match records.last()? {
+            Some((key, _)) => <[u8; 8]>::try_from(key.as_ref())
+                .map(|k| u64::from_be_bytes(k) + 1)
+                .map_err(|_| StoreError::corrupt(RECORDS_TREE, "key is not 8 bytes"))?,
+            None => 1,
+        };
         let firearms = Firearms {
-            records: store.tree(RECORDS_TREE)?,
+            refs: RefCipher::load(&store.tree(META_TREE)?)?,
+            next: AtomicU64::new(next),
+            records,
             index: RwLock::new(DigestIndex::new()),
             table: RwLock::new(Arc::new(table)),
             additions: Mutex::new(Vec::new()),
@@ -144,6 +169,11 @@ impl Firearms {
             firearms.apply(&entry);
             Ok(())
         })?;
+        firearms
+            .index
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .compact();
         let stats = firearms.index_stats();
         tracing::info!(
             digests = stats.live,
@@ -279,10 +309,19 @@ impl Firearms {
 
     /// One of this node's records.
     pub fn record(&self, id: &RecordRef) -> Result<Option<StoredRecord>, StoreError> {
+        let Some(n) = self.refs.decrypt(id) else {
+            return Ok(None);
+        };
+        let table = self.table();
         self.records
-            .get(id.0)?
-            .map(|bytes| StoredRecord::decode(&bytes))
+            .get(store_key(n))?
+            .map(|bytes| StoredRecord::decode(&bytes, &table))
             .transpose()
+    }
+
+    /// A block of `count` fresh sequence numbers.
+    fn allocate(&self, count: u64) -> u64 {
+        self.next.fetch_add(count, Ordering::SeqCst)
     }
 
     /// This node's records in reference order, after `after`, at most `limit`.
@@ -291,20 +330,22 @@ impl Firearms {
         after: Option<RecordRef>,
         limit: usize,
     ) -> Result<Vec<(RecordRef, StoredRecord)>, StoreError> {
-        let iter = match after {
-            Some(r) => self.records.range(r.0..),
-            None => self.records.iter(),
+        let from = match after {
+            Some(r) => self
+                .refs
+                .decrypt(&r)
+                .map_or(u64::MAX, |n| n.saturating_add(1)),
+            None => 0,
         };
+        let table = self.table();
         let mut out = Vec::new();
-        for item in iter {
+        for item in self.records.range(store_key(from)..) {
             let (key, value) = item?;
-            let Ok(bytes) = <[u8; 16]>::try_from(key.as_ref()) else {
+            let Ok(bytes) = <[u8; 8]>::try_from(key.as_ref()) else {
                 continue;
             };
-            if after.is_some_and(|a| a.0 == bytes) {
-                continue;
-            }
-            out.push((RecordRef(bytes), StoredRecord::decode(&value)?));
+            let id = self.refs.encrypt(u64::from_be_bytes(bytes));
+            out.push((id, StoredRecord::decode(&value, &table)?));
             if out.len() >= limit {
                 break;
             }
@@ -324,14 +365,15 @@ impl Firearms {
         record: FirearmRecord,
     ) -> Result<(RecordRef, StoredRecord), FirearmsError> {
         let _writing = self.writes.lock().await;
-        let id = new_ref();
+        let n = self.allocate(1);
+        let id = self.refs.encrypt(n);
         let now = now_ms();
         let stored = StoredRecord {
             record,
             created_at_ms: now,
             updated_at_ms: now,
         };
-        self.records.insert(id.0, stored.encode())?;
+        self.records.insert(store_key(n), stored.encode())?;
         match digest_of(&node.digest_key, &stored.record, id) {
             Some(digest) => {
                 node.publish(Body::FirearmDigests(vec![digest])).await?;
@@ -351,7 +393,7 @@ impl Firearms {
         change: impl FnOnce(&FirearmRecord) -> Result<FirearmRecord, Vec<striae_firearms::FieldError>>,
     ) -> Result<Option<Result<StoredRecord, Vec<striae_firearms::FieldError>>>, FirearmsError> {
         let _writing = self.writes.lock().await;
-        let Some(old) = self.record(&id)? else {
+        let (Some(n), Some(old)) = (self.refs.decrypt(&id), self.record(&id)?) else {
             return Ok(None);
         };
         let record = match change(&old.record) {
@@ -363,7 +405,7 @@ impl Firearms {
             created_at_ms: old.created_at_ms,
             updated_at_ms: now_ms(),
         };
-        self.records.insert(id.0, stored.encode())?;
+        self.records.insert(store_key(n), stored.encode())?;
         let before = digest_of(&node.digest_key, &old.record, id);
         let after = digest_of(&node.digest_key, &stored.record, id);
         match (before, after) {
@@ -389,11 +431,17 @@ impl Firearms {
         bytes: Vec<u8>,
     ) -> Result<ImportOutcome, FirearmsError> {
         let table = self.table();
+        let started = std::time::Instant::now();
         let items = tokio::task::spawn_blocking(move || {
             import::parse(format, std::io::Cursor::new(bytes)).collect::<Vec<_>>()
         })
         .await
         .map_err(|e| FirearmsError::Task(e.to_string()))?;
+        tracing::debug!(
+            lines = items.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "import parsed"
+        );
         self.store_inputs(node, table, items).await
     }
 
@@ -404,20 +452,37 @@ impl Firearms {
         table: Arc<ReferenceTable>,
         items: Vec<import::ImportItem>,
     ) -> Result<ImportOutcome, FirearmsError> {
-        let _writing = self.writes.lock().await;
+        // No write lock: an import only adds records, each with its own sequence numbers, so
+        // imports run side by side (one parses and validates while another writes).
         let key = node.digest_key;
         let tree = self.records.clone();
+        let first = self.allocate(items.len() as u64);
+        let refs = self.refs.clone();
+        let started = std::time::Instant::now();
         let (digests, imported, rejected, rejected_total) =
-            tokio::task::spawn_blocking(move || store_batch(&tree, &table, &key, items))
-                .await
-                .map_err(|e| FirearmsError::Task(e.to_string()))??;
+            tokio::task::spawn_blocking(move || {
+                store_batch(&tree, &table, &key, &refs, first, items)
+            })
+            .await
+            .map_err(|e| FirearmsError::Task(e.to_string()))??;
+        let stored_ms = started.elapsed().as_millis() as u64;
         let announced = digests.len() as u64;
-        for chunk in digests.chunks(MAX_DIGESTS_PER_ENTRY) {
-            node.publish(Body::FirearmDigests(chunk.to_vec())).await?;
-        }
+        // Published together: the core appends them in order and one flush covers many.
+        futures::future::try_join_all(
+            digests
+                .chunks(ANNOUNCE_BATCH)
+                .map(|chunk| node.publish(Body::FirearmDigests(chunk.to_vec()))),
+        )
+        .await?;
         if digests.is_empty() {
             node.store.flush().await?;
         }
+        tracing::debug!(
+            imported,
+            stored_ms,
+            announced_ms = started.elapsed().as_millis() as u64 - stored_ms,
+            "import stored and announced"
+        );
         Ok(ImportOutcome {
             imported,
             rejected,
@@ -434,31 +499,33 @@ fn store_batch(
     tree: &sled::Tree,
     table: &ReferenceTable,
     key: &striae_protocol::firearm::DigestKey,
+    refs: &RefCipher,
+    first: u64,
     items: Vec<import::ImportItem>,
 ) -> Result<BatchResult, FirearmsError> {
     use rayon::prelude::*;
     let now = now_ms();
-    let checked: Vec<(
-        u64,
-        Result<(RecordRef, Vec<u8>, Option<FirearmDigest>), String>,
-    )> = items
+    let started = std::time::Instant::now();
+    // Each line gets its own sequence number (refused lines leave a gap), so the parallel
+    // work needs no coordination and the writes stay in key order.
+    let checked: Vec<(u64, Result<(u64, Vec<u8>, Option<FirearmDigest>), String>)> = items
         .into_par_iter()
-        .map(|(line, parsed)| {
+        .enumerate()
+        .map(|(i, (line, parsed))| {
             let outcome = parsed.and_then(|input: FirearmInput| {
                 let record = validate_input(&input, table)
                     .map_err(|errors| records::describe_errors(&errors).1)?;
-                let id = new_ref();
-                let digest = digest_of(key, &record, id);
-                let stored = StoredRecord {
-                    record,
-                    created_at_ms: now,
-                    updated_at_ms: now,
-                };
-                Ok((id, stored.encode(), digest))
+                let n = first + i as u64;
+                let digest = digest_of(key, &record, refs.encrypt(n));
+                Ok((n, encode_input(&input, now, now), digest))
             });
             (line, outcome)
         })
         .collect();
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "import validated"
+    );
     let mut digests = Vec::new();
     let mut rejected = Vec::new();
     let (mut imported, mut rejected_total) = (0u64, 0u64);
@@ -466,8 +533,8 @@ fn store_batch(
     let mut in_batch = 0usize;
     for (line, outcome) in checked {
         match outcome {
-            Ok((id, bytes, digest)) => {
-                batch.insert(&id.0, bytes);
+            Ok((n, bytes, digest)) => {
+                batch.insert(&store_key(n), bytes);
                 in_batch += 1;
                 imported += 1;
                 digests.extend(digest);
