@@ -493,6 +493,8 @@ impl Firearms {
 }
 
 type BatchResult = (Vec<FirearmDigest>, u64, Vec<Rejection>, u64);
+/// A validated line: its sequence number, stored bytes and digest (if announced).
+type Prepared = (u64, Vec<u8>, Option<FirearmDigest>);
 
 /// Validates `items` in parallel and writes the good ones in sled batches.
 fn store_batch(
@@ -508,7 +510,7 @@ fn store_batch(
     let started = std::time::Instant::now();
     // Each line gets its own sequence number (refused lines leave a gap), so the parallel
     // work needs no coordination and the writes stay in key order.
-    let checked: Vec<(u64, Result<(u64, Vec<u8>, Option<FirearmDigest>), String>)> = items
+    let checked: Vec<(u64, Result<Prepared, String>)> = items
         .into_par_iter()
         .enumerate()
         .map(|(i, (line, parsed))| {

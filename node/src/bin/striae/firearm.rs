@@ -3,48 +3,52 @@
 use std::{io::Write, path::PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::common::{Target, client, print, s};
 
+#[derive(Args)]
+pub struct AddArgs {
+    #[arg(long)]
+    make: String,
+    #[arg(long)]
+    model: String,
+    #[arg(long)]
+    caliber: String,
+    #[arg(long)]
+    serial: String,
+    /// pistol, revolver, rifle, shotgun, submachine gun, ...
+    #[arg(long = "type")]
+    firearm_type: String,
+    /// stolen, lost, trafficked, smuggled, seized, recovered or closed
+    #[arg(long)]
+    status: String,
+    #[arg(long)]
+    country_of_manufacture: Option<String>,
+    /// YYYY-MM-DD
+    #[arg(long)]
+    event_date: Option<String>,
+    #[arg(long)]
+    case_ref: Option<String>,
+    #[arg(long)]
+    importer: Option<String>,
+    #[arg(long)]
+    markings: Option<String>,
+    #[arg(long)]
+    reporting_agency: Option<String>,
+    #[arg(long)]
+    notes: Option<String>,
+    /// A JSON file with the ownership history: [{"date","event","party","country","document_ref"?}]
+    #[arg(long)]
+    history: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 pub enum FirearmAction {
     /// Add a firearm record (unknown makes, models and calibres are accepted but flagged)
-    Add {
-        #[arg(long)]
-        make: String,
-        #[arg(long)]
-        model: String,
-        #[arg(long)]
-        caliber: String,
-        #[arg(long)]
-        serial: String,
-        /// pistol, revolver, rifle, shotgun, submachine gun, ...
-        #[arg(long = "type")]
-        firearm_type: String,
-        /// stolen, lost, trafficked, smuggled, seized, recovered or closed
-        #[arg(long)]
-        status: String,
-        #[arg(long)]
-        country_of_manufacture: Option<String>,
-        /// YYYY-MM-DD
-        #[arg(long)]
-        event_date: Option<String>,
-        #[arg(long)]
-        case_ref: Option<String>,
-        #[arg(long)]
-        importer: Option<String>,
-        #[arg(long)]
-        markings: Option<String>,
-        #[arg(long)]
-        reporting_agency: Option<String>,
-        #[arg(long)]
-        notes: Option<String>,
-        /// A JSON file with the ownership history: [{"date","event","party","country","document_ref"?}]
-        #[arg(long)]
-        history: Option<PathBuf>,
-    },
+    Add(Box<AddArgs>),
     /// Show one of this node's records with its history
     Get { id: String },
     /// Change a record's status (recovered or closed retracts its digest network wide)
@@ -123,7 +127,19 @@ fn record_text(v: &Value) -> String {
         s(&v["status"]),
     );
     for field in ["make", "model", "caliber", "type"] {
-        if v["unknown"][field] == true {
+        if v["reference"][field]["ambiguous"] == true {
+            let candidates: Vec<&str> = v["reference"][field]["suggestions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            out.push_str(&format!(
+                "\n  note: {field} `{}` is ambiguous (it could be {}); the markings say which",
+                s(&v["entered"][field]),
+                candidates.join(", ")
+            ));
+        } else if v["unknown"][field] == true {
             let suggestions: Vec<&str> = v["reference"][field]["suggestions"]
                 .as_array()
                 .into_iter()
@@ -230,22 +246,23 @@ fn opt(v: &Option<String>) -> Value {
 pub async fn firearm(action: FirearmAction, t: &Target) -> Result<()> {
     let c = client(t)?;
     match action {
-        FirearmAction::Add {
-            make,
-            model,
-            caliber,
-            serial,
-            firearm_type,
-            status,
-            country_of_manufacture,
-            event_date,
-            case_ref,
-            importer,
-            markings,
-            reporting_agency,
-            notes,
-            history,
-        } => {
+        FirearmAction::Add(args) => {
+            let AddArgs {
+                make,
+                model,
+                caliber,
+                serial,
+                firearm_type,
+                status,
+                country_of_manufacture,
+                event_date,
+                case_ref,
+                importer,
+                markings,
+                reporting_agency,
+                notes,
+                history,
+            } = *args;
             let mut body = json!({
                 "make": make, "model": model, "caliber": caliber, "serial": serial,
                 "type": firearm_type, "status": status,
@@ -419,10 +436,19 @@ async fn import(
     let (mut imported, mut rejected_total) = (0u64, 0u64);
     let mut rejected = Vec::new();
     let total = parts.len();
-    for (n, (start, body)) in parts.into_iter().enumerate() {
-        let v = c
-            .post_raw("/v1/firearms/import", content_type, body.into_bytes())
-            .await?;
+    // Two chunks in flight: the node validates one while it writes the other. Answers come
+    // back in file order.
+    let mut answers = futures::stream::iter(parts)
+        .map(|(start, body)| async move {
+            let answer = c
+                .post_raw("/v1/firearms/import", content_type, body.into_bytes())
+                .await;
+            (start, answer)
+        })
+        .buffered(2)
+        .enumerate();
+    while let Some((n, (start, answer))) = answers.next().await {
+        let v = answer?;
         imported += v["imported"].as_u64().unwrap_or(0);
         rejected_total += v["rejected_total"].as_u64().unwrap_or(0);
         // The node numbers lines within the chunk (a CSV chunk's header is its line 1).
