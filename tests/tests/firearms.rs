@@ -529,3 +529,99 @@ async fn invalid_records_and_queries_get_a_4xx_naming_the_field() {
     );
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewed_answer_reaches_a_requester_that_was_offline() {
+    let mut net = TestNet::create(2);
+    net.start_member(FR).await;
+    let mut config = net.config(DE);
+    config.trace_policy = TracePolicy::Review;
+    net.nodes[DE] = Some(node::start(config).await.unwrap());
+    assert!(wait_connected(&net, WAIT).await);
+    net.post(DE, "/v1/firearms", &walther()).await;
+    hits_at(&net, FR, "Walther", "WK1O5733", 1).await;
+    let (_, started) = net
+        .post(
+            FR,
+            "/v1/traces",
+            &json!({"make": "Walther", "serial": "WK1O5733", "case_ref": "FR-1", "reason": "Seized"}),
+        )
+        .await;
+    let id = started["id"].as_str().unwrap().to_string();
+    let held = eventually(WAIT, || async {
+        net.get(DE, "/v1/traces/incoming").await.1[0]["state"] == "pending_review"
+    })
+    .await;
+    assert!(held);
+
+    // The requester goes offline; the holder approves meanwhile.
+    net.stop_member(FR).await;
+    let (code, _) = net
+        .post(DE, &format!("/v1/traces/incoming/{id}/approve"), &json!({}))
+        .await;
+    assert_eq!(code, 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    net.start_member(FR).await;
+    let trace = trace_state(&net, FR, &id, "complete").await;
+    assert_eq!(trace["responses"][0]["outcome"], "found", "{trace}");
+    assert_eq!(trace["responses"][0]["signature_valid"], true);
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devnet_walkthrough_works_and_digests_survive_a_restart() {
+    let mut net = TestNet::start(3).await;
+    for i in 0..3 {
+        let handle = net.node(i).handle.clone();
+        striae_node::firearms::seed_devnet(&handle, i, 3)
+            .await
+            .unwrap();
+    }
+    assert!(wait_connected(&net, WAIT).await);
+    let (_, listed) = net.get(DE, "/v1/firearms?limit=1000").await;
+    assert_eq!(
+        listed["total"], 301,
+        "300 examples and the demonstration firearm"
+    );
+    let statuses: std::collections::HashSet<&str> = listed["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.len() >= 4, "{statuses:?}");
+
+    // As docs/firearms.md shows it.
+    let hits = hits_at(&net, FR, "Walther", "wk 105733", 1).await;
+    assert_eq!(hits[0]["country"], "DE");
+    assert_eq!(hits[0]["match"], "confusable");
+    let (_, started) = net
+        .post(
+            FR,
+            "/v1/traces",
+            &json!({"make": "Walther", "serial": "wk 105733", "case_ref": "FR-2025-0042",
+                    "reason": "Recovered at a crime scene in Lyon"}),
+        )
+        .await;
+    let trace = trace_state(&net, FR, started["id"].as_str().unwrap(), "complete").await;
+    assert_eq!(trace["responses"][0]["outcome"], "found");
+    assert_eq!(
+        trace["responses"][0]["history"].as_array().unwrap().len(),
+        4
+    );
+
+    // Every member's examples reached every other member; a restart rebuilds the index.
+    // 300 examples per member, all with an active status, and the demonstration firearm.
+    let all = eventually(WAIT, || async {
+        net.get(ES, "/v1/firearms/index").await.1["digests"] == 901
+    })
+    .await;
+    assert!(all, "{}", net.get(ES, "/v1/firearms/index").await.1);
+    let (_, before) = net.get(ES, "/v1/firearms/index").await;
+    net.stop_member(ES).await;
+    net.start_member(ES).await;
+    let (_, after) = net.get(ES, "/v1/firearms/index").await;
+    assert_eq!(before["digests"], after["digests"]);
+    hits_at(&net, ES, "Carl Walther", "WK1O5733", 1).await;
+    net.shutdown().await;
+}
