@@ -625,3 +625,55 @@ async fn the_devnet_walkthrough_works_and_digests_survive_a_restart() {
     hits_at(&net, ES, "Carl Walther", "WK1O5733", 1).await;
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_discloses_only_what_the_request_matches_and_only_to_its_signer() {
+    use striae_protocol::{
+        BureauId, SignedMessage, SyncRequest, SyncResponse,
+        firearm::RecordRef,
+        time::now_ms,
+        trace::{TraceOutcome, TraceRequest, TraceResponse},
+    };
+    let net = TestNet::start(3).await;
+    assert!(wait_connected(&net, WAIT).await);
+    let (_, record) = net.post(DE, "/v1/firearms", &walther()).await;
+    let record_ref = RecordRef::from_hex(record["id"].as_str().unwrap()).unwrap();
+    let fr = net.node(FR).handle.clone();
+    let de: BureauId = net.members[DE].bureau_id.parse().unwrap();
+    let request = |serial: &str| TraceRequest {
+        trace_id: rand::random(),
+        requester: fr.me,
+        issued_at_ms: now_ms(),
+        make: "Walther".into(),
+        model: String::new(),
+        caliber: String::new(),
+        serial: serial.into(),
+        case_ref: "FR-7".into(),
+        reason: "test".into(),
+        record_refs: vec![record_ref],
+    };
+    let ask = |from: usize, req: TraceRequest| {
+        let asker = net.node(from).handle.clone();
+        let message = SignedMessage::sign(&req, &fr.signer, &fr.network).unwrap();
+        async move { asker.ask(&de, SyncRequest::Trace(message)).await.unwrap() }
+    };
+    let outcome = |answer: SyncResponse| match answer {
+        SyncResponse::Trace(m) => m.open::<TraceResponse>(&fr.network).unwrap().outcome,
+        other => panic!("not a trace answer: {other:?}"),
+    };
+    // The record's reference alone, with another serial, discloses nothing.
+    assert_eq!(
+        outcome(ask(FR, request("ZZ0000")).await),
+        TraceOutcome::NotFound
+    );
+    assert_eq!(
+        outcome(ask(FR, request("wk1o5733")).await),
+        TraceOutcome::Found
+    );
+    // FR's signed request relayed by ES is refused: the signer must be the sender.
+    match ask(ES, request("wk1o5733")).await {
+        SyncResponse::Refused(why) => assert!(why.contains("requester"), "{why}"),
+        other => panic!("a relayed request was answered: {other:?}"),
+    }
+    net.shutdown().await;
+}

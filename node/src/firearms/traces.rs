@@ -34,7 +34,7 @@ use crate::{
     store::{Store, StoreError},
 };
 
-use super::records::record_view;
+use super::records::{make_key, query_digests, query_make_keys, record_view};
 
 const OUT_TREE: &str = "traces_out";
 const IN_TREE: &str = "traces_in";
@@ -681,12 +681,30 @@ pub fn list(node: &NodeHandle, limit: usize) -> Result<Vec<Value>, TraceError> {
 
 // ---------------------------------------------------------------- holder side
 
-/// This node's records a request names or matches (by make and serial, exact or
-/// confusable).
+/// This node's records a request matches by make and serial (exact or confusable). A record
+/// named by reference counts only when it matches too, so that references learnt from
+/// digests cannot be used to fetch records without knowing the firearm; naming it still
+/// finds a record whose digest was retracted since (recovered, closed).
 fn find_records(node: &NodeHandle, request: &TraceRequest) -> Vec<RecordRef> {
+    let table = node.firearms.table();
+    let query: Vec<([u8; 16], [u8; 16])> = query_make_keys(&table, &request.make)
+        .iter()
+        .filter_map(|k| query_digests(&node.digest_key, k, &request.serial))
+        .collect();
     let mut found: Vec<RecordRef> = Vec::new();
     for r in &request.record_refs {
-        if matches!(node.firearms.record(r), Ok(Some(_))) && !found.contains(r) {
+        let Ok(Some(stored)) = node.firearms.record(r) else {
+            continue;
+        };
+        let make = make_key(&stored.record.make.normalised);
+        let exact = node
+            .digest_key
+            .exact(&make, &stored.record.serial.normalised);
+        let confusable = node
+            .digest_key
+            .confusable(&make, &stored.record.serial.confusable);
+        let matches = query.iter().any(|(e, c)| *e == exact || *c == confusable);
+        if matches && !found.contains(r) {
             found.push(*r);
         }
     }
