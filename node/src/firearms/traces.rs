@@ -802,11 +802,34 @@ fn answer_request(
         if existing.requester != from.to_string() {
             return Err("this trace id is already used by another member".into());
         }
-        return existing
+        let answer = existing
             .answers
             .last()
             .and_then(StoredSigned::message)
-            .ok_or_else(|| "the stored answer is unreadable".to_string());
+            .ok_or_else(|| "the stored answer is unreadable".to_string())?;
+        // Sent again, so logged again.
+        audit(
+            node,
+            Direction::In,
+            "trace_request",
+            from,
+            &subject,
+            json!({"repeat": true}),
+        );
+        let outcome = existing
+            .answers
+            .last()
+            .and_then(|a| outcome_of(node, a))
+            .map(|r| r.outcome.as_str());
+        audit(
+            node,
+            Direction::Out,
+            "trace_response",
+            from,
+            &subject,
+            json!({"repeat": true, "outcome": outcome}),
+        );
+        return Ok(answer);
     }
     audit(
         node,
