@@ -40,6 +40,10 @@ const OUT_TREE: &str = "traces_out";
 const IN_TREE: &str = "traces_in";
 const OUTBOX_TREE: &str = "trace_outbox";
 const RETRY_TREE: &str = "trace_retry";
+const PENDING_TREE: &str = "trace_pending";
+/// Most requests of one member that wait for review at once; more are refused, so that one
+/// member cannot fill the reviewers' queue (or the disk).
+pub const MAX_PENDING_PER_MEMBER: usize = 1_000;
 /// Attempts to reach a member with a request or a reviewed answer before giving up.
 const MAX_ATTEMPTS: u32 = 720;
 /// Deliveries tried per tick, so one tick stays short.
@@ -201,6 +205,8 @@ pub struct TraceStore {
     incoming: sled::Tree,
     outbox: sled::Tree,
     retry: sled::Tree,
+    /// Requests waiting for review, keyed by requester and trace id, to bound them per member.
+    pending: sled::Tree,
     /// Serialises read-modify-write of trace records.
     lock: Mutex<()>,
 }
@@ -212,6 +218,14 @@ fn decode<T: for<'de> Deserialize<'de>>(tree: &'static str, bytes: &[u8]) -> Res
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Plain structs of strings and numbers always serialise.
     serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// Key of a request waiting for review: requester first, so one member's are counted with a
+/// prefix scan.
+fn pending_key(requester: &BureauId, id: &[u8; 16]) -> Vec<u8> {
+    let mut key = requester.0.to_vec();
+    key.extend_from_slice(id);
+    key
 }
 
 fn retry_key(id: &[u8; 16], bureau: &BureauId) -> Vec<u8> {
@@ -228,6 +242,7 @@ impl TraceStore {
             incoming: store.tree(IN_TREE)?,
             outbox: store.tree(OUTBOX_TREE)?,
             retry: store.tree(RETRY_TREE)?,
+            pending: store.tree(PENDING_TREE)?,
             lock: Mutex::new(()),
         })
     }
@@ -851,6 +866,20 @@ fn answer_request(
     let outcome = if records.is_empty() {
         TraceOutcome::NotFound
     } else if node.firearms.policy() == TracePolicy::Review {
+        let waiting = traces
+            .pending
+            .scan_prefix(from.0)
+            .take(MAX_PENDING_PER_MEMBER)
+            .count();
+        if waiting >= MAX_PENDING_PER_MEMBER {
+            return Err(format!(
+                "{MAX_PENDING_PER_MEMBER} of your requests already wait for review here; try again once they are answered"
+            ));
+        }
+        traces
+            .pending
+            .insert(pending_key(&from, &request.trace_id), &[])
+            .map_err(|e| e.to_string())?;
         TraceOutcome::PendingReview
     } else {
         TraceOutcome::Found
@@ -975,6 +1004,7 @@ pub async fn review(
         };
         traces.incoming.insert(trace_id, encode(&item))?;
         traces.outbox.insert(trace_id, encode(&outbox))?;
+        traces.pending.remove(pending_key(&requester, &trace_id))?;
         audit(
             node,
             Direction::Out,
