@@ -98,6 +98,28 @@ pub struct ApiSection {
     pub listen: String,
 }
 
+/// How this node answers firearm trace requests from other members.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TracePolicy {
+    /// Answer at once: found (with the record and its history) or not found.
+    #[default]
+    Auto,
+    /// Hold every request that finds a record until an operator approves or refuses it
+    /// (`/v1/traces/incoming/{id}/approve|refuse`); requests that find nothing are answered
+    /// "not found" at once, since nothing is disclosed.
+    Review,
+}
+
+/// `[traces]` of the node config file (optional).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracesSection {
+    /// `auto` (default) or `review`.
+    #[serde(default)]
+    pub policy: TracePolicy,
+}
+
 /// The node config file as written.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +130,9 @@ pub struct NodeFile {
     pub network: NetworkSection,
     /// `[api]`.
     pub api: ApiSection,
+    /// `[traces]`, optional: how trace requests from other members are answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traces: Option<TracesSection>,
 }
 
 /// One `[[member]]` of the roster as written.
@@ -273,6 +298,8 @@ pub struct NodeConfig {
     pub roster: Roster,
     /// Members to dial (all other members when `None`).
     pub dial_only: Option<Vec<BureauId>>,
+    /// How trace requests from other members are answered.
+    pub trace_policy: TracePolicy,
     /// Tunables with defaults.
     pub tuning: Tuning,
 }
@@ -350,6 +377,7 @@ impl NodeConfig {
             api_listen,
             roster,
             dial_only,
+            trace_policy: file.traces.map(|t| t.policy).unwrap_or_default(),
             tuning: Tuning::default(),
         })
     }

@@ -134,6 +134,7 @@ pub fn init_with_ports(
             api: ApiSection {
                 listen: format!("127.0.0.1:{api_port}"),
             },
+            traces: None,
         };
         let config_path = member_dir.join("node.toml");
         let text = toml::to_string(&node_file).map_err(|e| ConfigError::Parse {

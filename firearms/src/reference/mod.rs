@@ -30,6 +30,13 @@ use data::{ANY_MAKE, DataFile};
 /// The built-in table's source, compiled into the crate.
 const BUILTIN_JSON: &str = include_str!("../../data/reference.json");
 
+/// The form a value the table does not know is stored and compared in: trimmed, inner
+/// whitespace collapsed and uppercased (what [`Normalised::canonical`] holds for an unknown
+/// value). Lets a caller match records made before an addition taught the table that value.
+pub fn clean_unknown(raw: &str) -> String {
+    fold::clean_unknown(raw)
+}
+
 /// The result of normalising one free-text value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Normalised {

@@ -1,10 +1,440 @@
-//! `/v1/firearms` and `/v1/traces`: records, import, network-wide checks and traces.
+//! `/v1/firearms`, `/v1/reference` and `/v1/traces`: records, import, network-wide checks,
+//! the shared reference table and its additions, and traces between members.
 
-use axum::Router;
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use striae_firearms::{
+    FirearmInput, RefError, ReferenceAddition, import::ImportFormat, normalise_serial,
+    record::INPUT_FIELDS, validate_input,
+};
+use striae_protocol::{
+    Body,
+    firearm::{MAX_REFERENCE_ADDITION_BYTES, RecordRef},
+};
 
-use crate::node::NodeHandle;
+use super::{ApiError, ApiJson, error::parse_json};
+use crate::{
+    firearms::{
+        FirearmsError,
+        records::{describe_errors, input_of, record_view},
+        traces::{self, TraceError, TraceInput},
+    },
+    node::NodeHandle,
+};
 
-/// The firearm and trace routes.
+/// Most records one list page carries.
+const MAX_PAGE: usize = 1_000;
+/// Longest make or serial a check accepts, in characters.
+const MAX_QUERY_CHARS: usize = 200;
+
+/// The firearm, reference and trace routes.
 pub fn routes() -> Router<NodeHandle> {
     Router::new()
+        .route("/firearms", post(create).get(list))
+        .route("/firearms/import", post(import))
+        .route("/firearms/check", post(check))
+        .route("/firearms/index", get(index_stats))
+        .route("/firearms/{id}", get(show).patch(update))
+        .route("/reference", get(reference).post(add_reference))
+        .route("/reference/suggest", get(suggest))
+        .route("/traces", post(start_trace).get(list_traces))
+        .route("/traces/incoming", get(incoming))
+        .route("/traces/incoming/{id}/approve", post(approve))
+        .route("/traces/incoming/{id}/refuse", post(refuse))
+        .route("/traces/{id}", get(show_trace))
+}
+
+impl From<FirearmsError> for ApiError {
+    fn from(e: FirearmsError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<TraceError> for ApiError {
+    fn from(e: TraceError) -> Self {
+        match e {
+            TraceError::Field { field, message } => ApiError::field(field, message),
+            TraceError::NotFound => ApiError::not_found("no such trace"),
+            TraceError::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            TraceError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn parse_ref(text: &str) -> Result<RecordRef, ApiError> {
+    RecordRef::from_hex(text)
+        .ok_or_else(|| ApiError::field("id", "a record id is 32 hexadecimal characters"))
+}
+
+/// A JSON object whose keys are all record fields.
+fn record_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let value: Value = parse_json(bytes)?;
+    let Value::Object(object) = value else {
+        return Err(ApiError::field(
+            "body",
+            "expected a JSON object with the record's fields",
+        ));
+    };
+    if let Some(unknown) = object.keys().find(|k| !INPUT_FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::field(
+            unknown.as_str(),
+            format!("unknown field; the fields are {}", INPUT_FIELDS.join(", ")),
+        ));
+    }
+    Ok(object)
+}
+
+fn invalid_record(errors: &[striae_firearms::FieldError]) -> ApiError {
+    let (field, message) = describe_errors(errors);
+    let message = message
+        .strip_prefix(&format!("{field}: "))
+        .map(str::to_string)
+        .unwrap_or(message);
+    ApiError::field(field, message)
+}
+
+async fn create(
+    State(node): State<NodeHandle>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let object = record_object(&body)?;
+    let input: FirearmInput = parse_json(&serde_json::to_vec(&object).unwrap_or_default())?;
+    let table = node.firearms.table();
+    let record = validate_input(&input, &table).map_err(|e| invalid_record(&e))?;
+    let (id, stored) = node.firearms.create(&node, record).await?;
+    Ok((StatusCode::CREATED, Json(record_view(id, &stored))))
+}
+
+async fn show(
+    State(node): State<NodeHandle>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_ref(&id)?;
+    let stored = node
+        .firearms
+        .record(&id)?
+        .ok_or_else(|| ApiError::not_found("no record with this id at this node"))?;
+    Ok(Json(record_view(id, &stored)))
+}
+
+async fn update(
+    State(node): State<NodeHandle>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_ref(&id)?;
+    let mut changes = record_object(&body)?;
+    if let Some(value) = changes.remove("calibre") {
+        changes.insert("caliber".into(), value);
+    }
+    let table = node.firearms.table();
+    let outcome = node
+        .firearms
+        .replace(&node, id, |old| {
+            let mut merged = match serde_json::to_value(input_of(old)) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            merged.extend(changes);
+            let input: FirearmInput = serde_json::from_value(Value::Object(merged))
+                .map_err(|e| vec![striae_firearms::FieldError::new("body", e.to_string())])?;
+            validate_input(&input, &table)
+        })
+        .await?;
+    match outcome {
+        None => Err(ApiError::not_found("no record with this id at this node")),
+        Some(Err(errors)) => Err(invalid_record(&errors)),
+        Some(Ok(stored)) => Ok(Json(record_view(id, &stored))),
+    }
+}
+
+/// Paging of `GET /v1/firearms`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// List records after this id.
+    after: Option<String>,
+    /// Most records (default 100, at most 1,000).
+    limit: Option<usize>,
+}
+
+async fn list(
+    State(node): State<NodeHandle>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = page.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::field("limit", format!("must be 1 to {MAX_PAGE}")));
+    }
+    let after = page.after.as_deref().map(parse_ref).transpose()?;
+    let records = node.firearms.list(after, limit)?;
+    Ok(Json(json!({
+        "total": node.firearms.record_count(),
+        "records": records.iter().map(|(id, r)| record_view(*id, r)).collect::<Vec<_>>(),
+    })))
+}
+
+async fn import(
+    State(node): State<NodeHandle>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let format = ImportFormat::from_content_type(content_type).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "Content-Type `{content_type}` is not importable: send text/csv (a header row of field names) or application/x-ndjson (one JSON record per line)"
+            ),
+        )
+    })?;
+    if body.is_empty() {
+        return Err(ApiError::field(
+            "body",
+            "is empty: send the file's contents",
+        ));
+    }
+    let outcome = node.firearms.import(&node, format, body.to_vec()).await?;
+    Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
+}
+
+/// Body of `POST /v1/firearms/check`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    make: String,
+    serial: String,
+}
+
+async fn check(
+    State(node): State<NodeHandle>,
+    ApiJson(query): ApiJson<CheckRequest>,
+) -> Result<Json<Value>, ApiError> {
+    if query.make.trim().is_empty() {
+        return Err(ApiError::field("make", "is required"));
+    }
+    if query.make.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::field(
+            "make",
+            format!("is longer than {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    let serial =
+        normalise_serial(&query.serial).map_err(|e| ApiError::field("serial", e.to_string()))?;
+    let make = node.firearms.table().normalise_make(&query.make);
+    let hits = node.firearms.check(&node, &query.make, &query.serial);
+    Ok(Json(json!({
+        "hits": hits,
+        "make": make.canonical,
+        "make_known": make.known,
+        "make_suggestions": make.suggestions,
+        "serial": serial,
+    })))
+}
+
+async fn index_stats(State(node): State<NodeHandle>) -> Json<Value> {
+    let stats = node.firearms.index_stats();
+    Json(json!({
+        "digests": stats.live,
+        "slots": stats.slots,
+        "memory_bytes": stats.memory_bytes,
+        "records": node.firearms.record_count(),
+    }))
+}
+
+// ---------------------------------------------------------------- reference table
+
+async fn reference(State(node): State<NodeHandle>) -> Json<Value> {
+    let table = node.firearms.table();
+    Json(json!({
+        "version": table.version(),
+        "makes": table.makes().len(),
+        "models": table.models().len(),
+        "calibres": table.calibres().len(),
+        "types": table.types().len(),
+        "additions": node.firearms.additions(),
+    }))
+}
+
+fn ref_error(e: RefError) -> ApiError {
+    match e {
+        RefError::Invalid { field, message } => ApiError::field(field, message),
+        RefError::UnknownId(id) => {
+            ApiError::field("target_id", format!("no reference entry has id `{id}`"))
+        }
+        RefError::DuplicateId(id) => ApiError::field("id", format!("`{id}` is already used")),
+        RefError::AliasConflict { .. }
+        | RefError::AmbiguousAlias { .. }
+        | RefError::EmptyAlias(_) => ApiError::field("alias", e.to_string()),
+        RefError::Data(message) => ApiError::field("body", message),
+    }
+}
+
+async fn add_reference(
+    State(node): State<NodeHandle>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let addition: ReferenceAddition = parse_json(&body)?;
+    addition.validate().map_err(ref_error)?;
+    let mut trial = (*node.firearms.table()).clone();
+    trial.add(addition.clone()).map_err(ref_error)?;
+    let json = serde_json::to_string(&addition).unwrap_or_default();
+    if json.len() > MAX_REFERENCE_ADDITION_BYTES {
+        return Err(ApiError::field(
+            "body",
+            format!("is larger than {MAX_REFERENCE_ADDITION_BYTES} bytes"),
+        ));
+    }
+    let entry = node.publish(Body::ReferenceAddition(json)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"published": true, "seq": entry.entry.seq, "addition": addition})),
+    ))
+}
+
+/// Query of `GET /v1/reference/suggest`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestQuery {
+    field: String,
+    q: String,
+    /// For models: the make they belong to.
+    make: Option<String>,
+}
+
+async fn suggest(
+    State(node): State<NodeHandle>,
+    Query(query): Query<SuggestQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if query.q.trim().is_empty() || query.q.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::field(
+            "q",
+            format!("must be 1 to {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    let table = node.firearms.table();
+    let result = match query.field.as_str() {
+        "make" => table.normalise_make(&query.q),
+        "model" => {
+            let make_id = query
+                .make
+                .as_deref()
+                .and_then(|m| table.normalise_make(m).id);
+            table.normalise_model(make_id.as_deref(), &query.q)
+        }
+        "caliber" | "calibre" => table.normalise_caliber(&query.q),
+        "type" => table.normalise_type(&query.q),
+        _ => {
+            return Err(ApiError::field(
+                "field",
+                "must be make, model, caliber or type",
+            ));
+        }
+    };
+    Ok(Json(json!({
+        "field": query.field,
+        "q": query.q,
+        "canonical": result.canonical,
+        "id": result.id,
+        "known": result.known,
+        "ambiguous": result.ambiguous,
+        "suggestions": result.suggestions,
+    })))
+}
+
+// ---------------------------------------------------------------- traces
+
+async fn start_trace(
+    State(node): State<NodeHandle>,
+    ApiJson(input): ApiJson<TraceInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = traces::start(&node, input).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))))
+}
+
+/// Paging of trace lists.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    limit: Option<usize>,
+}
+
+fn limit_of(l: &Limit) -> Result<usize, ApiError> {
+    let limit = l.limit.unwrap_or(100);
+    if limit == 0 || limit > traces::MAX_LIST {
+        return Err(ApiError::field(
+            "limit",
+            format!("must be 1 to {}", traces::MAX_LIST),
+        ));
+    }
+    Ok(limit)
+}
+
+async fn list_traces(
+    State(node): State<NodeHandle>,
+    Query(l): Query<Limit>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(traces::list(&node, limit_of(&l)?)?)))
+}
+
+async fn show_trace(
+    State(node): State<NodeHandle>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(traces::show(&node, &id)?))
+}
+
+async fn incoming(
+    State(node): State<NodeHandle>,
+    Query(l): Query<Limit>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(traces::incoming(&node, limit_of(&l)?)?)))
+}
+
+/// Body of a review decision (optional).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    #[serde(default)]
+    note: String,
+}
+
+fn review_body(body: &Bytes) -> Result<ReviewRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ReviewRequest::default());
+    }
+    parse_json(body)
+}
+
+async fn approve(
+    State(node): State<NodeHandle>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request = review_body(&body)?;
+    Ok(Json(traces::review(&node, &id, true, &request.note).await?))
+}
+
+async fn refuse(
+    State(node): State<NodeHandle>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request = review_body(&body)?;
+    Ok(Json(
+        traces::review(&node, &id, false, &request.note).await?,
+    ))
 }

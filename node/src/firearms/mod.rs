@@ -1,54 +1,558 @@
-//! Firearm records at this node, the digests held from every member, checks and traces.
+//! Firearm records at this node, the reference table (built-in plus members' additions), the
+//! digests held from every member, checks, and traces between members.
+//!
+//! - `records`: this node's records in sled and the digests announcing them;
+//! - `index`: the in-memory digest index, rebuilt from the stored feeds at start and kept
+//!   current by [`Firearms::project`];
+//! - `traces`: signed trace requests and answers, the review queue and the delivery outbox;
+//! - `seed`: example records for the devnet.
 
-use striae_protocol::{BureauId, SignedMessage, SyncResponse, VerifiedEntry};
+pub mod index;
+pub mod records;
+mod seed;
+pub mod traces;
+
+use std::sync::{
+    Arc, Mutex, RwLock,
+    atomic::{AtomicU64, Ordering},
+};
+
+use serde::Serialize;
+use striae_firearms::{
+    FirearmInput, FirearmRecord, ReferenceAddition, ReferenceTable, import, validate_input,
+};
+use striae_protocol::{
+    Body, BureauId, VerifiedEntry,
+    firearm::{FirearmDigest, MAX_DIGESTS_PER_ENTRY, RecordRef},
+    time::now_ms,
+};
 
 use crate::{
-    config::NodeConfig,
-    node::NodeHandle,
+    config::{NodeConfig, TracePolicy},
+    node::{NodeError, NodeHandle},
     store::{Store, StoreError},
 };
 
-/// Firearm records, the digest index and traces.
-pub struct Firearms {}
+pub use seed::seed_devnet;
+pub use traces::{on_trace_answer, on_trace_request, tick};
+
+use index::{DigestIndex, Hit};
+use records::{
+    META_TREE, RECORDS_TREE, RefCipher, StoredRecord, digest_of, encode_input, query_digests,
+    query_make_keys, store_key,
+};
+
+/// Digests per announcing entry: about 200 KB, so the entry still travels by gossip (256 KiB
+/// at most) rather than waiting for the next heads exchange; the protocol allows up to
+/// `MAX_DIGESTS_PER_ENTRY`.
+pub const ANNOUNCE_BATCH: usize = 4_000;
+const _: () = assert!(ANNOUNCE_BATCH <= MAX_DIGESTS_PER_ENTRY);
+
+/// Most hits a check answers with.
+pub const MAX_CHECK_HITS: usize = 256;
+/// Most rejected lines an import lists (the count is always given).
+pub const MAX_LISTED_REJECTIONS: usize = 10_000;
+
+/// What can go wrong writing records.
+#[derive(Debug, thiserror::Error)]
+pub enum FirearmsError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Publishing failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// A blocking task failed.
+    #[error("internal task failed: {0}")]
+    Task(String),
+}
+
+impl From<sled::Error> for FirearmsError {
+    fn from(e: sled::Error) -> Self {
+        FirearmsError::Store(StoreError::from(e))
+    }
+}
+
+/// Firearm records, the digest index, the reference table and traces.
+pub struct Firearms {
+    records: sled::Tree,
+    /// Turns record sequence numbers into the opaque references members see.
+    refs: RefCipher,
+    /// The next record sequence number.
+    next: AtomicU64,
+    index: RwLock<DigestIndex>,
+    table: RwLock<Arc<ReferenceTable>>,
+    additions: Mutex<Vec<AppliedAddition>>,
+    /// Serialises record writes, so a record's status and the digests announcing it change
+    /// together.
+    writes: tokio::sync::Mutex<()>,
+    traces: traces::TraceStore,
+    policy: TracePolicy,
+}
+
+/// A reference addition applied from some member's feed.
+#[derive(Clone, Debug, Serialize)]
+pub struct AppliedAddition {
+    /// The publishing member.
+    pub origin: String,
+    /// Its feed seq.
+    pub seq: u64,
+    /// The addition.
+    pub addition: ReferenceAddition,
+}
+
+/// The result of an import.
+#[derive(Debug, Serialize)]
+pub struct ImportOutcome {
+    /// Records stored.
+    pub imported: u64,
+    /// Lines refused: their number and why (at most `MAX_LISTED_REJECTIONS`).
+    pub rejected: Vec<Rejection>,
+    /// Lines refused in all.
+    pub rejected_total: u64,
+    /// Digests published.
+    pub announced: u64,
+}
+
+/// One refused import line.
+#[derive(Debug, Serialize)]
+pub struct Rejection {
+    /// The 1-based line the record starts on.
+    pub line: u64,
+    /// What is wrong, naming the field.
+    pub error: String,
+}
+
+/// One hit of a check, as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct CheckHit {
+    /// The holder's country.
+    pub country: String,
+    /// The holder.
+    pub bureau_id: String,
+    /// Status announced.
+    pub status: &'static str,
+    /// The record at the holder.
+    pub record_ref: String,
+    /// `exact` or `confusable`.
+    #[serde(rename = "match")]
+    pub kind: &'static str,
+}
 
 impl Firearms {
-    /// Opens the records and rebuilds the digest index from the stored feeds.
-    pub fn open(_store: &Store, _config: &NodeConfig) -> Result<Self, StoreError> {
-        Ok(Firearms {})
+    /// Opens the records and rebuilds the digest index and the reference table from the
+    /// stored feeds.
+    pub fn open(store: &Store, config: &NodeConfig) -> Result<Self, StoreError> {
+        let table = ReferenceTable::try_builtin()
+            .map_err(|e| StoreError::corrupt("reference", e))?
+            .clone();
+        let records = store.tree(RECORDS_TREE)?;
+        let next = match records.last()? {
+            Some((key, _)) => <[u8; 8]>::try_from(key.as_ref())
+                .map(|k| u64::from_be_bytes(k) + 1)
+                .map_err(|_| StoreError::corrupt(RECORDS_TREE, "key is not 8 bytes"))?,
+            None => 1,
+        };
+        let firearms = Firearms {
+            refs: RefCipher::load(&store.tree(META_TREE)?)?,
+            next: AtomicU64::new(next),
+            records,
+            index: RwLock::new(DigestIndex::new()),
+            table: RwLock::new(Arc::new(table)),
+            additions: Mutex::new(Vec::new()),
+            writes: tokio::sync::Mutex::new(()),
+            traces: traces::TraceStore::open(store)?,
+            policy: config.trace_policy,
+        };
+        let started = std::time::Instant::now();
+        store.for_each_entry(|entry| {
+            firearms.apply(&entry);
+            Ok(())
+        })?;
+        firearms
+            .index
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .compact();
+        let stats = firearms.index_stats();
+        tracing::info!(
+            digests = stats.live,
+            memory_mb = stats.memory_bytes / (1 << 20),
+            ms = started.elapsed().as_millis() as u64,
+            "firearm digest index rebuilt"
+        );
+        Ok(firearms)
     }
 
     /// Applies a run of entries of one feed (digests, retractions, reference additions).
-    pub fn project(&self, _node: &NodeHandle, _run: &[VerifiedEntry]) -> Result<(), StoreError> {
+    pub fn project(&self, _node: &NodeHandle, run: &[VerifiedEntry]) -> Result<(), StoreError> {
+        for entry in run {
+            self.apply(entry);
+        }
         Ok(())
+    }
+
+    fn apply(&self, entry: &VerifiedEntry) {
+        let origin = entry.entry.origin;
+        match &entry.entry.body {
+            Body::FirearmDigests(list) => {
+                let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+                for digest in list {
+                    index.apply(&origin, digest);
+                }
+            }
+            Body::FirearmRetractions(list) => {
+                let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+                for record_ref in list {
+                    index.retract(&origin, record_ref);
+                }
+            }
+            Body::ReferenceAddition(json) => self.apply_addition(origin, entry.entry.seq, json),
+            _ => {}
+        }
+    }
+
+    /// Applies a member's addition to this node's table; one that does not parse or
+    /// conflicts with the table is skipped (and logged), never fatal.
+    fn apply_addition(&self, origin: BureauId, seq: u64, json: &str) {
+        let addition: ReferenceAddition = match serde_json::from_str(json) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(%origin, seq, "reference addition does not parse: {e}");
+                return;
+            }
+        };
+        if let Err(e) = addition.validate() {
+            tracing::warn!(%origin, seq, "reference addition refused: {e}");
+            return;
+        }
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = (**table).clone();
+        match next.add(addition.clone()) {
+            Ok(()) => {
+                *table = Arc::new(next);
+                self.additions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(AppliedAddition {
+                        origin: origin.to_string(),
+                        seq,
+                        addition,
+                    });
+            }
+            Err(e) => tracing::warn!(%origin, seq, "reference addition not applied: {e}"),
+        }
+    }
+
+    /// The reference table as it stands (built-in plus applied additions).
+    pub fn table(&self) -> Arc<ReferenceTable> {
+        self.table.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The additions applied so far, in the order applied.
+    pub fn additions(&self) -> Vec<AppliedAddition> {
+        self.additions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Figures about the digest index.
+    pub fn index_stats(&self) -> index::IndexStats {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).stats()
+    }
+
+    /// The trace policy in force.
+    pub fn policy(&self) -> TracePolicy {
+        self.policy
+    }
+
+    /// Digests matching a make and serial as written, by any member (this node included).
+    pub fn lookup(&self, node: &NodeHandle, make: &str, serial: &str) -> Vec<Hit> {
+        let table = self.table();
+        let keys: Vec<([u8; 16], [u8; 16])> = query_make_keys(&table, make)
+            .iter()
+            .filter_map(|k| query_digests(&node.digest_key, k, serial))
+            .collect();
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let mut hits: Vec<Hit> = Vec::new();
+        for (exact, confusable) in keys {
+            for hit in index.lookup(&exact, &confusable, MAX_CHECK_HITS) {
+                let known = hits
+                    .iter()
+                    .position(|h| h.origin == hit.origin && h.record_ref == hit.record_ref);
+                match known {
+                    Some(at) => hits[at].exact |= hit.exact,
+                    None if hits.len() < MAX_CHECK_HITS => hits.push(hit),
+                    None => {}
+                }
+            }
+        }
+        // Exact hits first.
+        hits.sort_by_key(|h| !h.exact);
+        hits
+    }
+
+    /// The check answer for a make and serial.
+    pub fn check(&self, node: &NodeHandle, make: &str, serial: &str) -> Vec<CheckHit> {
+        self.lookup(node, make, serial)
+            .into_iter()
+            .map(|h| CheckHit {
+                country: node.country_of(&h.origin),
+                bureau_id: h.origin.to_string(),
+                status: h.status.as_str(),
+                record_ref: h.record_ref.to_hex(),
+                kind: if h.exact { "exact" } else { "confusable" },
+            })
+            .collect()
+    }
+
+    /// One of this node's records.
+    pub fn record(&self, id: &RecordRef) -> Result<Option<StoredRecord>, StoreError> {
+        let Some(n) = self.refs.decrypt(id) else {
+            return Ok(None);
+        };
+        let table = self.table();
+        self.records
+            .get(store_key(n))?
+            .map(|bytes| StoredRecord::decode(&bytes, &table))
+            .transpose()
+    }
+
+    /// A block of `count` fresh sequence numbers.
+    fn allocate(&self, count: u64) -> u64 {
+        self.next.fetch_add(count, Ordering::SeqCst)
+    }
+
+    /// This node's records in reference order, after `after`, at most `limit`.
+    pub fn list(
+        &self,
+        after: Option<RecordRef>,
+        limit: usize,
+    ) -> Result<Vec<(RecordRef, StoredRecord)>, StoreError> {
+        let from = match after {
+            Some(r) => self
+                .refs
+                .decrypt(&r)
+                .map_or(u64::MAX, |n| n.saturating_add(1)),
+            None => 0,
+        };
+        let table = self.table();
+        let mut out = Vec::new();
+        for item in self.records.range(store_key(from)..) {
+            let (key, value) = item?;
+            let Ok(bytes) = <[u8; 8]>::try_from(key.as_ref()) else {
+                continue;
+            };
+            let id = self.refs.encrypt(u64::from_be_bytes(bytes));
+            out.push((id, StoredRecord::decode(&value, &table)?));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Number of records this node holds.
+    pub fn record_count(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Stores a validated record and announces it; answers once both are on disk.
+    pub async fn create(
+        &self,
+        node: &NodeHandle,
+        record: FirearmRecord,
+    ) -> Result<(RecordRef, StoredRecord), FirearmsError> {
+        let _writing = self.writes.lock().await;
+        let n = self.allocate(1);
+        let id = self.refs.encrypt(n);
+        let now = now_ms();
+        let stored = StoredRecord {
+            record,
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        self.records.insert(store_key(n), stored.encode())?;
+        match digest_of(&node.digest_key, &stored.record, id) {
+            Some(digest) => {
+                node.publish(Body::FirearmDigests(vec![digest])).await?;
+            }
+            None => node.store.flush().await?,
+        }
+        Ok((id, stored))
+    }
+
+    /// Replaces record `id` with `record` (already validated from the stored input with the
+    /// caller's changes) and announces the change: a new digest when the record is active
+    /// and its status, make or serial changed; a retraction when it stopped being active.
+    pub async fn replace(
+        &self,
+        node: &NodeHandle,
+        id: RecordRef,
+        change: impl FnOnce(&FirearmRecord) -> Result<FirearmRecord, Vec<striae_firearms::FieldError>>,
+    ) -> Result<Option<Result<StoredRecord, Vec<striae_firearms::FieldError>>>, FirearmsError> {
+        let _writing = self.writes.lock().await;
+        let (Some(n), Some(old)) = (self.refs.decrypt(&id), self.record(&id)?) else {
+            return Ok(None);
+        };
+        let record = match change(&old.record) {
+            Ok(r) => r,
+            Err(errors) => return Ok(Some(Err(errors))),
+        };
+        let stored = StoredRecord {
+            record,
+            created_at_ms: old.created_at_ms,
+            updated_at_ms: now_ms(),
+        };
+        self.records.insert(store_key(n), stored.encode())?;
+        let before = digest_of(&node.digest_key, &old.record, id);
+        let after = digest_of(&node.digest_key, &stored.record, id);
+        match (before, after) {
+            (_, Some(new)) if before != Some(new) => {
+                node.publish(Body::FirearmDigests(vec![new])).await?;
+            }
+            (Some(_), None) => {
+                node.publish(Body::FirearmRetractions(vec![id])).await?;
+            }
+            _ => node.store.flush().await?,
+        }
+        Ok(Some(Ok(stored)))
+    }
+
+    /// Imports a CSV or NDJSON document: parses, validates and normalises every line in a
+    /// blocking task (in parallel), stores the good records with batched writes, announces
+    /// them in few large digest entries, and flushes once. Good lines are kept when others
+    /// are refused.
+    pub async fn import(
+        &self,
+        node: &NodeHandle,
+        format: import::ImportFormat,
+        bytes: Vec<u8>,
+    ) -> Result<ImportOutcome, FirearmsError> {
+        let table = self.table();
+        let started = std::time::Instant::now();
+        let items = tokio::task::spawn_blocking(move || {
+            import::parse(format, std::io::Cursor::new(bytes)).collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| FirearmsError::Task(e.to_string()))?;
+        tracing::debug!(
+            lines = items.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "import parsed"
+        );
+        self.store_inputs(node, table, items).await
+    }
+
+    /// Stores already parsed inputs (import and devnet seeding share this path).
+    pub async fn store_inputs(
+        &self,
+        node: &NodeHandle,
+        table: Arc<ReferenceTable>,
+        items: Vec<import::ImportItem>,
+    ) -> Result<ImportOutcome, FirearmsError> {
+        // No write lock: an import only adds records, each with its own sequence numbers, so
+        // imports run side by side (one parses and validates while another writes).
+        let key = node.digest_key;
+        let tree = self.records.clone();
+        let first = self.allocate(items.len() as u64);
+        let refs = self.refs.clone();
+        let started = std::time::Instant::now();
+        let (digests, imported, rejected, rejected_total) =
+            tokio::task::spawn_blocking(move || {
+                store_batch(&tree, &table, &key, &refs, first, items)
+            })
+            .await
+            .map_err(|e| FirearmsError::Task(e.to_string()))??;
+        let stored_ms = started.elapsed().as_millis() as u64;
+        let announced = digests.len() as u64;
+        // Published together: the core appends them in order and one flush covers many.
+        futures::future::try_join_all(
+            digests
+                .chunks(ANNOUNCE_BATCH)
+                .map(|chunk| node.publish(Body::FirearmDigests(chunk.to_vec()))),
+        )
+        .await?;
+        if digests.is_empty() {
+            node.store.flush().await?;
+        }
+        tracing::debug!(
+            imported,
+            stored_ms,
+            announced_ms = started.elapsed().as_millis() as u64 - stored_ms,
+            "import stored and announced"
+        );
+        Ok(ImportOutcome {
+            imported,
+            rejected,
+            rejected_total,
+            announced,
+        })
     }
 }
 
-/// Answers another member's trace request.
-pub async fn on_trace_request(
-    _node: &NodeHandle,
-    _from: BureauId,
-    _message: SignedMessage,
-) -> SyncResponse {
-    SyncResponse::Refused("traces are not served by this node".into())
-}
+type BatchResult = (Vec<FirearmDigest>, u64, Vec<Rejection>, u64);
+/// A validated line: its sequence number, stored bytes and digest (if announced).
+type Prepared = (u64, Vec<u8>, Option<FirearmDigest>);
 
-/// Receives a trace answer that followed a review.
-pub async fn on_trace_answer(
-    _node: &NodeHandle,
-    _from: BureauId,
-    _message: SignedMessage,
-) -> SyncResponse {
-    SyncResponse::Refused("traces are not served by this node".into())
+/// Validates `items` in parallel and writes the good ones in sled batches.
+fn store_batch(
+    tree: &sled::Tree,
+    table: &ReferenceTable,
+    key: &striae_protocol::firearm::DigestKey,
+    refs: &RefCipher,
+    first: u64,
+    items: Vec<import::ImportItem>,
+) -> Result<BatchResult, FirearmsError> {
+    use rayon::prelude::*;
+    let now = now_ms();
+    let started = std::time::Instant::now();
+    // Each line gets its own sequence number (refused lines leave a gap), so the parallel
+    // work needs no coordination and the writes stay in key order.
+    let checked: Vec<(u64, Result<Prepared, String>)> = items
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, (line, parsed))| {
+            let outcome = parsed.and_then(|input: FirearmInput| {
+                let record = validate_input(&input, table)
+                    .map_err(|errors| records::describe_errors(&errors).1)?;
+                let n = first + i as u64;
+                let digest = digest_of(key, &record, refs.encrypt(n));
+                Ok((n, encode_input(&input, now, now), digest))
+            });
+            (line, outcome)
+        })
+        .collect();
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "import validated"
+    );
+    let mut digests = Vec::new();
+    let mut rejected = Vec::new();
+    let (mut imported, mut rejected_total) = (0u64, 0u64);
+    let mut batch = sled::Batch::default();
+    let mut in_batch = 0usize;
+    for (line, outcome) in checked {
+        match outcome {
+            Ok((n, bytes, digest)) => {
+                batch.insert(&store_key(n), bytes);
+                in_batch += 1;
+                imported += 1;
+                digests.extend(digest);
+                if in_batch == 10_000 {
+                    tree.apply_batch(std::mem::take(&mut batch))?;
+                    in_batch = 0;
+                }
+            }
+            Err(error) => {
+                rejected_total += 1;
+                if rejected.len() < MAX_LISTED_REJECTIONS {
+                    rejected.push(Rejection { line, error });
+                }
+            }
+        }
+    }
+    tree.apply_batch(batch)?;
+    Ok((digests, imported, rejected, rejected_total))
 }
-
-/// Seeds devnet member `index` (of `members`) with example data.
-pub async fn seed_devnet(
-    _node: &NodeHandle,
-    _index: usize,
-    _members: usize,
-) -> Result<(), crate::node::NodeError> {
-    Ok(())
-}
-
-/// Periodic work.
-pub async fn tick(_node: &NodeHandle) {}

@@ -266,6 +266,12 @@ async fn devnet_run(opts: DevnetOpts) -> Result<()> {
             first.token,
             first.config.display()
         );
+        if lines.len() > 1 {
+            eprintln!(
+                "try: striae firearm check --config {} --make Walther --serial 'wk 105733'   (a pistol DE holds; see docs/firearms.md)",
+                first.config.display()
+            );
+        }
     }
     let mut every = tokio::time::interval(devnet::SUMMARY_EVERY);
     loop {
