@@ -374,7 +374,8 @@ struct Core {
     commands: mpsc::Receiver<CoreCommand>,
     peers: HashMap<PeerId, BureauId>,
     connected: HashSet<PeerId>,
-    peer_heads: HashMap<PeerId, Heads>,
+    /// Each connected peer's latest heads statement, as signed and as verified.
+    peer_heads: HashMap<PeerId, (SignedHeads, Heads)>,
     member_heads: HashMap<BureauId, Heads>,
     in_flight: HashMap<BureauId, Vec<u64>>,
     tags: HashMap<u64, Tag>,
@@ -453,7 +454,12 @@ impl Core {
     async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_exchange = Instant::now();
+        // A random phase, so that members started together do not all exchange heads (and
+        // verify each other's) in the same instant every interval.
+        let phase = self.heads_interval.mul_f64(rand::random::<f64>());
+        let mut last_exchange = Instant::now()
+            .checked_sub(phase)
+            .unwrap_or_else(Instant::now);
         loop {
             tokio::select! {
                 biased;
@@ -892,25 +898,45 @@ impl Core {
     }
 
     async fn on_heads(&mut self, peer: PeerId, signed: SignedHeads) {
-        let heads = match signed.verify(&self.network) {
-            Ok(h) => h,
-            Err(e) => {
-                self.penalise(peer, &format!("invalid heads: {e}")).await;
-                return;
-            }
+        // The same statement again (nothing changed at the peer since): already verified and
+        // its receipts recorded; only the pull check below is repeated, as the retry of any
+        // pull that failed.
+        let repeated = self
+            .peer_heads
+            .get(&peer)
+            .filter(|(known, _)| *known == signed)
+            .map(|(_, heads)| heads.clone());
+        let heads = match repeated {
+            Some(heads) => heads,
+            None => match self.verify_heads(peer, &signed).await {
+                Some(heads) => heads,
+                None => return,
+            },
         };
-        if self.peers.get(&peer) != Some(&heads.member) {
-            self.penalise(peer, "heads signed by another member").await;
-            return;
-        }
-        self.record_receipts(&heads);
         for head in &heads.heads {
             self.check_fork(peer, head).await;
             if head.seq > self.feeds.head_seq(&head.origin) {
                 self.pull_from(peer, head.origin, head.seq).await;
             }
         }
-        self.peer_heads.insert(peer, heads);
+        self.peer_heads.insert(peer, (signed, heads));
+    }
+
+    /// Verifies a peer's new heads statement and records the receipts it carries.
+    async fn verify_heads(&mut self, peer: PeerId, signed: &SignedHeads) -> Option<Heads> {
+        let heads = match signed.verify(&self.network) {
+            Ok(h) => h,
+            Err(e) => {
+                self.penalise(peer, &format!("invalid heads: {e}")).await;
+                return None;
+            }
+        };
+        if self.peers.get(&peer) != Some(&heads.member) {
+            self.penalise(peer, "heads signed by another member").await;
+            return None;
+        }
+        self.record_receipts(&heads);
+        Some(heads)
     }
 
     /// A peer whose head for an origin names a different entry than ours at the same seq has
@@ -976,7 +1002,7 @@ impl Core {
             .peer_heads
             .iter()
             .filter(|(p, _)| self.connected.contains(p))
-            .map(|(p, h)| (*p, h.seq_of(&origin)))
+            .map(|(p, h)| (*p, h.1.seq_of(&origin)))
             .max_by_key(|(_, seq)| *seq);
         if let Some((peer, seq)) = best
             && seq > self.feeds.head_seq(&origin)

@@ -531,19 +531,14 @@ fn store_batch(
     let mut digests = Vec::new();
     let mut rejected = Vec::new();
     let (mut imported, mut rejected_total) = (0u64, 0u64);
-    let mut batch = sled::Batch::default();
-    let mut in_batch = 0usize;
+    // Plain inserts, not sled batches: a batch takes sled's process-wide lock and would stall
+    // replication (every other reader and writer) for as long as it runs.
     for (line, outcome) in checked {
         match outcome {
             Ok((n, bytes, digest)) => {
-                batch.insert(&store_key(n), bytes);
-                in_batch += 1;
+                tree.insert(store_key(n), bytes)?;
                 imported += 1;
                 digests.extend(digest);
-                if in_batch == 10_000 {
-                    tree.apply_batch(std::mem::take(&mut batch))?;
-                    in_batch = 0;
-                }
             }
             Err(error) => {
                 rejected_total += 1;
@@ -553,6 +548,5 @@ fn store_batch(
             }
         }
     }
-    tree.apply_batch(batch)?;
     Ok((digests, imported, rejected, rejected_total))
 }

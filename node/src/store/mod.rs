@@ -134,9 +134,10 @@ impl Store {
     /// flushed: the head moves only afterwards (`set_head`), so a crash in between leaves
     /// entries that are simply pulled again. Chunks never disagree: an `(origin, seq)` holds
     /// the same signed bytes wherever it is stored, and a frozen feed is never written again.
+    /// Plain inserts, not a sled batch: sled serialises batches behind a process-wide lock
+    /// that every reader and writer of every database then waits on.
     pub fn put_entries(&self, run: &[VerifiedEntry]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        let mut received = sled::Batch::default();
+        let received_at = now_ms().to_be_bytes();
         let mut rest = run;
         while let Some(first) = rest.first() {
             let mut size = 0usize;
@@ -156,12 +157,10 @@ impl Store {
                 value.extend_from_slice(&e.wire);
             }
             let key = entry_key(&first.entry.origin, first.entry.seq);
-            batch.insert(&key[..], value);
-            received.insert(&key[..], &now_ms().to_be_bytes()[..]);
+            self.entries.insert(&key[..], value)?;
+            self.received.insert(&key[..], &received_at[..])?;
             rest = tail;
         }
-        self.entries.apply_batch(batch)?;
-        self.received.apply_batch(received)?;
         Ok(())
     }
 
