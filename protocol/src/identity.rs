@@ -1,7 +1,12 @@
 //! Bureau identities and signing: a bureau is its ed25519 key, shown as its libp2p PeerId, and
 //! every signature is domain-separated and bound to one network.
 
-use std::{fmt, str::FromStr};
+use std::{
+    collections::HashMap,
+    fmt,
+    str::FromStr,
+    sync::{OnceLock, RwLock},
+};
 
 use bincode::{Decode, Encode};
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -54,9 +59,25 @@ impl BureauId {
             .map_err(|_| IdentityError::BadSignature)
     }
 
-    /// The ed25519-dalek key, for batch verification.
+    /// The ed25519-dalek key, for batch verification. Decompressing a key costs about a
+    /// third of a signature check, and a network has at most a few hundred members, so
+    /// decompressed keys are remembered (a bounded, process-wide memo of a pure function).
     pub fn verifying_key(&self) -> Result<VerifyingKey, IdentityError> {
-        VerifyingKey::from_bytes(&self.0).map_err(|e| IdentityError::InvalidKey(e.to_string()))
+        static KEYS: OnceLock<RwLock<HashMap<[u8; 32], VerifyingKey>>> = OnceLock::new();
+        const MAX_KEYS: usize = 4096;
+        let keys = KEYS.get_or_init(Default::default);
+        if let Some(key) = keys.read().ok().and_then(|k| k.get(&self.0).copied()) {
+            return Ok(key);
+        }
+        let key = VerifyingKey::from_bytes(&self.0)
+            .map_err(|e| IdentityError::InvalidKey(e.to_string()))?;
+        if let Ok(mut keys) = keys.write() {
+            if keys.len() >= MAX_KEYS {
+                keys.clear();
+            }
+            keys.insert(self.0, key);
+        }
+        Ok(key)
     }
 
     /// A short form for logs: the last 8 characters of the PeerId.
