@@ -496,7 +496,7 @@ type BatchResult = (Vec<FirearmDigest>, u64, Vec<Rejection>, u64);
 /// A validated line: its sequence number, stored bytes and digest (if announced).
 type Prepared = (u64, Vec<u8>, Option<FirearmDigest>);
 
-/// Validates `items` in parallel and writes the good ones in sled batches.
+/// Validates `items` in parallel and writes the good ones.
 fn store_batch(
     tree: &sled::Tree,
     table: &ReferenceTable,
