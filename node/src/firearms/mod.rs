@@ -42,8 +42,8 @@ use records::{
     query_make_keys, store_key,
 };
 
-/// Digests per announcing entry: about 200 KB, so the entry still travels by gossip (256 KiB
-/// at most) rather than waiting for the next heads exchange; the protocol allows up to
+/// Digests per announcing entry: about 200 KB, so that one gossip message of a large import
+/// does not hold up the notices queued behind it on a connection; the protocol allows up to
 /// `MAX_DIGESTS_PER_ENTRY`.
 pub const ANNOUNCE_BATCH: usize = 4_000;
 const _: () = assert!(ANNOUNCE_BATCH <= MAX_DIGESTS_PER_ENTRY);
