@@ -37,6 +37,15 @@ pub enum SignedError {
         /// The key the value names.
         named: BureauId,
     },
+    /// The message verifies, but its signer is not the member that sent it (a relayed or
+    /// replayed message).
+    #[error("sent by {sender}, but signed by {signer}")]
+    NotFromSender {
+        /// The member the message came from.
+        sender: BureauId,
+        /// The member that signed it.
+        signer: BureauId,
+    },
 }
 
 /// A value's canonical bytes and the signature over them.
@@ -74,6 +83,22 @@ impl SignedMessage {
             &signing_message(T::DOMAIN, network, &self.bytes),
             &self.signature,
         )?;
+        Ok(value)
+    }
+
+    /// Like `open`, and the signer must be `sender`, the member the message came from.
+    pub fn open_from<T: SignedKind>(
+        &self,
+        network: &NetworkId,
+        sender: &BureauId,
+    ) -> Result<T, SignedError> {
+        let value: T = self.open(network)?;
+        if value.signer() != *sender {
+            return Err(SignedError::NotFromSender {
+                sender: *sender,
+                signer: value.signer(),
+            });
+        }
         Ok(value)
     }
 

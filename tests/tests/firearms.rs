@@ -672,7 +672,7 @@ async fn a_holder_discloses_only_what_the_request_matches_and_only_to_its_signer
     );
     // FR's signed request relayed by ES is refused: the signer must be the sender.
     match ask(ES, request("wk1o5733")).await {
-        SyncResponse::Refused(why) => assert!(why.contains("requester"), "{why}"),
+        SyncResponse::Refused(why) => assert!(why.contains("signed by"), "{why}"),
         other => panic!("a relayed request was answered: {other:?}"),
     }
     net.shutdown().await;

@@ -119,17 +119,12 @@ pub async fn on_confirm_request(
     from: BureauId,
     message: SignedMessage,
 ) -> SyncResponse {
-    let request = match message.open::<ConfirmRequest>(&node.network) {
+    let request = match message.open_from::<ConfirmRequest>(&node.network, &from) {
         Ok(r) => r,
         Err(e) => {
             return SyncResponse::Refused(format!("confirmation request does not verify: {e}"));
         }
     };
-    if request.requester != from {
-        return SyncResponse::Refused(
-            "the confirmation request is signed by another member than the one sending it".into(),
-        );
-    }
     let country = node.country_of(&from);
     let search_id = hex::encode(request.search_id);
     let exhibits: Vec<String> = request.exhibits.iter().map(|r| r.to_hex()).collect();

@@ -484,19 +484,18 @@ fn check_answer(
     search_id: [u8; 16],
     signed: &SignedMessage,
 ) -> Result<Vec<(ExhibitRef, Comparison)>, (&'static str, String)> {
-    let response = signed.open::<ConfirmResponse>(&node.network).map_err(|e| {
-        (
-            "holder_failed",
-            format!("the answer's signature does not verify: {e}"),
-        )
-    })?;
-    if response.responder != holder
-        || response.requester != node.me
-        || response.search_id != search_id
-    {
+    let response = signed
+        .open_from::<ConfirmResponse>(&node.network, &holder)
+        .map_err(|e| {
+            (
+                "holder_failed",
+                format!("the answer's signature does not verify: {e}"),
+            )
+        })?;
+    if response.requester != node.me || response.search_id != search_id {
         return Err((
             "holder_failed",
-            "the answer is signed for another holder, requester or search".into(),
+            "the answer is for another requester or search".into(),
         ));
     }
     Ok(response.results)
