@@ -290,9 +290,10 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let (applied, _) = broadcast::channel(APPLIED_CAPACITY);
     let network = config.roster.network_id;
     let audit = AuditLog::open(&store, signer.clone(), network)?;
-    let notices = Notices::open(&store)?;
+    let notices = Notices::default();
     let firearms = Firearms::open(&store, &config)?;
     let ballistics = Ballistics::open(&store, &config)?;
+    rebuild_projections(&store, &notices, &firearms, &ballistics)?;
     let handle = NodeHandle {
         shared: Arc::new(Shared {
             country: config.country.clone(),
@@ -356,6 +357,32 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         tasks: vec![api_task, core_task, services_task, background_task],
         net_task,
     })
+}
+
+/// Rebuilds the in-memory projections (notices, the firearm digest index and reference
+/// table, the ballistic screening index) from the stored feeds, in one pass over them.
+fn rebuild_projections(
+    store: &Store,
+    notices: &Notices,
+    firearms: &Firearms,
+    ballistics: &Ballistics,
+) -> Result<(), StoreError> {
+    let started = Instant::now();
+    let mut entries = 0u64;
+    store.for_each_entry_received(|entry, received_at_ms| {
+        notices.project(std::slice::from_ref(&entry), received_at_ms);
+        firearms.rebuild_from(&entry);
+        ballistics.rebuild_from(&entry);
+        entries += 1;
+        Ok(())
+    })?;
+    firearms.rebuilt();
+    tracing::info!(
+        entries,
+        ms = started.elapsed().as_millis() as u64,
+        "projections rebuilt from the stored feeds"
+    );
+    Ok(())
 }
 
 enum Tag {

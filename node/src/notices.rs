@@ -77,16 +77,6 @@ pub struct Notices {
 }
 
 impl Notices {
-    /// Rebuilds the projection from the stored feeds.
-    pub fn open(store: &Store) -> Result<Self, StoreError> {
-        let notices = Notices::default();
-        store.for_each_entry_received(|entry, received_at_ms| {
-            notices.project(std::slice::from_ref(&entry), received_at_ms);
-            Ok(())
-        })?;
-        Ok(notices)
-    }
-
     /// Applies the notice operations among `entries` (verified, in feed order). Operations
     /// that break a rule (an update by someone other than the issuer, an invalid content) are
     /// skipped with a warning: the entry itself stays in the feed, as signed.

@@ -112,7 +112,8 @@ pub struct Ballistics {
 }
 
 impl Ballistics {
-    /// Opens the exhibits and rebuilds the screening index from the stored feeds.
+    /// Opens the exhibits and indexes this node's own; the screening index of every digest
+    /// held is rebuilt from the stored feeds by the node (`rebuild_from`).
     pub fn open(store: &Store, config: &NodeConfig) -> Result<Self, StoreError> {
         let (lead_tx, lead_rx) = mpsc::channel(LEAD_QUEUE);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -131,18 +132,19 @@ impl Ballistics {
             prep: PrepParams::default(),
             cmc: CmcParams::default(),
         };
-        store.for_each_entry(|entry| {
-            for op in index_ops(&entry) {
-                ballistics.all.apply(op);
-            }
-            Ok(())
-        })?;
         for record in ballistics.own_records()? {
             if let Some(op) = record.index_op() {
                 ballistics.own.apply(op);
             }
         }
         Ok(ballistics)
+    }
+
+    /// Applies one stored entry while the node rebuilds its projections at start.
+    pub fn rebuild_from(&self, entry: &VerifiedEntry) {
+        for op in index_ops(entry) {
+            self.all.apply(op);
+        }
     }
 
     /// Applies a run of entries of one feed (digests, retractions): the screening index

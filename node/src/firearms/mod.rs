@@ -140,8 +140,8 @@ pub struct CheckHit {
 }
 
 impl Firearms {
-    /// Opens the records and rebuilds the digest index and the reference table from the
-    /// stored feeds.
+    /// Opens the records; the digest index and the reference table are rebuilt from the
+    /// stored feeds by the node (`rebuild_from`, then `rebuilt`).
     pub fn open(store: &Store, config: &NodeConfig) -> Result<Self, StoreError> {
         let table = ReferenceTable::try_builtin()
             .map_err(|e| StoreError::corrupt("reference", e))?
@@ -164,24 +164,27 @@ impl Firearms {
             traces: traces::TraceStore::open(store)?,
             policy: config.trace_policy,
         };
-        let started = std::time::Instant::now();
-        store.for_each_entry(|entry| {
-            firearms.apply(&entry);
-            Ok(())
-        })?;
-        firearms
-            .index
+        Ok(firearms)
+    }
+
+    /// Applies one stored entry while the node rebuilds its projections at start (every
+    /// stored entry, feed by feed, in order), then `rebuilt` once.
+    pub fn rebuild_from(&self, entry: &VerifiedEntry) {
+        self.apply(entry);
+    }
+
+    /// The rebuild at start is over: the index is compacted and its size logged.
+    pub fn rebuilt(&self) {
+        self.index
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .compact();
-        let stats = firearms.index_stats();
+        let stats = self.index_stats();
         tracing::info!(
             digests = stats.live,
             memory_mb = stats.memory_bytes / (1 << 20),
-            ms = started.elapsed().as_millis() as u64,
             "firearm digest index rebuilt"
         );
-        Ok(firearms)
     }
 
     /// Applies a run of entries of one feed (digests, retractions, reference additions).
