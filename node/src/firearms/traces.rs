@@ -11,7 +11,7 @@
 //! final answer then waits in the outbox (tree `trace_outbox`) until the requester confirms
 //! receipt. Every request and answer, in or out, goes into the audit log.
 
-use std::sync::Mutex;
+use std::{collections::HashSet, sync::Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -209,6 +209,9 @@ pub struct TraceStore {
     pending: sled::Tree,
     /// Serialises read-modify-write of trace records.
     lock: Mutex<()>,
+    /// Reviewed answers being delivered right now: the review's own attempt and the periodic
+    /// retry must not both send one answer.
+    delivering: Mutex<HashSet<[u8; 16]>>,
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
@@ -244,6 +247,7 @@ impl TraceStore {
             retry: store.tree(RETRY_TREE)?,
             pending: store.tree(PENDING_TREE)?,
             lock: Mutex::new(()),
+            delivering: Mutex::new(HashSet::new()),
         })
     }
 
@@ -1018,9 +1022,25 @@ pub async fn review(
     Ok(view)
 }
 
-/// Tries to hand a reviewed answer to its requester; removes it from the outbox once the
-/// requester confirms.
+/// Tries to hand a reviewed answer to its requester, unless that is under way already.
 async fn deliver(node: &NodeHandle, trace_id: [u8; 16]) {
+    let traces = &node.firearms.traces;
+    let claimed = traces
+        .delivering
+        .lock()
+        .map(|mut d| d.insert(trace_id))
+        .unwrap_or(false);
+    if !claimed {
+        return;
+    }
+    deliver_once(node, trace_id).await;
+    if let Ok(mut d) = traces.delivering.lock() {
+        d.remove(&trace_id);
+    }
+}
+
+/// One delivery attempt; removes the answer from the outbox once the requester confirms.
+async fn deliver_once(node: &NodeHandle, trace_id: [u8; 16]) {
     let traces = &node.firearms.traces;
     let Ok(Some(bytes)) = traces.outbox.get(trace_id) else {
         return;
