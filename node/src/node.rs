@@ -403,7 +403,9 @@ struct Core {
     connected: HashSet<PeerId>,
     /// Each connected peer's latest heads statement, as signed and as verified.
     peer_heads: HashMap<PeerId, (SignedHeads, Heads)>,
-    member_heads: HashMap<BureauId, Heads>,
+    /// Per member, its latest heads statement's time and its head of our own feed: the
+    /// receipts recorded so far.
+    member_heads: HashMap<BureauId, (u64, u64)>,
     in_flight: HashMap<BureauId, Vec<u64>>,
     tags: HashMap<u64, Tag>,
     next_tag: u64,
@@ -987,24 +989,31 @@ impl Core {
         let _ = self.node.net.request(peer, request, tag).await;
     }
 
-    /// Keeps the member's latest heads in memory and notes on disk, per origin, when they
-    /// advanced: these are the receipts for every entry up to them.
+    /// Notes on disk when a member's signed heads first reached each new entry of our own
+    /// feed: the receipts for every entry up to there. Receipts travel back to the issuer
+    /// only; recording every member's progress on every origin would add members × origins
+    /// rows to every node's store at each heads exchange.
     fn record_receipts(&mut self, heads: &Heads) {
-        let previous = self.member_heads.get(&heads.member);
-        if previous.is_some_and(|p| p.issued_at_ms >= heads.issued_at_ms) {
+        let me = self.signer.bureau();
+        let seq = heads.seq_of(&me);
+        let (last_at, last_seq) = self
+            .member_heads
+            .get(&heads.member)
+            .copied()
+            .unwrap_or((0, 0));
+        if last_at >= heads.issued_at_ms {
             return;
         }
-        let store = &self.node.store;
-        for head in &heads.heads {
-            let before = previous.map_or(0, |p| p.seq_of(&head.origin));
-            if head.seq > before
-                && let Err(e) =
-                    store.put_ack_point(&heads.member, &head.origin, head.seq, heads.issued_at_ms)
-            {
-                tracing::error!("cannot store receipt: {e}");
-            }
+        if seq > last_seq
+            && let Err(e) =
+                self.node
+                    .store
+                    .put_ack_point(&heads.member, &me, seq, heads.issued_at_ms)
+        {
+            tracing::error!("cannot store receipt: {e}");
         }
-        self.member_heads.insert(heads.member, heads.clone());
+        self.member_heads
+            .insert(heads.member, (heads.issued_at_ms, seq.max(last_seq)));
     }
 
     async fn pull_from(&mut self, peer: PeerId, origin: BureauId, their_seq: u64) {

@@ -191,7 +191,8 @@ pub struct Ack {
 }
 
 /// Which members hold the notice: the issuer since it issued it, this node since it received
-/// it, and every other member since its signed heads first reached the issuing entry.
+/// it, and every other member since its signed heads first reached the issuing entry. Those
+/// receipts are kept by the issuer's node; elsewhere the list names the issuer and this node.
 pub fn acks(
     store: &Store,
     roster: &Roster,

@@ -142,6 +142,11 @@ async fn propagation(n: usize, m: usize, dials: usize, seed: u64) -> Result<()> 
     wait_for_links(&net, dials.min(n - 1)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     eprintln!("publishing {m} notices");
+    let idle_cpu_start = process_cpu_seconds();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_cpu_per_s = process_cpu_seconds() - idle_cpu_start;
+    let cpu_start = process_cpu_seconds();
+    let publishing = Instant::now();
     let mut latencies = Vec::new();
     let mut delivered_all = true;
     for k in 0..m {
@@ -183,6 +188,11 @@ async fn propagation(n: usize, m: usize, dials: usize, seed: u64) -> Result<()> 
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // CPU spent because of the notices: the whole process's CPU time while publishing, less
+    // what the idle network (timers, heartbeats, storage flushes) costs over the same time.
+    let busy_cpu = process_cpu_seconds() - cpu_start;
+    let idle_cpu = idle_cpu_per_s * publishing.elapsed().as_secs_f64();
+    let cpu_ms_per_notice = (busy_cpu - idle_cpu).max(0.0) * 1000.0 / m.max(1) as f64;
     latencies.sort_by(f64::total_cmp);
     let result = json!({
         "nodes": n,
@@ -191,6 +201,8 @@ async fn propagation(n: usize, m: usize, dials: usize, seed: u64) -> Result<()> 
         "p50_ms": percentile(&latencies, 50.0),
         "p99_ms": percentile(&latencies, 99.0),
         "max_ms": latencies.last().copied().unwrap_or(0.0),
+        "cpu_ms_per_notice": cpu_ms_per_notice,
+        "idle_cpu_percent": idle_cpu_per_s * 100.0,
     });
     net.shutdown().await;
     println!("{result}");
