@@ -40,6 +40,8 @@ use crate::{
 const REPLAY_AGE_MS: u64 = 120_000;
 /// Capacity of the publish queue into the core.
 const CORE_COMMAND_CAPACITY: usize = 256;
+/// Publications made durable by one flush, at most.
+const MAX_PUBLISH_BATCH: usize = 64;
 /// Capacity of the applied-entry broadcast (observers that lag lose events, nothing else).
 const APPLIED_CAPACITY: usize = 65_536;
 /// Pulled pages waiting for the verifier, and verified pages waiting to be applied (each is at
@@ -76,6 +78,9 @@ pub enum NodeError {
         /// Why.
         source: std::io::Error,
     },
+    /// A published entry was stored but could not be flushed to disk.
+    #[error("storage: the entry could not be flushed to disk: {0}")]
+    NotDurable(String),
     /// The node is shutting down.
     #[error("the node is shutting down")]
     Stopped,
@@ -98,10 +103,12 @@ pub struct Applied {
     pub at: Instant,
 }
 
+type PublishReply = oneshot::Sender<Result<VerifiedEntry, NodeError>>;
+
 enum CoreCommand {
     Publish {
         body: Body,
-        reply: oneshot::Sender<Result<VerifiedEntry, NodeError>>,
+        reply: PublishReply,
     },
     Ask {
         peer: PeerId,
@@ -516,23 +523,7 @@ impl Core {
 
     async fn on_command(&mut self, cmd: CoreCommand) {
         match cmd {
-            CoreCommand::Publish { body, reply } => {
-                let result = self.publish(body).await;
-                match result {
-                    Ok(entry) => {
-                        // Durability without stalling replication: answer once flushed.
-                        let store = self.node.store.clone();
-                        tokio::spawn(async move {
-                            let result =
-                                store.flush().await.map(|_| entry).map_err(NodeError::from);
-                            let _ = reply.send(result);
-                        });
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
-                    }
-                }
-            }
+            CoreCommand::Publish { body, reply } => self.publish_waiting(body, reply).await,
             CoreCommand::Ask {
                 peer,
                 request,
@@ -548,7 +539,51 @@ impl Core {
         }
     }
 
-    async fn publish(&mut self, body: Body) -> Result<VerifiedEntry, NodeError> {
+    /// Publishes `body` and any other publications already waiting: each signed and stored in
+    /// order, all made durable by one flush, then gossiped. On disk before anyone hears of
+    /// them: a member that announced an entry it then lost in a crash would sign another entry
+    /// for the same seq after restart, and every peer would see it equivocate.
+    async fn publish_waiting(&mut self, body: Body, reply: PublishReply) {
+        let mut batch = vec![(self.append_own(body), reply)];
+        let mut next = None;
+        while batch.len() < MAX_PUBLISH_BATCH {
+            match self.commands.try_recv() {
+                Ok(CoreCommand::Publish { body, reply }) => {
+                    batch.push((self.append_own(body), reply));
+                }
+                Ok(other) => {
+                    next = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let flushed = self.node.store.flush().await.map_err(|e| e.to_string());
+        for (appended, reply) in batch {
+            let result = match (appended, &flushed) {
+                (Ok(entry), Ok(())) => {
+                    self.gossip_own(&entry).await;
+                    Ok(entry)
+                }
+                (Ok(_), Err(e)) => Err(NodeError::NotDurable(e.clone())),
+                (Err(e), _) => Err(e),
+            };
+            let _ = reply.send(result);
+        }
+        if let Some(command) = next {
+            Box::pin(self.on_command(command)).await;
+        }
+    }
+
+    async fn gossip_own(&mut self, entry: &VerifiedEntry) {
+        if let Err(e) = self.node.net.publish(entry.wire.clone()).await {
+            // Sync delivers it anyway; gossip is only the fast path.
+            tracing::warn!("gossip publish failed: {e}");
+        }
+    }
+
+    /// Signs `body` as the next entry of our own feed and stores it (not yet flushed).
+    fn append_own(&mut self, body: Body) -> Result<VerifiedEntry, NodeError> {
         let me = self.signer.bureau();
         if self.feeds.is_frozen(&me) {
             return Err(NodeError::Frozen);
@@ -569,10 +604,6 @@ impl Core {
                 tracing::error!("own entry not applicable: {other:?}");
                 return Err(NodeError::Frozen);
             }
-        }
-        if let Err(e) = self.node.net.publish(entry.wire.clone()).await {
-            // Sync delivers it anyway; gossip is only the fast path.
-            tracing::warn!("gossip publish failed: {e}");
         }
         Ok(entry)
     }

@@ -68,6 +68,13 @@ fn bureau_from(bytes: &[u8], tree: &'static str) -> Result<BureauId, StoreError>
     Ok(BureauId(arr))
 }
 
+/// How often sled writes out what no caller flushed. Every write a caller must not lose (our
+/// own entries, whatever an API call changed) is flushed before it is announced or answered;
+/// what is left to this flush (entries and receipts received from peers) peers hold and send
+/// again, so the interval only bounds how much a crash makes us fetch again. Each flush
+/// costs a write and a sync per database, which adds up with many members on one host.
+const BACKGROUND_FLUSH_MS: u64 = 2_000;
+
 impl Store {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -75,7 +82,7 @@ impl Store {
             .path(dir)
             .cache_capacity(256 << 20)
             .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(Some(500))
+            .flush_every_ms(Some(BACKGROUND_FLUSH_MS))
             .open()?;
         Ok(Store {
             entries: db.open_tree("entries")?,
