@@ -678,21 +678,42 @@ pub fn show(node: &NodeHandle, id: &str) -> Result<Value, TraceError> {
 
 /// `GET /v1/traces`: the traces this node sent, newest first.
 pub fn list(node: &NodeHandle, limit: usize) -> Result<Vec<Value>, TraceError> {
-    let mut traces = Vec::new();
-    for item in node.firearms.traces.out.iter() {
-        let (key, value) = item?;
-        let Ok(id) = <[u8; 16]>::try_from(key.as_ref()) else {
-            continue;
-        };
-        let trace: Outgoing = decode(OUT_TREE, &value)?;
-        traces.push((id, trace));
-    }
-    traces.sort_by_key(|(_, t)| std::cmp::Reverse(t.created_at_ms));
-    Ok(traces
+    let traces = node.firearms.traces.out.iter().filter_map(|item| {
+        let decoded = item.map_err(TraceError::from).and_then(|(key, value)| {
+            let trace: Outgoing = decode(OUT_TREE, &value)?;
+            Ok(<[u8; 16]>::try_from(key.as_ref())
+                .ok()
+                .map(|id| (id, trace)))
+        });
+        decoded.transpose()
+    });
+    let newest = newest_first(traces, limit, |(_, t)| t.created_at_ms)?;
+    Ok(newest
         .iter()
-        .take(limit)
         .map(|(id, t)| outgoing_view(node, id, t))
         .collect())
+}
+
+/// The `limit` newest of `items`, newest first. At most twice `limit` are held at a time:
+/// a node keeps far more traces than one page shows.
+fn newest_first<T>(
+    items: impl Iterator<Item = Result<T, TraceError>>,
+    limit: usize,
+    at: impl Fn(&T) -> u64,
+) -> Result<Vec<T>, TraceError> {
+    let keep = |kept: &mut Vec<T>| {
+        kept.sort_by_key(|t| std::cmp::Reverse(at(t)));
+        kept.truncate(limit);
+    };
+    let mut kept = Vec::new();
+    for item in items {
+        kept.push(item?);
+        if kept.len() >= limit.saturating_mul(2).max(1) {
+            keep(&mut kept);
+        }
+    }
+    keep(&mut kept);
+    Ok(kept)
 }
 
 // ---------------------------------------------------------------- holder side
@@ -947,16 +968,14 @@ fn incoming_view(node: &NodeHandle, id: &[u8], item: &Incoming) -> Value {
 
 /// `GET /v1/traces/incoming`: requests received, newest first.
 pub fn incoming(node: &NodeHandle, limit: usize) -> Result<Vec<Value>, TraceError> {
-    let mut items = Vec::new();
-    for item in node.firearms.traces.incoming.iter() {
+    let items = node.firearms.traces.incoming.iter().map(|item| {
         let (key, value) = item?;
         let incoming: Incoming = decode(IN_TREE, &value)?;
-        items.push((key.to_vec(), incoming));
-    }
-    items.sort_by_key(|(_, i)| std::cmp::Reverse(i.received_at_ms));
-    Ok(items
+        Ok((key.to_vec(), incoming))
+    });
+    let newest = newest_first(items, limit, |(_, i)| i.received_at_ms)?;
+    Ok(newest
         .iter()
-        .take(limit)
         .map(|(id, i)| incoming_view(node, id, i))
         .collect())
 }
@@ -1133,5 +1152,29 @@ pub async fn tick(node: &NodeHandle) {
             tried += 1;
             send_request(node, id, bureau).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_holds_the_newest_first_whatever_the_stored_order() {
+        let times = [5u64, 90, 12, 77, 3, 64, 90, 41, 8, 55, 23];
+        for limit in [1, 2, 3, 5, 11, 20] {
+            let items = times.iter().map(|t| Ok::<u64, TraceError>(*t));
+            let page = newest_first(items, limit, |t| *t).unwrap();
+            let mut expected = times.to_vec();
+            expected.sort_by(|a, b| b.cmp(a));
+            expected.truncate(limit);
+            assert_eq!(page, expected, "limit {limit}");
+        }
+    }
+
+    #[test]
+    fn a_stored_item_that_does_not_decode_fails_the_page() {
+        let items = vec![Ok(1u64), Err(TraceError::NotFound), Ok(2u64)];
+        assert!(newest_first(items.into_iter(), 10, |t| *t).is_err());
     }
 }
