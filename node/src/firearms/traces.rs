@@ -679,13 +679,16 @@ pub fn show(node: &NodeHandle, id: &str) -> Result<Value, TraceError> {
 /// `GET /v1/traces`: the traces this node sent, newest first.
 pub fn list(node: &NodeHandle, limit: usize) -> Result<Vec<Value>, TraceError> {
     let traces = node.firearms.traces.out.iter().filter_map(|item| {
-        let decoded = item.map_err(TraceError::from).and_then(|(key, value)| {
-            let trace: Outgoing = decode(OUT_TREE, &value)?;
-            Ok(<[u8; 16]>::try_from(key.as_ref())
-                .ok()
-                .map(|id| (id, trace)))
-        });
-        decoded.transpose()
+        let (key, value) = match item {
+            Ok(kv) => kv,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let id = <[u8; 16]>::try_from(key.as_ref()).ok()?;
+        Some(
+            decode::<Outgoing>(OUT_TREE, &value)
+                .map(|trace| (id, trace))
+                .map_err(TraceError::from),
+        )
     });
     let newest = newest_first(traces, limit, |(_, t)| t.created_at_ms)?;
     Ok(newest
