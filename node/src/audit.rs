@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use striae_protocol::{BureauId, NetworkId, Signer, identity::signing_message, time::now_ms};
 
-use crate::store::{Store, StoreError};
+use crate::store::{Keyspace, Store, StoreError};
 
 const AUDIT_DOMAIN: &[u8] = b"striae-audit-v1:";
 const HEAD_KEY: &[u8] = b"head";
@@ -104,8 +104,8 @@ pub struct Event<'a> {
 
 /// The node's audit log.
 pub struct AuditLog {
-    tree: sled::Tree,
-    head_tree: sled::Tree,
+    tree: Keyspace,
+    head_tree: Keyspace,
     signer: Signer,
     network: NetworkId,
     /// (records written, hash of the last): writes are serialised through it.
@@ -115,8 +115,8 @@ pub struct AuditLog {
 impl AuditLog {
     /// Opens the log in `store`.
     pub fn open(store: &Store, signer: Signer, network: NetworkId) -> Result<Self, StoreError> {
-        let tree = store.tree("audit")?;
-        let head_tree = store.tree("audit_head")?;
+        let tree = store.keyspace("audit")?;
+        let head_tree = store.keyspace("audit_head")?;
         let head = match head_tree.get(HEAD_KEY)? {
             Some(v) if v.len() == 40 => {
                 let mut count = [0u8; 8];
@@ -217,7 +217,9 @@ impl AuditLog {
         let mut prev = [0u8; 32];
         for item in self.tree.iter() {
             let (key, value) = item?;
-            let seq = key.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            let seq = <[u8; 8]>::try_from(key.as_slice())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
             if seq != expected_seq {
                 problems.push(Problem {
                     seq: expected_seq,
@@ -331,7 +333,7 @@ mod tests {
     fn an_edited_record_is_found() {
         let (_d, store, log) = log();
         write(&log, 3);
-        let tree = store.tree("audit").expect("tree");
+        let tree = store.keyspace("audit").expect("tree");
         let mut value = tree
             .get(2u64.to_be_bytes())
             .expect("get")
@@ -351,7 +353,7 @@ mod tests {
     fn a_removed_record_is_found_in_the_middle_and_at_the_end() {
         let (_d, store, log) = log();
         write(&log, 4);
-        let tree = store.tree("audit").expect("tree");
+        let tree = store.keyspace("audit").expect("tree");
         tree.remove(4u64.to_be_bytes()).expect("remove");
         assert!(!log.verify().expect("verify").ok);
         tree.remove(2u64.to_be_bytes()).expect("remove");

@@ -196,8 +196,8 @@ pub async fn start_all(lines: &[MemberLine]) -> Result<Vec<RunningNode>, NodeErr
 /// README can walk a newcomer through a check, a trace and a cross-border match.
 pub async fn seed_examples(nodes: &[RunningNode]) -> Result<(), NodeError> {
     for (index, node) in nodes.iter().enumerate() {
-        crate::firearms::seed_devnet(&node.handle, index, nodes.len()).await?;
-        crate::ballistics::seed_devnet(&node.handle, index, nodes.len()).await?;
+        crate::firearms::seed_devnet(&node.handle.firearms, index, nodes.len()).await?;
+        crate::ballistics::seed_devnet(&node.handle.ballistics, index, nodes.len()).await?;
     }
     Ok(())
 }

@@ -229,3 +229,22 @@ pub fn rfc3339(ms: u64) -> String {
 pub fn parse_kind(text: &str) -> Result<NoticeKind, striae_protocol::NoticeError> {
     text.parse()
 }
+
+impl crate::core::Capability for Notices {
+    fn name(&self) -> &'static str {
+        "notices"
+    }
+
+    fn replay(&self, entry: &VerifiedEntry, received_at_ms: u64) {
+        self.project(std::slice::from_ref(entry), received_at_ms);
+    }
+
+    fn apply(
+        &self,
+        run: &[VerifiedEntry],
+        received_at_ms: u64,
+    ) -> Result<(), crate::store::StoreError> {
+        self.project(run, received_at_ms);
+        Ok(())
+    }
+}

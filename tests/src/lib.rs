@@ -1,6 +1,8 @@
 //! Test and benchmark harness: networks of real members in one process, on loopback TCP, each
 //! with its own data dir and API, plus helpers to drive them through the HTTP API.
 
+pub mod sim;
+
 use std::{
     future::Future,
     path::PathBuf,

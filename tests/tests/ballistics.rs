@@ -671,7 +671,7 @@ async fn confirmation_requests_that_do_not_hold_up_are_refused_and_logged() {
         probe,
         exhibits: vec![RecordRef([1; 16])],
     };
-    let refused = |answer: Result<SyncResponse, String>| match answer {
+    let refused = |answer: Result<SyncResponse, striae_node::core::AskError>| match answer {
         Ok(SyncResponse::Refused(why)) => why,
         other => panic!("expected a refusal, got {other:?}"),
     };

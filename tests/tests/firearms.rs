@@ -237,7 +237,7 @@ async fn a_trace_comes_back_signed_with_the_history_and_the_audit_log_detects_ta
     {
         let store =
             Store::open(&net.config(DE).data_dir.join("db")).expect("open stopped member's store");
-        let audit = store.tree("audit").unwrap();
+        let audit = store.keyspace("audit").unwrap();
         let key = 1u64.to_be_bytes();
         let mut value = audit
             .get(key)
@@ -573,7 +573,7 @@ async fn the_devnet_walkthrough_works_and_digests_survive_a_restart() {
     let mut net = TestNet::start(3).await;
     for i in 0..3 {
         let handle = net.node(i).handle.clone();
-        striae_node::firearms::seed_devnet(&handle, i, 3)
+        striae_node::firearms::seed_devnet(&handle.firearms, i, 3)
             .await
             .unwrap();
     }

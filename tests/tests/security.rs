@@ -110,9 +110,8 @@ async fn forged_tampered_replayed_and_misplaced_entries_are_rejected_and_the_sen
     let rejected = |net: &TestNet| {
         net.node(0)
             .handle
-            .rejected_from
-            .lock()
-            .unwrap()
+            .core
+            .rejected_from()
             .get(&me)
             .copied()
             .unwrap_or(0)

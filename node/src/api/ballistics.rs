@@ -72,7 +72,7 @@ async fn inspect(
     State(node): State<NodeHandle>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let info = ballistics::inspect(&node, body(bytes)?).await?;
+    let info = ballistics::inspect(&node.ballistics, body(bytes)?).await?;
     Ok(Json(json!(info)))
 }
 
@@ -87,7 +87,8 @@ async fn add(
         caliber: q.remove("caliber"),
         case_ref: q.remove("case_ref"),
     };
-    let (record, warnings) = ballistics::add_exhibit(&node, request, body(bytes)?).await?;
+    let (record, warnings) =
+        ballistics::add_exhibit(&node.ballistics, request, body(bytes)?).await?;
     let mut v = record.to_json(&node.country);
     v["warnings"] = json!(warnings);
     Ok((StatusCode::CREATED, Json(v)))
@@ -95,7 +96,7 @@ async fn add(
 
 async fn list(State(node): State<NodeHandle>, query: Params) -> Result<Json<Value>, ApiError> {
     params(query, &[])?;
-    let records = node.ballistics.own_records()?;
+    let records = node.ballistics.ballistics.own_records()?;
     Ok(Json(Value::Array(
         records.iter().map(|r| r.to_json(&node.country)).collect(),
     )))
@@ -105,7 +106,7 @@ async fn show(
     State(node): State<NodeHandle>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    match node.ballistics.record(&id)? {
+    match node.ballistics.ballistics.record(&id)? {
         Some(r) => Ok(Json(r.to_json(&node.country))),
         None => Err(ApiError::not_found(format!("no exhibit {id} at this node"))),
     }
@@ -115,7 +116,7 @@ async fn retract(
     State(node): State<NodeHandle>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let record = ballistics::retract_exhibit(&node, &id).await?;
+    let record = ballistics::retract_exhibit(&node.ballistics, &id).await?;
     Ok(Json(record.to_json(&node.country)))
 }
 
@@ -136,8 +137,8 @@ async fn search_upload(
 ) -> Result<Json<Value>, ApiError> {
     let q = params(query, &["kind", "caliber", "case_ref", "limit", "confirm"])?;
     let request = search_request(q);
-    let result = ballistics::search(&node, Probe::Upload(body(bytes)?), request).await?;
-    Ok(Json(result.to_json(&node)))
+    let result = ballistics::search(&node.ballistics, Probe::Upload(body(bytes)?), request).await?;
+    Ok(Json(result.to_json(&node.ballistics)))
 }
 
 async fn search_stored(
@@ -146,8 +147,8 @@ async fn search_stored(
     query: Params,
 ) -> Result<Json<Value>, ApiError> {
     let q = params(query, &["case_ref", "limit", "confirm"])?;
-    let result = ballistics::search(&node, Probe::Stored(id), search_request(q)).await?;
-    Ok(Json(result.to_json(&node)))
+    let result = ballistics::search(&node.ballistics, Probe::Stored(id), search_request(q)).await?;
+    Ok(Json(result.to_json(&node.ballistics)))
 }
 
 /// Most leads one answer lists (and the default).
@@ -173,13 +174,13 @@ async fn leads(State(node): State<NodeHandle>, query: Params) -> Result<Json<Val
             }
         },
     };
-    let leads = node.ballistics.leads()?;
+    let leads = node.ballistics.ballistics.leads()?;
     Ok(Json(Value::Array(
         leads
             .iter()
             .filter(|l| confirmed.is_none_or(|c| (l.confirmation == "confirmed") == c))
             .take(limit)
-            .map(|l| l.to_json(&node))
+            .map(|l| l.to_json(&node.ballistics))
             .collect(),
     )))
 }

@@ -73,8 +73,8 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
-impl From<crate::node::NodeError> for ApiError {
-    fn from(e: crate::node::NodeError) -> Self {
+impl From<crate::core::CoreError> for ApiError {
+    fn from(e: crate::core::CoreError) -> Self {
         ApiError::internal(e)
     }
 }

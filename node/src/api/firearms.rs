@@ -108,9 +108,13 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let object = record_object(&body)?;
     let input: FirearmInput = parse_json(&serde_json::to_vec(&object).unwrap_or_default())?;
-    let table = node.firearms.table();
+    let table = node.firearms.firearms.table();
     let record = validate_input(&input, &table).map_err(|e| invalid_record(&e))?;
-    let (id, stored) = node.firearms.create(&node, record).await?;
+    let (id, stored) = node
+        .firearms
+        .firearms
+        .create(&node.firearms, record)
+        .await?;
     Ok((StatusCode::CREATED, Json(record_view(id, &stored))))
 }
 
@@ -120,6 +124,7 @@ async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_ref(&id)?;
     let stored = node
+        .firearms
         .firearms
         .record(&id)?
         .ok_or_else(|| ApiError::not_found("no record with this id at this node"))?;
@@ -136,10 +141,11 @@ async fn update(
     if let Some(value) = changes.remove("calibre") {
         changes.insert("caliber".into(), value);
     }
-    let table = node.firearms.table();
+    let table = node.firearms.firearms.table();
     let outcome = node
         .firearms
-        .replace(&node, id, |old| {
+        .firearms
+        .replace(&node.firearms, id, |old| {
             let mut merged = match serde_json::to_value(input_of(old)) {
                 Ok(Value::Object(m)) => m,
                 _ => Map::new(),
@@ -176,9 +182,9 @@ async fn list(
         return Err(ApiError::field("limit", format!("must be 1 to {MAX_PAGE}")));
     }
     let after = page.after.as_deref().map(parse_ref).transpose()?;
-    let records = node.firearms.list(after, limit)?;
+    let records = node.firearms.firearms.list(after, limit)?;
     Ok(Json(json!({
-        "total": node.firearms.record_count(),
+        "total": node.firearms.firearms.record_count(),
         "records": records.iter().map(|(id, r)| record_view(*id, r)).collect::<Vec<_>>(),
     })))
 }
@@ -207,7 +213,11 @@ async fn import(
             "is empty: send the file's contents",
         ));
     }
-    let outcome = node.firearms.import(&node, format, body.to_vec()).await?;
+    let outcome = node
+        .firearms
+        .firearms
+        .import(&node.firearms, format, body.to_vec())
+        .await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
 }
 
@@ -234,8 +244,11 @@ async fn check(
     }
     let serial =
         normalise_serial(&query.serial).map_err(|e| ApiError::field("serial", e.to_string()))?;
-    let make = node.firearms.table().normalise_make(&query.make);
-    let hits = node.firearms.check(&node, &query.make, &query.serial);
+    let make = node.firearms.firearms.table().normalise_make(&query.make);
+    let hits = node
+        .firearms
+        .firearms
+        .check(&node.firearms, &query.make, &query.serial);
     Ok(Json(json!({
         "hits": hits,
         "make": make.canonical,
@@ -246,26 +259,26 @@ async fn check(
 }
 
 async fn index_stats(State(node): State<NodeHandle>) -> Json<Value> {
-    let stats = node.firearms.index_stats();
+    let stats = node.firearms.firearms.index_stats();
     Json(json!({
         "digests": stats.live,
         "slots": stats.slots,
         "memory_bytes": stats.memory_bytes,
-        "records": node.firearms.record_count(),
+        "records": node.firearms.firearms.record_count(),
     }))
 }
 
 // ---------------------------------------------------------------- reference table
 
 async fn reference(State(node): State<NodeHandle>) -> Json<Value> {
-    let table = node.firearms.table();
+    let table = node.firearms.firearms.table();
     Json(json!({
         "version": table.version(),
         "makes": table.makes().len(),
         "models": table.models().len(),
         "calibres": table.calibres().len(),
         "types": table.types().len(),
-        "additions": node.firearms.additions(),
+        "additions": node.firearms.firearms.additions(),
     }))
 }
 
@@ -289,7 +302,7 @@ async fn add_reference(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let addition: ReferenceAddition = parse_json(&body)?;
     addition.validate().map_err(ref_error)?;
-    let mut trial = (*node.firearms.table()).clone();
+    let mut trial = (*node.firearms.firearms.table()).clone();
     trial.add(addition.clone()).map_err(ref_error)?;
     let json = serde_json::to_string(&addition).unwrap_or_default();
     if json.len() > MAX_REFERENCE_ADDITION_BYTES {
@@ -325,7 +338,7 @@ async fn suggest(
             format!("must be 1 to {MAX_QUERY_CHARS} characters"),
         ));
     }
-    let table = node.firearms.table();
+    let table = node.firearms.firearms.table();
     let result = match query.field.as_str() {
         "make" => table.normalise_make(&query.q),
         "model" => {
@@ -361,7 +374,7 @@ async fn start_trace(
     State(node): State<NodeHandle>,
     ApiJson(input): ApiJson<TraceInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = traces::start(&node, input).await?;
+    let id = traces::start(&node.firearms, input).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))))
 }
 
@@ -387,21 +400,24 @@ async fn list_traces(
     State(node): State<NodeHandle>,
     Query(l): Query<Limit>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(traces::list(&node, limit_of(&l)?)?)))
+    Ok(Json(json!(traces::list(&node.firearms, limit_of(&l)?)?)))
 }
 
 async fn show_trace(
     State(node): State<NodeHandle>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(traces::show(&node, &id)?))
+    Ok(Json(traces::show(&node.firearms, &id)?))
 }
 
 async fn incoming(
     State(node): State<NodeHandle>,
     Query(l): Query<Limit>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(traces::incoming(&node, limit_of(&l)?)?)))
+    Ok(Json(json!(traces::incoming(
+        &node.firearms,
+        limit_of(&l)?
+    )?)))
 }
 
 /// Body of a review decision (optional).
@@ -425,7 +441,9 @@ async fn approve(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let request = review_body(&body)?;
-    Ok(Json(traces::review(&node, &id, true, &request.note).await?))
+    Ok(Json(
+        traces::review(&node.firearms, &id, true, &request.note).await?,
+    ))
 }
 
 async fn refuse(
@@ -435,6 +453,6 @@ async fn refuse(
 ) -> Result<Json<Value>, ApiError> {
     let request = review_body(&body)?;
     Ok(Json(
-        traces::review(&node, &id, false, &request.note).await?,
+        traces::review(&node.firearms, &id, false, &request.note).await?,
     ))
 }

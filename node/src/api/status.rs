@@ -42,11 +42,7 @@ pub async fn status(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiEr
 pub async fn peers(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiError> {
     let mut peers = node.net.peers().await.map_err(ApiError::internal)?;
     peers.sort_by_key(|a| node.country_of(&a.bureau));
-    let rejected = node
-        .rejected_from
-        .lock()
-        .map(|m| m.clone())
-        .unwrap_or_default();
+    let rejected = node.core.rejected_from();
     let list: Vec<Value> = peers
         .iter()
         .map(|p| {

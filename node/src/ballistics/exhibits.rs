@@ -20,7 +20,7 @@ use striae_protocol::{
 };
 
 use super::{BallisticsError, Held, IndexOp, UNKNOWN_CLASS, probe_from_surface};
-use crate::{node::NodeHandle, notices::rfc3339, store::StoreError};
+use crate::{ballistics::BallisticsNode, notices::rfc3339, store::StoreError};
 
 /// Largest side of a prepared surface, in points: 12.8 mm at 12.5 µm, well beyond any
 /// primer (a 9 mm Luger primer is 4.4 mm across). CMC work grows with the square of the
@@ -293,7 +293,7 @@ pub fn prepare_scan(
 
 /// Runs CPU-heavy work on a blocking thread, holding one of the node's CPU permits.
 pub(super) async fn on_cpu<T: Send + 'static>(
-    node: &NodeHandle,
+    node: &BallisticsNode,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, BallisticsError> {
     let permit = node
@@ -313,7 +313,7 @@ pub(super) async fn on_cpu<T: Send + 'static>(
 }
 
 /// `POST /v1/x3p/inspect`: what a file holds; stores nothing.
-pub async fn inspect(node: &NodeHandle, bytes: Vec<u8>) -> Result<X3pInfo, BallisticsError> {
+pub async fn inspect(node: &BallisticsNode, bytes: Vec<u8>) -> Result<X3pInfo, BallisticsError> {
     if bytes.is_empty() {
         return Err(BallisticsError::Field {
             field: "body",
@@ -331,7 +331,7 @@ pub async fn inspect(node: &NodeHandle, bytes: Vec<u8>) -> Result<X3pInfo, Balli
 /// Adds an exhibit: checks the request, prepares the scan, stores the raw file, the record
 /// and the prepared surface, publishes the digest and makes it all durable.
 pub async fn add_exhibit(
-    node: &NodeHandle,
+    node: &BallisticsNode,
     request: AddRequest,
     bytes: Vec<u8>,
 ) -> Result<(ExhibitRecord, Vec<String>), BallisticsError> {
@@ -428,7 +428,7 @@ pub async fn add_exhibit(
 /// Retracts an exhibit: its digest is withdrawn network-wide and confirmation requests for
 /// it are answered "unknown exhibit". The file and record stay at this node.
 pub async fn retract_exhibit(
-    node: &NodeHandle,
+    node: &BallisticsNode,
     id: &str,
 ) -> Result<ExhibitRecord, BallisticsError> {
     let b = &node.ballistics;

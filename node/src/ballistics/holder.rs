@@ -20,13 +20,13 @@ use super::{
 };
 use crate::{
     audit::{Direction, Event},
-    node::NodeHandle,
+    ballistics::BallisticsNode,
 };
 
 /// Compares `probe` with this node's exhibits `refs` (one CMC reference built from the probe,
 /// reused for every exhibit). Retracted or unknown exhibits answer `UnknownExhibit`.
 pub async fn confirm_locally(
-    node: &NodeHandle,
+    node: &BallisticsNode,
     probe: Surface,
     refs: Vec<ExhibitRef>,
 ) -> Result<Vec<(ExhibitRef, Comparison)>, BallisticsError> {
@@ -35,7 +35,7 @@ pub async fn confirm_locally(
 }
 
 fn compare_all(
-    node: &NodeHandle,
+    node: &BallisticsNode,
     probe: &Surface,
     refs: &[ExhibitRef],
 ) -> Vec<(ExhibitRef, Comparison)> {
@@ -87,7 +87,7 @@ pub fn comparison_json(exhibit: &ExhibitRef, c: &Comparison) -> Value {
 }
 
 /// Why a request cannot be served, or `None` when it can.
-fn problem(node: &NodeHandle, request: &ConfirmRequest) -> Option<String> {
+fn problem(node: &BallisticsNode, request: &ConfirmRequest) -> Option<String> {
     if request.exhibits.is_empty() || request.exhibits.len() > MAX_CONFIRM_EXHIBITS {
         return Some(format!(
             "a confirmation request names 1 to {MAX_CONFIRM_EXHIBITS} exhibits"
@@ -115,7 +115,7 @@ fn problem(node: &NodeHandle, request: &ConfirmRequest) -> Option<String> {
 
 /// Answers another member's confirmation request.
 pub async fn on_confirm_request(
-    node: &NodeHandle,
+    node: &BallisticsNode,
     from: BureauId,
     message: SignedMessage,
 ) -> SyncResponse {

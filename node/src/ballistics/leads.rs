@@ -18,7 +18,7 @@ use striae_protocol::{
 use tokio::sync::mpsc::error::TrySendError;
 
 use super::{Ballistics, Held, IndexOp, probe_from_surface, search::ask_holder};
-use crate::{node::NodeHandle, notices::rfc3339, store::StoreError};
+use crate::{ballistics::BallisticsNode, notices::rfc3339, store::StoreError};
 
 /// Screening score from which another member's new exhibit becomes a lead for one of ours.
 /// On the Fadul scans same-gun pairs average 0.105 and different-gun pairs 0.014 (a few
@@ -81,7 +81,7 @@ impl Lead {
     }
 
     /// The API's view.
-    pub fn to_json(&self, node: &NodeHandle) -> Value {
+    pub fn to_json(&self, node: &BallisticsNode) -> Value {
         let mut v = json!({
             "local_exhibit": self.local_exhibit,
             "country": node.country_of(&self.bureau_id),
@@ -157,7 +157,7 @@ impl Ballistics {
 
 /// Starts a lead pass if none is running: takes the queued jobs, then retries leads whose
 /// holder could not confirm earlier. Runs as its own task, so the periodic work goes on.
-pub fn start_pass(node: &NodeHandle) {
+pub fn start_pass(node: &BallisticsNode) {
     let b = &node.ballistics;
     if b.lead_busy.swap(true, Ordering::AcqRel) {
         return;
@@ -165,7 +165,7 @@ pub fn start_pass(node: &NodeHandle) {
     let node = node.clone();
     tokio::spawn(async move {
         // Clears the busy flag however the pass ends.
-        struct Done(NodeHandle);
+        struct Done(BallisticsNode);
         impl Drop for Done {
             fn drop(&mut self) {
                 self.0.ballistics.lead_busy.store(false, Ordering::Release);
@@ -193,7 +193,7 @@ pub fn start_pass(node: &NodeHandle) {
     });
 }
 
-async fn handle(node: &NodeHandle, job: LeadJob) -> Result<(), StoreError> {
+async fn handle(node: &BallisticsNode, job: LeadJob) -> Result<(), StoreError> {
     match job {
         LeadJob::Retracted(origin, r) => {
             for lead in node.ballistics.leads()? {
@@ -247,7 +247,7 @@ async fn handle(node: &NodeHandle, job: LeadJob) -> Result<(), StoreError> {
 }
 
 /// Asks the lead's holder to compare our exhibit with theirs, and records the outcome.
-async fn confirm(node: &NodeHandle, lead: &mut Lead) -> Result<(), StoreError> {
+async fn confirm(node: &BallisticsNode, lead: &mut Lead) -> Result<(), StoreError> {
     let b = &node.ballistics;
     let (Some(record), Some(surface), Some(remote)) = (
         b.record(&lead.local_exhibit)?,
@@ -307,7 +307,7 @@ async fn confirm(node: &NodeHandle, lead: &mut Lead) -> Result<(), StoreError> {
 }
 
 /// Retries leads whose holder was offline or failed.
-async fn retry(node: &NodeHandle) -> Result<(), StoreError> {
+async fn retry(node: &BallisticsNode) -> Result<(), StoreError> {
     let waiting: Vec<Lead> = node
         .ballistics
         .leads()?

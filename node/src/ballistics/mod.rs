@@ -20,13 +20,14 @@ mod seed;
 
 use std::sync::{Arc, atomic::AtomicBool};
 
+use futures::future::BoxFuture;
 use striae_ballistics::{
     cmc::CmcParams,
     preprocess::{PrepParams, Surface},
     signature::Digest,
 };
 use striae_protocol::{
-    Body, VerifiedEntry,
+    Body, BureauId, SyncRequest, SyncResponse, VerifiedEntry,
     ballistic::{MAX_CONFIRM_BYTES, ProbeSurface},
     codec,
 };
@@ -42,8 +43,9 @@ pub use seed::seed_devnet;
 
 use crate::{
     config::NodeConfig,
-    node::NodeHandle,
-    store::{Store, StoreError},
+    context::Context,
+    core::Capability,
+    store::{Keyspace, Store, StoreError},
 };
 
 /// Digests from other members waiting to be screened against this node's exhibits.
@@ -82,20 +84,14 @@ impl From<StoreError> for BallisticsError {
     }
 }
 
-impl From<sled::Error> for BallisticsError {
-    fn from(e: sled::Error) -> Self {
-        BallisticsError::Internal(e.to_string())
-    }
-}
-
 /// Exhibits, the screening index, leads.
 pub struct Ballistics {
-    exhibits: sled::Tree,
-    surfaces: sled::Tree,
+    exhibits: Keyspace,
+    surfaces: Keyspace,
     /// blake3 of an exhibit's raw file -> exhibit id, so an uploaded probe that is one of
     /// this node's exhibits is left out of its own results.
-    by_blob: sled::Tree,
-    leads: sled::Tree,
+    by_blob: Keyspace,
+    leads: Keyspace,
     blobs: Box<dyn BlobStore>,
     /// Every digest held, this node's included.
     all: Shelf,
@@ -118,10 +114,10 @@ impl Ballistics {
         let (lead_tx, lead_rx) = mpsc::channel(LEAD_QUEUE);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let ballistics = Ballistics {
-            exhibits: store.tree("ballistic_exhibits")?,
-            surfaces: store.tree("ballistic_surfaces")?,
-            by_blob: store.tree("ballistic_by_blob")?,
-            leads: store.tree("ballistic_leads")?,
+            exhibits: store.keyspace("ballistic_exhibits")?,
+            surfaces: store.keyspace("ballistic_surfaces")?,
+            by_blob: store.keyspace("ballistic_by_blob")?,
+            leads: store.keyspace("ballistic_leads")?,
             blobs: Box::new(FsBlobStore::new(config.data_dir.join("blobs"))),
             all: Shelf::default(),
             own: Shelf::default(),
@@ -138,27 +134,6 @@ impl Ballistics {
             }
         }
         Ok(ballistics)
-    }
-
-    /// Applies one stored entry while the node rebuilds its projections at start.
-    pub fn rebuild_from(&self, entry: &VerifiedEntry) {
-        for op in index_ops(entry) {
-            self.all.apply(op);
-        }
-    }
-
-    /// Applies a run of entries of one feed (digests, retractions): the screening index
-    /// follows at once; other members' new digests are queued for lead screening.
-    pub fn project(&self, node: &NodeHandle, run: &[VerifiedEntry]) -> Result<(), StoreError> {
-        for entry in run {
-            for op in index_ops(entry) {
-                if entry.entry.origin != node.me {
-                    self.queue_lead(&op);
-                }
-                self.all.apply(op);
-            }
-        }
-        Ok(())
     }
 
     /// Every digest held, for screening.
@@ -271,8 +246,74 @@ pub fn surface_from_probe(p: &ProbeSurface) -> Surface {
     }
 }
 
-/// Periodic work: screens other members' new digests for leads and retries lead
-/// confirmations whose holder was offline.
-pub async fn tick(node: &NodeHandle) {
-    leads::start_pass(node);
+/// The ballistic capability as the node holds it: its state and the context it works in.
+/// Cheap to clone; it reads as its context (`node.me`, `node.publish(..)`).
+#[derive(Clone)]
+pub struct BallisticsNode {
+    ctx: Context,
+    /// Exhibits, the screening index, leads.
+    pub ballistics: Arc<Ballistics>,
+}
+
+impl BallisticsNode {
+    /// The capability over `ballistics`, working in `ctx`.
+    pub fn new(ctx: Context, ballistics: Ballistics) -> Self {
+        BallisticsNode {
+            ctx,
+            ballistics: Arc::new(ballistics),
+        }
+    }
+}
+
+impl std::ops::Deref for BallisticsNode {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.ctx
+    }
+}
+
+impl Capability for BallisticsNode {
+    fn name(&self) -> &'static str {
+        "ballistics"
+    }
+
+    fn replay(&self, entry: &VerifiedEntry, _received_at_ms: u64) {
+        for op in index_ops(entry) {
+            self.ballistics.all.apply(op);
+        }
+    }
+
+    /// The screening index follows at once; other members' new digests are queued for lead
+    /// screening.
+    fn apply(&self, run: &[VerifiedEntry], _received_at_ms: u64) -> Result<(), StoreError> {
+        for entry in run {
+            for op in index_ops(entry) {
+                if entry.entry.origin != self.me {
+                    self.ballistics.queue_lead(&op);
+                }
+                self.ballistics.all.apply(op);
+            }
+        }
+        Ok(())
+    }
+
+    fn claims(&self, request: &SyncRequest) -> bool {
+        matches!(request, SyncRequest::Confirm(_))
+    }
+
+    fn on_request(&self, from: BureauId, request: SyncRequest) -> BoxFuture<'_, SyncResponse> {
+        Box::pin(async move {
+            match request {
+                SyncRequest::Confirm(message) => on_confirm_request(self, from, message).await,
+                _ => SyncResponse::Refused("not a ballistic request".into()),
+            }
+        })
+    }
+
+    /// Screens other members' new digests for leads and retries lead confirmations whose
+    /// holder was offline.
+    fn tick(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move { leads::start_pass(self) })
+    }
 }

@@ -25,7 +25,7 @@ use super::{
 };
 use crate::{
     audit::{Direction, Event},
-    node::NodeHandle,
+    ballistics::BallisticsNode,
 };
 
 /// Screening candidates sent to their holders for confirmation unless `confirm=` says
@@ -107,7 +107,7 @@ pub struct SearchResult {
 
 impl SearchResult {
     /// The API's view.
-    pub fn to_json(&self, node: &NodeHandle) -> Value {
+    pub fn to_json(&self, node: &BallisticsNode) -> Value {
         let candidates: Vec<Value> = self
             .candidates
             .iter()
@@ -188,7 +188,7 @@ struct ReadyProbe {
 }
 
 async fn ready_probe(
-    node: &NodeHandle,
+    node: &BallisticsNode,
     probe: Probe,
     request: &SearchRequest,
 ) -> Result<ReadyProbe, BallisticsError> {
@@ -248,7 +248,7 @@ async fn ready_probe(
 
 /// Runs a search.
 pub async fn search(
-    node: &NodeHandle,
+    node: &BallisticsNode,
     probe: Probe,
     request: SearchRequest,
 ) -> Result<SearchResult, BallisticsError> {
@@ -324,7 +324,7 @@ pub async fn search(
 /// Asks each holder of `candidates` to confirm them, all holders at once, and fills in the
 /// outcomes.
 async fn confirm_candidates(
-    node: &NodeHandle,
+    node: &BallisticsNode,
     probe: &ReadyProbe,
     search_id: [u8; 16],
     candidates: &mut [Candidate],
@@ -403,7 +403,7 @@ fn fill(c: &mut Candidate, comparison: Option<&Comparison>, signed: Option<bool>
 /// Sends one signed confirmation request to `holder` and checks its signed answer; both are
 /// written to the audit log. Errors are (status, detail) for the candidates concerned.
 pub async fn ask_holder(
-    node: &NodeHandle,
+    node: &BallisticsNode,
     holder: BureauId,
     search_id: [u8; 16],
     case_ref: &str,
@@ -479,7 +479,7 @@ pub async fn ask_holder(
 }
 
 fn check_answer(
-    node: &NodeHandle,
+    node: &BallisticsNode,
     holder: BureauId,
     search_id: [u8; 16],
     signed: &SignedMessage,

@@ -12,7 +12,7 @@ use striae_ballistics::{
 };
 
 use super::exhibits::{AddRequest, add_exhibit};
-use crate::node::NodeHandle;
+use crate::ballistics::BallisticsNode;
 
 /// Guns seeded (two cartridge cases each).
 const GUNS: u64 = 6;
@@ -76,7 +76,7 @@ fn scans_for(index: usize, members: usize) -> Vec<(String, Vec<u8>)> {
 
 /// Seeds devnet member `index` (of `members`) with example exhibits, in the background.
 pub async fn seed_devnet(
-    node: &NodeHandle,
+    node: &BallisticsNode,
     index: usize,
     members: usize,
 ) -> Result<(), crate::node::NodeError> {

@@ -17,20 +17,22 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
+use futures::future::BoxFuture;
 use serde::Serialize;
 use striae_firearms::{
     FirearmInput, FirearmRecord, ReferenceAddition, ReferenceTable, import, validate_input,
 };
 use striae_protocol::{
-    Body, BureauId, VerifiedEntry,
+    Body, BureauId, SyncRequest, SyncResponse, VerifiedEntry,
     firearm::{FirearmDigest, MAX_DIGESTS_PER_ENTRY, RecordRef},
     time::now_ms,
 };
 
 use crate::{
     config::{NodeConfig, TracePolicy},
-    node::{NodeError, NodeHandle},
-    store::{Store, StoreError},
+    context::Context,
+    core::{Capability, CoreError},
+    store::{Keyspace, Store, StoreError},
 };
 
 pub use seed::seed_devnet;
@@ -41,6 +43,73 @@ use records::{
     META_TREE, RECORDS_TREE, RefCipher, StoredRecord, digest_of, encode_input, query_digests,
     query_make_keys, store_key,
 };
+
+/// The firearm capability as the node holds it: its state and the context it works in.
+/// Cheap to clone; it reads as its context (`node.me`, `node.publish(..)`).
+#[derive(Clone)]
+pub struct FirearmsNode {
+    ctx: Context,
+    /// Records, the digest index, the reference table and traces.
+    pub firearms: Arc<Firearms>,
+}
+
+impl FirearmsNode {
+    /// The capability over `firearms`, working in `ctx`.
+    pub fn new(ctx: Context, firearms: Firearms) -> Self {
+        FirearmsNode {
+            ctx,
+            firearms: Arc::new(firearms),
+        }
+    }
+}
+
+impl std::ops::Deref for FirearmsNode {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.ctx
+    }
+}
+
+impl Capability for FirearmsNode {
+    fn name(&self) -> &'static str {
+        "firearms"
+    }
+
+    fn replay(&self, entry: &VerifiedEntry, _received_at_ms: u64) {
+        self.firearms.apply(entry);
+    }
+
+    fn replayed(&self) {
+        self.firearms.rebuilt();
+    }
+
+    /// Digests, retractions and reference additions of a run, in order.
+    fn apply(&self, run: &[VerifiedEntry], _received_at_ms: u64) -> Result<(), StoreError> {
+        for entry in run {
+            self.firearms.apply(entry);
+        }
+        Ok(())
+    }
+
+    fn claims(&self, request: &SyncRequest) -> bool {
+        matches!(request, SyncRequest::Trace(_) | SyncRequest::TraceAnswer(_))
+    }
+
+    fn on_request(&self, from: BureauId, request: SyncRequest) -> BoxFuture<'_, SyncResponse> {
+        Box::pin(async move {
+            match request {
+                SyncRequest::Trace(message) => on_trace_request(self, from, message).await,
+                SyncRequest::TraceAnswer(message) => on_trace_answer(self, from, message).await,
+                _ => SyncResponse::Refused("not a firearm request".into()),
+            }
+        })
+    }
+
+    fn tick(&self) -> BoxFuture<'_, ()> {
+        Box::pin(tick(self))
+    }
+}
 
 /// Digests per announcing entry: about 200 KB, so that one gossip message of a large import
 /// does not hold up the notices queued behind it on a connection; the protocol allows up to
@@ -61,21 +130,15 @@ pub enum FirearmsError {
     Store(#[from] StoreError),
     /// Publishing failed.
     #[error(transparent)]
-    Node(#[from] NodeError),
+    Core(#[from] CoreError),
     /// A blocking task failed.
     #[error("internal task failed: {0}")]
     Task(String),
 }
 
-impl From<sled::Error> for FirearmsError {
-    fn from(e: sled::Error) -> Self {
-        FirearmsError::Store(StoreError::from(e))
-    }
-}
-
 /// Firearm records, the digest index, the reference table and traces.
 pub struct Firearms {
-    records: sled::Tree,
+    records: Keyspace,
     /// Turns record sequence numbers into the opaque references members see.
     refs: RefCipher,
     /// The next record sequence number.
@@ -146,7 +209,7 @@ impl Firearms {
         let table = ReferenceTable::try_builtin()
             .map_err(|e| StoreError::corrupt("reference", e))?
             .clone();
-        let records = store.tree(RECORDS_TREE)?;
+        let records = store.keyspace(RECORDS_TREE)?;
         let next = match records.last()? {
             Some((key, _)) => <[u8; 8]>::try_from(key.as_ref())
                 .map(|k| u64::from_be_bytes(k) + 1)
@@ -154,7 +217,7 @@ impl Firearms {
             None => 1,
         };
         let firearms = Firearms {
-            refs: RefCipher::load(&store.tree(META_TREE)?)?,
+            refs: RefCipher::load(&store.keyspace(META_TREE)?, store)?,
             next: AtomicU64::new(next),
             records,
             index: RwLock::new(DigestIndex::new()),
@@ -185,14 +248,6 @@ impl Firearms {
             memory_mb = stats.memory_bytes / (1 << 20),
             "firearm digest index rebuilt"
         );
-    }
-
-    /// Applies a run of entries of one feed (digests, retractions, reference additions).
-    pub fn project(&self, _node: &NodeHandle, run: &[VerifiedEntry]) -> Result<(), StoreError> {
-        for entry in run {
-            self.apply(entry);
-        }
-        Ok(())
     }
 
     fn apply(&self, entry: &VerifiedEntry) {
@@ -271,7 +326,7 @@ impl Firearms {
     }
 
     /// Digests matching a make and serial as written, by any member (this node included).
-    pub fn lookup(&self, node: &NodeHandle, make: &str, serial: &str) -> Vec<Hit> {
+    pub fn lookup(&self, node: &FirearmsNode, make: &str, serial: &str) -> Vec<Hit> {
         let table = self.table();
         let keys: Vec<([u8; 16], [u8; 16])> = query_make_keys(&table, make)
             .iter()
@@ -297,7 +352,7 @@ impl Firearms {
     }
 
     /// The check answer for a make and serial.
-    pub fn check(&self, node: &NodeHandle, make: &str, serial: &str) -> Vec<CheckHit> {
+    pub fn check(&self, node: &FirearmsNode, make: &str, serial: &str) -> Vec<CheckHit> {
         self.lookup(node, make, serial)
             .into_iter()
             .map(|h| CheckHit {
@@ -358,13 +413,13 @@ impl Firearms {
 
     /// Number of records this node holds.
     pub fn record_count(&self) -> usize {
-        self.records.len()
+        self.records.count()
     }
 
     /// Stores a validated record and announces it; answers once both are on disk.
     pub async fn create(
         &self,
-        node: &NodeHandle,
+        node: &FirearmsNode,
         record: FirearmRecord,
     ) -> Result<(RecordRef, StoredRecord), FirearmsError> {
         let _writing = self.writes.lock().await;
@@ -391,7 +446,7 @@ impl Firearms {
     /// and its status, make or serial changed; a retraction when it stopped being active.
     pub async fn replace(
         &self,
-        node: &NodeHandle,
+        node: &FirearmsNode,
         id: RecordRef,
         change: impl FnOnce(&FirearmRecord) -> Result<FirearmRecord, Vec<striae_firearms::FieldError>>,
     ) -> Result<Option<Result<StoredRecord, Vec<striae_firearms::FieldError>>>, FirearmsError> {
@@ -429,7 +484,7 @@ impl Firearms {
     /// are refused.
     pub async fn import(
         &self,
-        node: &NodeHandle,
+        node: &FirearmsNode,
         format: import::ImportFormat,
         bytes: Vec<u8>,
     ) -> Result<ImportOutcome, FirearmsError> {
@@ -451,7 +506,7 @@ impl Firearms {
     /// Stores already parsed inputs (import and devnet seeding share this path).
     pub async fn store_inputs(
         &self,
-        node: &NodeHandle,
+        node: &FirearmsNode,
         table: Arc<ReferenceTable>,
         items: Vec<import::ImportItem>,
     ) -> Result<ImportOutcome, FirearmsError> {
@@ -501,7 +556,7 @@ type Prepared = (u64, Vec<u8>, Option<FirearmDigest>);
 
 /// Validates `items` in parallel and writes the good ones.
 fn store_batch(
-    tree: &sled::Tree,
+    tree: &Keyspace,
     table: &ReferenceTable,
     key: &striae_protocol::firearm::DigestKey,
     refs: &RefCipher,

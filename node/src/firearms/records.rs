@@ -18,7 +18,10 @@ use striae_firearms::{
 };
 use striae_protocol::firearm::{DigestKey, DigestStatus, FirearmDigest, RecordRef};
 
-use crate::{notices::rfc3339, store::StoreError};
+use crate::{
+    notices::rfc3339,
+    store::{Keyspace, Store, StoreError},
+};
 
 /// Name of the records tree.
 pub const RECORDS_TREE: &str = "firearm_records";
@@ -93,15 +96,15 @@ pub struct RefCipher([u8; 32]);
 
 impl RefCipher {
     /// Loads the node's key from the meta tree, creating it on first use.
-    pub fn load(meta: &sled::Tree) -> Result<Self, StoreError> {
+    pub fn load(meta: &Keyspace, store: &Store) -> Result<Self, StoreError> {
         if let Some(bytes) = meta.get(b"ref_key")? {
             let key = <[u8; 32]>::try_from(bytes.as_ref())
                 .map_err(|_| StoreError::corrupt(META_TREE, "ref_key is not 32 bytes"))?;
             return Ok(RefCipher(key));
         }
         let key: [u8; 32] = rand::random();
-        meta.insert(b"ref_key", &key)?;
-        meta.flush()?;
+        meta.insert(b"ref_key", key)?;
+        store.flush_blocking()?;
         Ok(RefCipher(key))
     }
 

@@ -5,7 +5,7 @@
 
 use striae_firearms::{FirearmInput, record::HistoryInput};
 
-use crate::node::{NodeError, NodeHandle};
+use crate::{firearms::FirearmsNode, node::NodeError};
 
 /// Records each devnet member starts with (besides the demonstration firearm).
 pub const RECORDS_PER_MEMBER: usize = 300;
@@ -244,7 +244,7 @@ pub fn examples(country: &str, index: usize) -> Vec<FirearmInput> {
 /// Seeds devnet member `index` (of `members`) with its example records, in one import-style
 /// batch (a single digest entry).
 pub async fn seed_devnet(
-    node: &NodeHandle,
+    node: &FirearmsNode,
     index: usize,
     _members: usize,
 ) -> Result<(), NodeError> {
@@ -262,7 +262,7 @@ pub async fn seed_devnet(
         .store_inputs(node, table, items)
         .await
         .map_err(|e| match e {
-            super::FirearmsError::Node(n) => n,
+            super::FirearmsError::Core(n) => NodeError::from(n),
             super::FirearmsError::Store(s) => NodeError::from(s),
             super::FirearmsError::Task(t) => {
                 NodeError::from(crate::store::StoreError::corrupt("firearm_records", t))

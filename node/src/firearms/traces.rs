@@ -29,9 +29,9 @@ use striae_protocol::{
 use crate::{
     audit::{Direction, Event},
     config::TracePolicy,
-    node::NodeHandle,
+    firearms::FirearmsNode,
     notices::rfc3339,
-    store::{Store, StoreError},
+    store::{Keyspace, Store, StoreError},
 };
 
 use super::records::{make_key, query_digests, query_make_keys, record_view};
@@ -193,20 +193,14 @@ fn field(field: &str, message: impl Into<String>) -> TraceError {
     }
 }
 
-impl From<sled::Error> for TraceError {
-    fn from(e: sled::Error) -> Self {
-        TraceError::Store(StoreError::from(e))
-    }
-}
-
 /// The trace trees.
 pub struct TraceStore {
-    out: sled::Tree,
-    incoming: sled::Tree,
-    outbox: sled::Tree,
-    retry: sled::Tree,
+    out: Keyspace,
+    incoming: Keyspace,
+    outbox: Keyspace,
+    retry: Keyspace,
     /// Requests waiting for review, keyed by requester and trace id, to bound them per member.
-    pending: sled::Tree,
+    pending: Keyspace,
     /// Serialises read-modify-write of trace records.
     lock: Mutex<()>,
     /// Reviewed answers being delivered right now: the review's own attempt and the periodic
@@ -241,11 +235,11 @@ impl TraceStore {
     /// Opens the trace trees.
     pub fn open(store: &Store) -> Result<Self, StoreError> {
         Ok(TraceStore {
-            out: store.tree(OUT_TREE)?,
-            incoming: store.tree(IN_TREE)?,
-            outbox: store.tree(OUTBOX_TREE)?,
-            retry: store.tree(RETRY_TREE)?,
-            pending: store.tree(PENDING_TREE)?,
+            out: store.keyspace(OUT_TREE)?,
+            incoming: store.keyspace(IN_TREE)?,
+            outbox: store.keyspace(OUTBOX_TREE)?,
+            retry: store.keyspace(RETRY_TREE)?,
+            pending: store.keyspace(PENDING_TREE)?,
             lock: Mutex::new(()),
             delivering: Mutex::new(HashSet::new()),
         })
@@ -306,7 +300,7 @@ fn check_text(name: &str, value: &str, required: bool, max: usize) -> Result<(),
 }
 
 fn audit(
-    node: &NodeHandle,
+    node: &FirearmsNode,
     direction: Direction,
     action: &str,
     peer: BureauId,
@@ -328,7 +322,7 @@ fn audit(
 
 /// Starts a trace: finds whom to ask, stores the trace, sends the requests in the
 /// background, and returns the trace id (hex) at once.
-pub async fn start(node: &NodeHandle, input: TraceInput) -> Result<String, TraceError> {
+pub async fn start(node: &FirearmsNode, input: TraceInput) -> Result<String, TraceError> {
     check_text("make", &input.make, true, MAX_TRACE_FIELD_CHARS)?;
     check_text("serial", &input.serial, true, MAX_TRACE_FIELD_CHARS)?;
     check_text("model", &input.model, false, MAX_TRACE_FIELD_CHARS)?;
@@ -360,7 +354,7 @@ pub async fn start(node: &NodeHandle, input: TraceInput) -> Result<String, Trace
 }
 
 /// The members a trace asks, and why.
-fn targets(node: &NodeHandle, input: &TraceInput) -> Result<Vec<OutTarget>, TraceError> {
+fn targets(node: &FirearmsNode, input: &TraceInput) -> Result<Vec<OutTarget>, TraceError> {
     let mut targets: Vec<OutTarget> = Vec::new();
     let mut add = |bureau: BureauId, why: &str, record_ref: Option<RecordRef>| {
         let text = bureau.to_string();
@@ -435,7 +429,7 @@ fn targets(node: &NodeHandle, input: &TraceInput) -> Result<Vec<OutTarget>, Trac
 }
 
 /// Sends (or sends again) the request of trace `id` to `bureau` and keeps its answer.
-async fn send_request(node: &NodeHandle, id: [u8; 16], bureau: BureauId) {
+async fn send_request(node: &FirearmsNode, id: [u8; 16], bureau: BureauId) {
     let outcome = try_send_request(node, id, bureau).await;
     let traces = &node.firearms.traces;
     let error = outcome.err();
@@ -454,7 +448,7 @@ async fn send_request(node: &NodeHandle, id: [u8; 16], bureau: BureauId) {
     }
     let key = retry_key(&id, &bureau);
     let retry = match &error {
-        Some(e) if e.starts_with("unreachable") => traces.retry.insert(key, &[]).map(|_| ()),
+        Some(e) if e.starts_with("unreachable") => traces.retry.insert(key, []).map(|_| ()),
         _ => traces.retry.remove(key).map(|_| ()),
     };
     if let Err(e) = retry {
@@ -465,7 +459,11 @@ async fn send_request(node: &NodeHandle, id: [u8; 16], bureau: BureauId) {
     }
 }
 
-async fn try_send_request(node: &NodeHandle, id: [u8; 16], bureau: BureauId) -> Result<(), String> {
+async fn try_send_request(
+    node: &FirearmsNode,
+    id: [u8; 16],
+    bureau: BureauId,
+) -> Result<(), String> {
     let trace = node
         .firearms
         .traces
@@ -516,7 +514,7 @@ async fn try_send_request(node: &NodeHandle, id: [u8; 16], bureau: BureauId) -> 
 
 /// Verifies a signed answer from `from` and keeps it with its trace.
 fn accept_answer(
-    node: &NodeHandle,
+    node: &FirearmsNode,
     from: BureauId,
     message: &SignedMessage,
 ) -> Result<TraceOutcome, String> {
@@ -562,7 +560,7 @@ fn accept_answer(
 
 /// Receives an answer that followed a review.
 pub async fn on_trace_answer(
-    node: &NodeHandle,
+    node: &FirearmsNode,
     from: BureauId,
     message: SignedMessage,
 ) -> SyncResponse {
@@ -576,7 +574,7 @@ pub async fn on_trace_answer(
 }
 
 /// An answer as shown to the requester: verified again from the stored signed bytes.
-fn answer_views(node: &NodeHandle, target: &OutTarget) -> Vec<Value> {
+fn answer_views(node: &FirearmsNode, target: &OutTarget) -> Vec<Value> {
     let Some(last) = target.answers.last() else {
         return Vec::new();
     };
@@ -626,7 +624,7 @@ fn answer_views(node: &NodeHandle, target: &OutTarget) -> Vec<Value> {
         .collect()
 }
 
-fn is_final(node: &NodeHandle, target: &OutTarget) -> bool {
+fn is_final(node: &FirearmsNode, target: &OutTarget) -> bool {
     target
         .answers
         .last()
@@ -640,7 +638,7 @@ fn is_final(node: &NodeHandle, target: &OutTarget) -> bool {
         || target.attempts >= MAX_ATTEMPTS
 }
 
-fn outgoing_view(node: &NodeHandle, id: &[u8; 16], trace: &Outgoing) -> Value {
+fn outgoing_view(node: &FirearmsNode, id: &[u8; 16], trace: &Outgoing) -> Value {
     let complete = trace.targets.iter().all(|t| is_final(node, t));
     json!({
         "id": hex::encode(id),
@@ -666,7 +664,7 @@ fn outgoing_view(node: &NodeHandle, id: &[u8; 16], trace: &Outgoing) -> Value {
 }
 
 /// `GET /v1/traces/{id}`.
-pub fn show(node: &NodeHandle, id: &str) -> Result<Value, TraceError> {
+pub fn show(node: &FirearmsNode, id: &str) -> Result<Value, TraceError> {
     let id = parse_trace_id(id)?;
     let trace = node
         .firearms
@@ -677,7 +675,7 @@ pub fn show(node: &NodeHandle, id: &str) -> Result<Value, TraceError> {
 }
 
 /// `GET /v1/traces`: the traces this node sent, newest first.
-pub fn list(node: &NodeHandle, limit: usize) -> Result<Vec<Value>, TraceError> {
+pub fn list(node: &FirearmsNode, limit: usize) -> Result<Vec<Value>, TraceError> {
     let traces = node.firearms.traces.out.iter().filter_map(|item| {
         let (key, value) = match item {
             Ok(kv) => kv,
@@ -725,7 +723,7 @@ fn newest_first<T>(
 /// named by reference counts only when it matches too, so that references learnt from
 /// digests cannot be used to fetch records without knowing the firearm; naming it still
 /// finds a record whose digest was retracted since (recovered, closed).
-fn find_records(node: &NodeHandle, request: &TraceRequest) -> Vec<RecordRef> {
+fn find_records(node: &FirearmsNode, request: &TraceRequest) -> Vec<RecordRef> {
     let table = node.firearms.table();
     let query: Vec<([u8; 16], [u8; 16])> = query_make_keys(&table, &request.make)
         .iter()
@@ -759,7 +757,7 @@ fn find_records(node: &NodeHandle, request: &TraceRequest) -> Vec<RecordRef> {
 
 /// Signs an answer; with `Found`, the records (as many as fit in an answer).
 fn sign_answer(
-    node: &NodeHandle,
+    node: &FirearmsNode,
     trace_id: [u8; 16],
     requester: BureauId,
     outcome: TraceOutcome,
@@ -804,7 +802,7 @@ fn sign_answer(
 
 /// Answers another member's trace request.
 pub async fn on_trace_request(
-    node: &NodeHandle,
+    node: &FirearmsNode,
     from: BureauId,
     message: SignedMessage,
 ) -> SyncResponse {
@@ -818,7 +816,7 @@ pub async fn on_trace_request(
 }
 
 fn answer_request(
-    node: &NodeHandle,
+    node: &FirearmsNode,
     from: BureauId,
     message: &SignedMessage,
 ) -> Result<SignedMessage, String> {
@@ -900,7 +898,7 @@ fn answer_request(
         }
         traces
             .pending
-            .insert(pending_key(&from, &request.trace_id), &[])
+            .insert(pending_key(&from, &request.trace_id), [])
             .map_err(|e| e.to_string())?;
         TraceOutcome::PendingReview
     } else {
@@ -944,11 +942,11 @@ fn answer_request(
     Ok(answer)
 }
 
-fn outcome_of(node: &NodeHandle, signed: &StoredSigned) -> Option<TraceResponse> {
+fn outcome_of(node: &FirearmsNode, signed: &StoredSigned) -> Option<TraceResponse> {
     signed.message()?.open::<TraceResponse>(&node.network).ok()
 }
 
-fn incoming_view(node: &NodeHandle, id: &[u8], item: &Incoming) -> Value {
+fn incoming_view(node: &FirearmsNode, id: &[u8], item: &Incoming) -> Value {
     let last = item.answers.last().and_then(|a| outcome_of(node, a));
     json!({
         "id": hex::encode(id),
@@ -970,7 +968,7 @@ fn incoming_view(node: &NodeHandle, id: &[u8], item: &Incoming) -> Value {
 }
 
 /// `GET /v1/traces/incoming`: requests received, newest first.
-pub fn incoming(node: &NodeHandle, limit: usize) -> Result<Vec<Value>, TraceError> {
+pub fn incoming(node: &FirearmsNode, limit: usize) -> Result<Vec<Value>, TraceError> {
     let items = node.firearms.traces.incoming.iter().map(|item| {
         let (key, value) = item?;
         let incoming: Incoming = decode(IN_TREE, &value)?;
@@ -986,7 +984,7 @@ pub fn incoming(node: &NodeHandle, limit: usize) -> Result<Vec<Value>, TraceErro
 /// Approves (discloses) or refuses a request held for review; the answer is delivered in the
 /// background and retried until the requester has it.
 pub async fn review(
-    node: &NodeHandle,
+    node: &FirearmsNode,
     id: &str,
     approve: bool,
     note: &str,
@@ -1045,7 +1043,7 @@ pub async fn review(
 }
 
 /// Tries to hand a reviewed answer to its requester, unless that is under way already.
-async fn deliver(node: &NodeHandle, trace_id: [u8; 16]) {
+async fn deliver(node: &FirearmsNode, trace_id: [u8; 16]) {
     let traces = &node.firearms.traces;
     let claimed = traces
         .delivering
@@ -1062,7 +1060,7 @@ async fn deliver(node: &NodeHandle, trace_id: [u8; 16]) {
 }
 
 /// One delivery attempt; removes the answer from the outbox once the requester confirms.
-async fn deliver_once(node: &NodeHandle, trace_id: [u8; 16]) {
+async fn deliver_once(node: &FirearmsNode, trace_id: [u8; 16]) {
     let traces = &node.firearms.traces;
     let Ok(Some(bytes)) = traces.outbox.get(trace_id) else {
         return;
@@ -1106,7 +1104,7 @@ async fn deliver_once(node: &NodeHandle, trace_id: [u8; 16]) {
 
 /// Periodic work: delivers reviewed answers and asks again members that were unreachable,
 /// when they are connected.
-pub async fn tick(node: &NodeHandle) {
+pub async fn tick(node: &FirearmsNode) {
     let traces = &node.firearms.traces;
     let mut tried = 0;
     let pending: Vec<([u8; 16], Option<BureauId>)> = traces

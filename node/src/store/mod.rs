@@ -1,23 +1,39 @@
-//! Storage: sled trees behind a narrow interface. Durability of each call is stated on it;
-//! `flush` is what makes "an API call that answered success has reached disk" true.
+//! Storage behind a narrow key-value trait (`kv`), with sled on disk (`sled_kv`) and an
+//! in-memory backend for tests and the simulator (`memory`). `Store` holds the feeds on top of
+//! it; capabilities get keyspaces of their own (`Store::keyspace`). Durability of each call is
+//! stated on it; `flush` is what makes "an API call that answered success has reached disk"
+//! true. Nothing outside this folder names the backend's types.
 //!
-//! Trees: `entries` (origin ++ first seq -> a chunk of that origin's consecutive signed
+//! Keyspaces: `entries` (origin ++ first seq -> a chunk of that origin's consecutive signed
 //! entries, exactly as received), `heads` (origin ->
 //! highest contiguous seq and its id), `evidence` (equivocation proofs), `ack_points` (when each member's heads reached each seq:
 //! the receipts), `received` (chunk key -> when this node stored that chunk, so projections
 //! rebuilt at start know when each entry arrived), and the trees that capabilities keep
-//! (`store.tree(name)`).
+//! (`store.keyspace(name)`).
 
-use std::path::Path;
+pub mod kv;
+mod memory;
+mod sled_kv;
 
+use std::{path::Path, sync::Arc};
+
+pub use kv::{KeyValueStore, Keyspace, KvIter, KvPair};
+pub use memory::MemoryStore;
+pub use sled_kv::SledStore;
 use striae_protocol::{BureauId, EntryId, Head, VerifiedEntry, time::now_ms};
 
 /// Storage failures. Any of them means the disk or the database is in trouble, not the caller.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// sled reported an error.
-    #[error("database: {0}")]
-    Sled(#[from] sled::Error),
+    /// The database backend failed.
+    #[error("database {op} failed: {source}")]
+    Backend {
+        /// What was being done (read, write, flush, open).
+        op: &'static str,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A stored value does not decode: the database was written by something else or damaged.
     #[error("corrupt stored value in {tree}: {message}")]
     Corrupt {
@@ -29,6 +45,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The backend failed while doing `op`.
+    pub fn backend(
+        op: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Backend {
+            op,
+            source: Box::new(source),
+        }
+    }
+
     /// A stored value in `tree` does not decode.
     pub fn corrupt(tree: &'static str, message: impl ToString) -> StoreError {
         corrupt(tree, message)
@@ -42,15 +69,15 @@ fn corrupt(tree: &'static str, message: impl ToString) -> StoreError {
     }
 }
 
-/// The node's database.
+/// The node's database: the feeds, and the keyspaces capabilities keep.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    entries: sled::Tree,
-    heads: sled::Tree,
-    evidence: sled::Tree,
-    received: sled::Tree,
-    ack_points: sled::Tree,
+    kv: Arc<dyn KeyValueStore>,
+    entries: Keyspace,
+    heads: Keyspace,
+    evidence: Keyspace,
+    received: Keyspace,
+    ack_points: Keyspace,
 }
 
 fn entry_key(origin: &BureauId, seq: u64) -> [u8; 40] {
@@ -68,47 +95,44 @@ fn bureau_from(bytes: &[u8], tree: &'static str) -> Result<BureauId, StoreError>
     Ok(BureauId(arr))
 }
 
-/// How often sled writes out what no caller flushed. Every write a caller must not lose (our
-/// own entries, whatever an API call changed) is flushed before it is announced or answered;
-/// what is left to this flush (entries and receipts received from peers) peers hold and send
-/// again, so the interval only bounds how much a crash makes us fetch again. Each flush
-/// costs a write and a sync per database, which adds up with many members on one host.
-const BACKGROUND_FLUSH_MS: u64 = 2_000;
-
 impl Store {
-    /// Opens (or creates) the database in `dir`.
+    /// Opens (or creates) the on-disk database in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(256 << 20)
-            .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(Some(BACKGROUND_FLUSH_MS))
-            .open()?;
+        Self::over(Arc::new(SledStore::open(dir)?))
+    }
+
+    /// A database held in memory only (tests, the simulator).
+    pub fn memory() -> Self {
+        Self::over(Arc::new(MemoryStore::default())).unwrap_or_else(|e| {
+            unreachable!("the in-memory backend cannot fail to open a keyspace: {e}")
+        })
+    }
+
+    /// The feeds on top of any backend.
+    pub fn over(kv: Arc<dyn KeyValueStore>) -> Result<Self, StoreError> {
         Ok(Store {
-            entries: db.open_tree("entries")?,
-            heads: db.open_tree("heads")?,
-            evidence: db.open_tree("evidence")?,
-            received: db.open_tree("received")?,
-            ack_points: db.open_tree("ack_points")?,
-            db,
+            entries: kv.keyspace("entries")?,
+            heads: kv.keyspace("heads")?,
+            evidence: kv.keyspace("evidence")?,
+            received: kv.keyspace("received")?,
+            ack_points: kv.keyspace("ack_points")?,
+            kv,
         })
     }
 
     /// Makes every write so far durable. Call before answering success to an API caller.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        Ok(())
+        self.kv.flush_async().await
     }
 
     /// Makes every write so far durable, blocking the thread.
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
+        self.kv.flush()
     }
 
-    /// A named tree, for the capabilities' own projections (firearms, ballistics, audit).
-    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(name)?)
+    /// A named keyspace, for the capabilities' own records (firearms, ballistics, audit).
+    pub fn keyspace(&self, name: &str) -> Result<Keyspace, StoreError> {
+        self.kv.keyspace(name)
     }
 
     // ---- feeds ----
@@ -181,11 +205,7 @@ impl Store {
     }
 
     /// The chunk that would hold `(origin, seq)`: its first seq and its bytes.
-    fn chunk_at(
-        &self,
-        origin: &BureauId,
-        seq: u64,
-    ) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+    fn chunk_at(&self, origin: &BureauId, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         let found = self
             .entries
             .range(entry_key(origin, 0)..=entry_key(origin, seq))
@@ -268,7 +288,11 @@ impl Store {
                 let received_at = self
                     .received
                     .get(&key)?
-                    .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+                    .and_then(|v| {
+                        <[u8; 8]>::try_from(v.as_slice())
+                            .ok()
+                            .map(u64::from_be_bytes)
+                    })
                     .unwrap_or(0);
                 for wire in frames(&chunk) {
                     let entry = VerifiedEntry::from_stored(wire.to_vec())
@@ -339,11 +363,7 @@ impl Store {
         key[..32].copy_from_slice(&member.0);
         key[32..64].copy_from_slice(&origin.0);
         key[64..].copy_from_slice(&seq.to_be_bytes());
-        let _ = self.ack_points.compare_and_swap(
-            key,
-            None as Option<&[u8]>,
-            Some(&at_ms.to_be_bytes()[..]),
-        )?;
+        self.ack_points.insert_if_absent(key, at_ms.to_be_bytes())?;
         Ok(())
     }
 
@@ -364,9 +384,7 @@ impl Store {
             None => Ok(None),
             Some(item) => {
                 let (_, v) = item?;
-                let at: [u8; 8] = v
-                    .as_ref()
-                    .try_into()
+                let at = <[u8; 8]>::try_from(v.as_slice())
                     .map_err(|_| corrupt("ack_points", "bad time"))?;
                 Ok(Some(u64::from_be_bytes(at)))
             }

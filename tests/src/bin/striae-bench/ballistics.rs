@@ -141,7 +141,7 @@ async fn confirm(k: usize, runs: usize) -> Result<()> {
             caliber: Some("9x19".into()),
             case_ref: Some(format!("BENCH-{gun}")),
         };
-        let (record, _) = add_exhibit(holder, request, case(gun, 1))
+        let (record, _) = add_exhibit(&holder.ballistics, request, case(gun, 1))
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         refs.push(ExhibitRef::from_hex(&record.id).context("exhibit id")?);

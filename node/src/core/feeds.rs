@@ -3,7 +3,11 @@
 //! feeds it verified entries and persists what it says to apply, so this module can be tested
 //! without a network or a disk.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+// Keys are roster members' ids, not chosen by a peer, so the fast hasher is safe here; the
+// core looks heads up for every origin of every heads statement it receives.
+use hashbrown::{HashMap, HashSet};
 
 use striae_protocol::{BureauId, EntryId, VerifiedEntry};
 

@@ -1,0 +1,88 @@
+//! What a capability works with: this member's identity and key, the network and roster, the
+//! store, the audit log, metrics, and a handle to the core to publish and to ask other
+//! members. Capabilities get this, never the whole node.
+
+use std::{ops::Deref, path::PathBuf, sync::Arc};
+
+use striae_protocol::{
+    Body, BureauId, NetworkId, Signer, SyncRequest, SyncResponse, VerifiedEntry, firearm::DigestKey,
+};
+
+use crate::{
+    audit::AuditLog,
+    config::Roster,
+    core::{AskError, CoreError, CoreHandle},
+    metrics::Metrics,
+    store::Store,
+};
+
+/// A capability's context; cheap to clone.
+#[derive(Clone)]
+pub struct Context(Arc<ContextInner>);
+
+/// The fields of a `Context`.
+pub struct ContextInner {
+    /// Country code.
+    pub country: String,
+    /// Bureau name.
+    pub name: String,
+    /// This node's identity.
+    pub me: BureauId,
+    /// This node's key, for the capabilities' signed messages.
+    pub signer: Signer,
+    /// The network signatures are bound to.
+    pub network: NetworkId,
+    /// The key firearm digests are computed with (from the roster's pre-shared key).
+    pub digest_key: DigestKey,
+    /// The data dir (blob store and other files beside the database).
+    pub data_dir: PathBuf,
+    /// The roster.
+    pub roster: Roster,
+    /// Storage.
+    pub store: Store,
+    /// The signed, hash-chained audit log.
+    pub audit: AuditLog,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The replication core.
+    pub core: CoreHandle,
+}
+
+impl Context {
+    /// A context from its fields.
+    pub fn new(inner: ContextInner) -> Self {
+        Context(Arc::new(inner))
+    }
+}
+
+impl Deref for Context {
+    type Target = ContextInner;
+
+    fn deref(&self) -> &ContextInner {
+        &self.0
+    }
+}
+
+impl ContextInner {
+    /// Appends `body` to this node's own feed; returns the signed entry once it is on disk.
+    pub async fn publish(&self, body: Body) -> Result<VerifiedEntry, CoreError> {
+        self.core.publish(body).await
+    }
+
+    /// Sends `request` to member `to` and waits for its answer.
+    pub async fn ask(&self, to: &BureauId, request: SyncRequest) -> Result<SyncResponse, AskError> {
+        self.core.ask(to, request).await
+    }
+
+    /// Whether member `bureau` is connected right now.
+    pub fn is_connected(&self, bureau: &BureauId) -> bool {
+        self.core.is_connected(bureau)
+    }
+
+    /// Country of a member, or "??" for a stranger.
+    pub fn country_of(&self, bureau: &BureauId) -> String {
+        self.roster
+            .member(bureau)
+            .map_or_else(|| "??".to_string(), |m| m.country.clone())
+    }
+}

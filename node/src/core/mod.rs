@@ -1,0 +1,844 @@
+//! The replication core: the one task that appends to feeds. Own entries (published through
+//! `CoreHandle::publish`) and other members' entries (from gossip and sync) all pass through
+//! it, in order. The decisions are made by the sans-IO `SyncState` (`sync.rs`); this module
+//! only does the I/O it asks for: network requests, storage, the verifier thread, and the
+//! registered capabilities (`capability.rs`), which it knows only through their trait.
+//!
+//! - `feeds`: in-order application, entries held ahead of gaps, equivocation, pull planning;
+//! - `sync`: the state machine over heads, pages, gossip and timers;
+//! - `verifier`: the thread that verifies pulled pages in arrival order;
+//! - `services`: capability requests from other members, answered off the core, and the
+//!   capabilities' periodic work;
+//! - `capability`: the trait a capability implements.
+
+pub mod capability;
+pub mod feeds;
+mod services;
+pub mod sync;
+pub mod verifier;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use libp2p::{PeerId, gossipsub::MessageId, request_response::ResponseChannel};
+use striae_protocol::{
+    Body, BureauId, Entry, EntryError, EntryId, IdentityError, NetworkId, Signer, SyncRequest,
+    SyncResponse, VerifiedEntry,
+    feed::{ENTRY_VERSION, UnverifiedEntry},
+    sync::{MAX_PAGE_BYTES, MAX_PAGE_ENTRIES},
+    time::now_ms,
+};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+pub use capability::{Capabilities, Capability};
+use feeds::Feeds;
+use services::ServiceCall;
+use sync::{GossipVerdict, Input, Offence, Output, StoredEntries, SyncConfig, SyncState};
+use verifier::{PulledPage, VerifiedPage};
+
+use crate::{
+    metrics::{Metrics, RejectReason},
+    net::{NetEvent, NetHandle, Verdict, fast_path::FastPath},
+    store::{Store, StoreError},
+};
+
+/// Capacity of the command queue into the core.
+const CORE_COMMAND_CAPACITY: usize = 256;
+/// Publications made durable by one flush, at most.
+const MAX_PUBLISH_BATCH: usize = 64;
+/// Capacity of the applied-entry broadcast (observers that lag lose events, nothing else).
+const APPLIED_CAPACITY: usize = 65_536;
+/// Pulled pages waiting for the verifier, and verified pages waiting to be applied (each is at
+/// most one page in flight).
+const VERIFIED_CAPACITY: usize = 64;
+/// Application-score points taken from a peer per invalid entry it sent.
+const PENALTY: f64 = 10.0;
+/// Requests for the capabilities (traces, confirmations) waiting for a worker.
+const SERVICE_QUEUE: usize = 64;
+/// How often the core ticks the state machine's timers.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Why an own entry could not be published.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The entry could not be signed.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// The entry was stored but could not be flushed to disk.
+    #[error("storage: the entry could not be flushed to disk: {0}")]
+    NotDurable(#[source] Arc<StoreError>),
+    /// The node is shutting down.
+    #[error("the node is shutting down")]
+    Stopped,
+    /// This node's own feed is frozen (it was found equivocating, e.g. after a restore from an
+    /// old backup); it must not publish until an operator resolves it.
+    #[error("this node's feed is frozen after an equivocation; see the node log")]
+    Frozen,
+}
+
+/// Why a request to another member got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AskError {
+    /// The member's key does not make a libp2p peer id.
+    #[error(transparent)]
+    BadMember(#[from] IdentityError),
+    /// The node is shutting down.
+    #[error("the node is shutting down")]
+    Stopped,
+    /// The transport gave up (the member is offline, did not answer in time, or the
+    /// connection failed); the transport's own words.
+    #[error("{0}")]
+    Network(String),
+}
+
+/// An entry appended to a feed, for observers (benchmarks, tests, the devnet summary).
+#[derive(Clone, Debug)]
+pub struct Applied {
+    /// The feed.
+    pub origin: BureauId,
+    /// Its seq.
+    pub seq: u64,
+    /// Its id.
+    pub id: EntryId,
+    /// When this node appended it.
+    pub at: Instant,
+}
+
+type PublishReply = oneshot::Sender<Result<VerifiedEntry, CoreError>>;
+type AskReply = oneshot::Sender<Result<SyncResponse, AskError>>;
+
+enum CoreCommand {
+    Publish {
+        body: Body,
+        reply: PublishReply,
+    },
+    Ask {
+        peer: PeerId,
+        request: SyncRequest,
+        reply: AskReply,
+    },
+}
+
+/// What the core shows the rest of the node: who is connected, who sent what was refused.
+#[derive(Default)]
+struct CoreStatus {
+    connected: Mutex<HashSet<BureauId>>,
+    rejected_from: Mutex<HashMap<BureauId, u64>>,
+}
+
+/// A cloneable handle to the core: publish own entries, ask other members, observe.
+#[derive(Clone)]
+pub struct CoreHandle {
+    commands: mpsc::Sender<CoreCommand>,
+    applied: broadcast::Sender<Applied>,
+    status: Arc<CoreStatus>,
+}
+
+/// The core's side of the handle's channels, consumed by `start`.
+pub struct CoreInbox {
+    commands: mpsc::Receiver<CoreCommand>,
+}
+
+impl CoreHandle {
+    /// A handle and the inbox the core will read, made before the core starts so that the
+    /// capabilities can hold the handle from their construction on.
+    pub fn new() -> (CoreHandle, CoreInbox) {
+        let (commands, rx) = mpsc::channel(CORE_COMMAND_CAPACITY);
+        let (applied, _) = broadcast::channel(APPLIED_CAPACITY);
+        let handle = CoreHandle {
+            commands,
+            applied,
+            status: Arc::default(),
+        };
+        (handle, CoreInbox { commands: rx })
+    }
+
+    /// Appends `body` to this node's own feed, makes it durable, and gossips it. Returns the
+    /// signed entry once it is on disk.
+    pub async fn publish(&self, body: Body) -> Result<VerifiedEntry, CoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(CoreCommand::Publish { body, reply })
+            .await
+            .map_err(|_| CoreError::Stopped)?;
+        rx.await.map_err(|_| CoreError::Stopped)?
+    }
+
+    /// Sends `request` to member `to` and waits for its answer (the network's request
+    /// timeout bounds the wait). Used for traces and confirmations.
+    pub async fn ask(&self, to: &BureauId, request: SyncRequest) -> Result<SyncResponse, AskError> {
+        let peer = to.peer_id()?;
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(CoreCommand::Ask {
+                peer,
+                request,
+                reply,
+            })
+            .await
+            .map_err(|_| AskError::Stopped)?;
+        rx.await.map_err(|_| AskError::Stopped)?
+    }
+
+    /// Whether member `bureau` is connected right now.
+    pub fn is_connected(&self, bureau: &BureauId) -> bool {
+        self.status
+            .connected
+            .lock()
+            .map(|c| c.contains(bureau))
+            .unwrap_or(false)
+    }
+
+    /// Entries refused per sending member.
+    pub fn rejected_from(&self) -> HashMap<BureauId, u64> {
+        self.status
+            .rejected_from
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+
+    /// Entries appended from now on.
+    pub fn subscribe_applied(&self) -> broadcast::Receiver<Applied> {
+        self.applied.subscribe()
+    }
+}
+
+/// What the core needs to start.
+pub struct CoreConfig {
+    /// This node's key.
+    pub signer: Signer,
+    /// The network signatures are bound to.
+    pub network: NetworkId,
+    /// Every roster member, this node included.
+    pub members: Vec<BureauId>,
+    /// Timing of the heads exchange.
+    pub sync: SyncConfig,
+}
+
+/// The pieces the core runs with.
+pub struct CoreParts {
+    /// Storage.
+    pub store: Store,
+    /// The network task's handle and its events.
+    pub net: NetHandle,
+    /// Events from the network task.
+    pub net_events: mpsc::Receiver<NetEvent>,
+    /// The network task's view of the feed tips.
+    pub fast_path: Arc<FastPath>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The registered capabilities.
+    pub capabilities: Capabilities,
+}
+
+/// Rebuilds every capability's projection from the stored feeds (one pass), then starts the
+/// core task, the verifier thread, the capability workers and their periodic work. Returns
+/// the tasks, which stop when `shutdown` turns true.
+pub fn start(
+    config: CoreConfig,
+    parts: CoreParts,
+    handle: &CoreHandle,
+    inbox: CoreInbox,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, StoreError> {
+    replay(&parts.store, &parts.capabilities)?;
+    let mut feeds = Feeds::new(
+        config.members.iter().copied(),
+        parts.store.heads()?.iter().map(|h| (h.origin, h.seq, h.id)),
+    );
+    for (origin, seq) in parts.store.evidence()? {
+        tracing::warn!(%origin, seq, "member was caught equivocating: its feed stays frozen");
+        feeds.freeze(origin);
+    }
+    let peers = config
+        .members
+        .iter()
+        .filter_map(|b| b.peer_id().ok().map(|p| (p, *b)))
+        .collect();
+    let (verified_tx, verified_rx) = mpsc::channel(VERIFIED_CAPACITY);
+    let (to_verify, pulled) = mpsc::channel(VERIFIED_CAPACITY);
+    verifier::spawn(config.network, pulled, verified_tx);
+    let (services_tx, services_rx) = mpsc::channel(SERVICE_QUEUE);
+    let services_task = tokio::spawn(services::run(
+        parts.capabilities.clone(),
+        parts.net.clone(),
+        services_rx,
+        shutdown.clone(),
+    ));
+    let background_task = tokio::spawn(services::background(
+        parts.capabilities.clone(),
+        shutdown.clone(),
+    ));
+    let core = Core {
+        sync: SyncState::new(
+            config.signer.clone(),
+            config.network,
+            config.sync,
+            feeds,
+            rand::random(),
+        ),
+        me: config.signer.bureau(),
+        signer: config.signer,
+        network: config.network,
+        store: parts.store,
+        net: parts.net,
+        events: parts.net_events,
+        fast_path: parts.fast_path,
+        metrics: parts.metrics,
+        capabilities: parts.capabilities,
+        handle: handle.clone(),
+        commands: inbox.commands,
+        peers,
+        tags: HashMap::new(),
+        next_tag: 1,
+        to_verify,
+        verified_rx,
+        services: services_tx,
+    };
+    let core_task = tokio::spawn(core.run(shutdown));
+    Ok(vec![core_task, services_task, background_task])
+}
+
+/// Rebuilds the capabilities' in-memory projections from the stored feeds, in one pass.
+fn replay(store: &Store, capabilities: &Capabilities) -> Result<(), StoreError> {
+    let started = Instant::now();
+    let mut entries = 0u64;
+    store.for_each_entry_received(|entry, received_at_ms| {
+        for capability in capabilities.iter() {
+            capability.replay(&entry, received_at_ms);
+        }
+        entries += 1;
+        Ok(())
+    })?;
+    for capability in capabilities.iter() {
+        capability.replayed();
+    }
+    tracing::info!(
+        entries,
+        ms = started.elapsed().as_millis() as u64,
+        "projections rebuilt from the stored feeds"
+    );
+    Ok(())
+}
+
+impl StoredEntries for Store {
+    fn stored(&self, origin: &BureauId, seq: u64) -> Option<Vec<u8>> {
+        self.entry(origin, seq).ok().flatten()
+    }
+}
+
+impl From<Offence> for RejectReason {
+    fn from(offence: Offence) -> Self {
+        match offence {
+            Offence::InvalidEntry => RejectReason::InvalidEntry,
+            Offence::InvalidPage => RejectReason::InvalidPage,
+            Offence::InvalidHeads => RejectReason::InvalidHeads,
+            Offence::ForeignHeads => RejectReason::ForeignHeads,
+            Offence::BrokenChain => RejectReason::BrokenChain,
+            Offence::NotMember => RejectReason::NotMember,
+            Offence::Replay => RejectReason::Replay,
+        }
+    }
+}
+
+enum Tag {
+    Heads,
+    Pull { origin: BureauId, from: u64 },
+    Ask(AskReply),
+}
+
+/// The core task's state: the sync state machine and the I/O around it.
+struct Core {
+    sync: SyncState,
+    me: BureauId,
+    signer: Signer,
+    network: NetworkId,
+    store: Store,
+    net: NetHandle,
+    events: mpsc::Receiver<NetEvent>,
+    fast_path: Arc<FastPath>,
+    metrics: Arc<Metrics>,
+    capabilities: Capabilities,
+    handle: CoreHandle,
+    commands: mpsc::Receiver<CoreCommand>,
+    /// Roster members by their libp2p peer id.
+    peers: HashMap<PeerId, BureauId>,
+    tags: HashMap<u64, Tag>,
+    next_tag: u64,
+    to_verify: mpsc::Sender<PulledPage<PeerId>>,
+    verified_rx: mpsc::Receiver<VerifiedPage<PeerId>>,
+    services: mpsc::Sender<ServiceCall>,
+}
+
+impl Core {
+    async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                Some(cmd) = self.commands.recv() => self.on_command(cmd).await,
+                Some(page) = self.verified_rx.recv() => self.on_verified(page).await,
+                Some(event) = self.events.recv() => self.on_net_event(event).await,
+                _ = tick.tick() => self.step(Input::Tick).await,
+            }
+        }
+        tracing::debug!("replication core stopped");
+    }
+
+    /// Hands one input to the state machine and carries out what it says.
+    async fn step(&mut self, input: Input) {
+        let outputs = self.sync.handle(input, now_ms(), &self.store);
+        self.carry_out(outputs, None).await;
+    }
+
+    /// Carries out the state machine's outputs in order; `gossip` names the message a
+    /// `Verdict` is about.
+    async fn carry_out(&mut self, outputs: Vec<Output>, gossip: Option<(&MessageId, PeerId)>) {
+        for output in outputs {
+            match output {
+                Output::Verdict(verdict) => {
+                    if let Some((message_id, source)) = gossip {
+                        let verdict = match verdict {
+                            GossipVerdict::Accept => Verdict::Accept,
+                            GossipVerdict::Ignore => Verdict::Ignore,
+                            GossipVerdict::Reject => Verdict::Reject,
+                        };
+                        let _ = self.net.report(message_id.clone(), source, verdict).await;
+                    }
+                }
+                Output::Persist(run) => self.persist_or_log(run),
+                Output::SendHeads(member) => self.send_heads(member).await,
+                Output::Pull {
+                    peer,
+                    origin,
+                    from_seq,
+                    limit,
+                } => self.pull(peer, origin, from_seq, limit).await,
+                Output::Penalise { peer, offence } => self.penalise(peer, offence).await,
+                Output::Equivocation {
+                    origin,
+                    seq,
+                    first,
+                    second,
+                } => self.record_equivocation(origin, seq, &first, &second),
+                Output::Receipt { member, seq, at_ms } => {
+                    if let Err(e) = self.store.put_ack_point(&member, &self.me, seq, at_ms) {
+                        tracing::error!("cannot store receipt: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- own entries ----
+
+    async fn on_command(&mut self, cmd: CoreCommand) {
+        match cmd {
+            CoreCommand::Publish { body, reply } => self.publish_waiting(body, reply).await,
+            CoreCommand::Ask {
+                peer,
+                request,
+                reply,
+            } => {
+                let tag = self.tag(Tag::Ask(reply));
+                if let Err(e) = self.net.request(peer, request, tag).await
+                    && let Some(Tag::Ask(reply)) = self.tags.remove(&tag)
+                {
+                    let _ = reply.send(Err(AskError::Network(e.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Publishes `body` and any other publications already waiting: each signed and stored in
+    /// order, all made durable by one flush, then gossiped. On disk before anyone hears of
+    /// them: a member that announced an entry it then lost in a crash would sign another entry
+    /// for the same seq after restart, and every peer would see it equivocate.
+    async fn publish_waiting(&mut self, body: Body, reply: PublishReply) {
+        let mut batch = vec![(self.append_own(body), reply)];
+        let mut next = None;
+        while batch.len() < MAX_PUBLISH_BATCH {
+            match self.commands.try_recv() {
+                Ok(CoreCommand::Publish { body, reply }) => {
+                    batch.push((self.append_own(body), reply));
+                }
+                Ok(other) => {
+                    next = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let flushed = self.store.flush().await.map_err(Arc::new);
+        for (appended, reply) in batch {
+            let result = match (appended, &flushed) {
+                (Ok(entry), Ok(())) => {
+                    if let Err(e) = self.net.publish(entry.wire.clone()).await {
+                        // Sync delivers it anyway; gossip is only the fast path.
+                        tracing::warn!("gossip publish failed: {e}");
+                    }
+                    Ok(entry)
+                }
+                (Ok(_), Err(e)) => Err(CoreError::NotDurable(e.clone())),
+                (Err(e), _) => Err(e),
+            };
+            let _ = reply.send(result);
+        }
+        if let Some(command) = next {
+            Box::pin(self.on_command(command)).await;
+        }
+    }
+
+    /// Signs `body` as the next entry of our own feed and stores it (not yet flushed).
+    fn append_own(&mut self, body: Body) -> Result<VerifiedEntry, CoreError> {
+        let Some((seq, prev)) = self.sync.own_head() else {
+            return Err(CoreError::Frozen);
+        };
+        let entry = Entry {
+            version: ENTRY_VERSION,
+            origin: self.me,
+            seq: seq + 1,
+            prev,
+            timestamp_ms: now_ms(),
+            body,
+        }
+        .sign(&self.signer, &self.network)?;
+        let outputs = self
+            .sync
+            .handle(Input::Own(entry.clone()), now_ms(), &self.store);
+        let mut stored = false;
+        for output in outputs {
+            if let Output::Persist(run) = output {
+                self.persist(run)?;
+                stored = true;
+            }
+        }
+        if !stored {
+            tracing::error!(seq = entry.entry.seq, "own entry not applicable");
+            return Err(CoreError::Frozen);
+        }
+        Ok(entry)
+    }
+
+    /// Appends a run of entries of one origin: entries, then projections, then the head.
+    fn persist(&mut self, run: Vec<VerifiedEntry>) -> Result<(), StoreError> {
+        let Some(last) = run.last() else {
+            return Ok(());
+        };
+        let (origin, seq, id) = (last.entry.origin, last.entry.seq, last.id);
+        self.store.put_entries(&run)?;
+        let received_at = now_ms();
+        for capability in self.capabilities.iter() {
+            capability.apply(&run, received_at)?;
+        }
+        self.store.set_head(&origin, seq, &id)?;
+        self.fast_path.set_tip(origin, seq, id);
+        let at = Instant::now();
+        self.metrics.entries_applied.inc_by(run.len() as u64);
+        for e in &run {
+            let _ = self.handle.applied.send(Applied {
+                origin: e.entry.origin,
+                seq: e.entry.seq,
+                id: e.id,
+                at,
+            });
+        }
+        Ok(())
+    }
+
+    fn persist_or_log(&mut self, run: Vec<VerifiedEntry>) {
+        if let Err(e) = self.persist(run) {
+            tracing::error!("cannot store entries: {e}");
+        }
+    }
+
+    fn record_equivocation(&mut self, origin: BureauId, seq: u64, first: &[u8], second: &[u8]) {
+        tracing::error!(%origin, seq, "EQUIVOCATION: two different signed entries for one seq; feed frozen, evidence kept");
+        self.metrics.rejected(RejectReason::Equivocation);
+        self.fast_path.close(&origin);
+        if let Err(e) = self.store.put_evidence(&origin, seq, first, second) {
+            tracing::error!("cannot store equivocation evidence: {e}");
+        }
+    }
+
+    // ---- network events ----
+
+    async fn on_net_event(&mut self, event: NetEvent) {
+        match event {
+            NetEvent::Gossip {
+                message_id,
+                source,
+                data,
+            } => self.on_gossip(message_id, source, &data).await,
+            NetEvent::Accepted { source, entry } => {
+                self.metrics.gossip_received.inc();
+                if let Some(from) = self.peers.get(&source).copied() {
+                    self.step(Input::Accepted { from, entry }).await;
+                }
+            }
+            NetEvent::Request {
+                peer,
+                request,
+                channel,
+            } => self.on_request(peer, request, channel).await,
+            NetEvent::Response { peer, tag, result } => self.on_response(peer, tag, result).await,
+            NetEvent::Connected(peer) => self.on_connection(peer, true).await,
+            NetEvent::Disconnected(peer) => self.on_connection(peer, false).await,
+        }
+    }
+
+    async fn on_gossip(&mut self, message_id: MessageId, source: PeerId, data: &[u8]) {
+        self.metrics.gossip_received.inc();
+        let Some(from) = self.peers.get(&source).copied() else {
+            let _ = self.net.report(message_id, source, Verdict::Ignore).await;
+            return;
+        };
+        let entry = UnverifiedEntry::decode(data).and_then(|e| e.verify(&self.network));
+        let outputs = self
+            .sync
+            .handle(Input::Gossip { from, entry }, now_ms(), &self.store);
+        self.carry_out(outputs, Some((&message_id, source))).await;
+    }
+
+    async fn on_connection(&mut self, peer: PeerId, up: bool) {
+        let Some(member) = self.peers.get(&peer).copied() else {
+            return;
+        };
+        if let Ok(mut set) = self.handle.status.connected.lock() {
+            if up {
+                set.insert(member);
+            } else {
+                set.remove(&member);
+            }
+            self.metrics.peers_connected.set(set.len() as i64);
+        }
+        let input = if up {
+            Input::Connected(member)
+        } else {
+            Input::Disconnected(member)
+        };
+        self.step(input).await;
+    }
+
+    async fn penalise(&self, member: BureauId, offence: Offence) {
+        self.metrics.rejected(offence.into());
+        if let Ok(mut map) = self.handle.status.rejected_from.lock() {
+            *map.entry(member).or_insert(0) += 1;
+        }
+        tracing::warn!(%member, ?offence, "refused what a member sent");
+        if let Ok(peer) = member.peer_id() {
+            let _ = self.net.penalise(peer, PENALTY).await;
+        }
+    }
+
+    // ---- sync requests and answers ----
+
+    fn tag(&mut self, tag: Tag) -> u64 {
+        let id = self.next_tag;
+        self.next_tag += 1;
+        self.tags.insert(id, tag);
+        id
+    }
+
+    async fn request(&mut self, member: BureauId, request: SyncRequest, tag: Tag) -> bool {
+        let Ok(peer) = member.peer_id() else {
+            return false;
+        };
+        let tag = self.tag(tag);
+        if self.net.request(peer, request, tag).await.is_err() {
+            self.tags.remove(&tag);
+            return false;
+        }
+        true
+    }
+
+    async fn send_heads(&mut self, member: BureauId) {
+        let Ok(heads) = self.sync.own_heads(now_ms()) else {
+            return;
+        };
+        self.request(member, SyncRequest::Heads((*heads).clone()), Tag::Heads)
+            .await;
+    }
+
+    async fn pull(&mut self, peer: BureauId, origin: BureauId, from_seq: u64, limit: u32) {
+        let request = SyncRequest::Pull {
+            origin,
+            from_seq,
+            limit,
+        };
+        let tag = Tag::Pull {
+            origin,
+            from: from_seq,
+        };
+        if !self.request(peer, request, tag).await {
+            self.step_now(Input::PullFailed { origin, from_seq });
+        }
+    }
+
+    /// Hands an input that cannot produce outputs (a range landing) to the state machine.
+    fn step_now(&mut self, input: Input) {
+        let outputs = self.sync.handle(input, now_ms(), &self.store);
+        debug_assert!(outputs.is_empty());
+    }
+
+    async fn on_request(
+        &mut self,
+        peer: PeerId,
+        request: SyncRequest,
+        channel: ResponseChannel<SyncResponse>,
+    ) {
+        self.metrics.requests_served.inc();
+        let Some(from) = self.peers.get(&peer).copied() else {
+            return;
+        };
+        let response = match request {
+            SyncRequest::Heads(signed) => {
+                let signed = Arc::new(signed);
+                self.step(Input::Heads { from, signed }).await;
+                match self.sync.own_heads(now_ms()) {
+                    Ok(h) => SyncResponse::Heads((*h).clone()),
+                    Err(e) => SyncResponse::Refused(e.to_string()),
+                }
+            }
+            SyncRequest::Pull {
+                origin,
+                from_seq,
+                limit,
+            } => self.serve_pull(origin, from_seq, limit),
+            request => return self.hand_to_capability(from, request, channel).await,
+        };
+        let _ = self.net.respond(channel, response).await;
+    }
+
+    /// Hands a capability's request to the worker pool: capabilities answer off the core (a
+    /// comparison takes a second of CPU, and replication must not wait for it).
+    async fn hand_to_capability(
+        &mut self,
+        from: BureauId,
+        request: SyncRequest,
+        channel: ResponseChannel<SyncResponse>,
+    ) {
+        let call = ServiceCall {
+            from,
+            request,
+            channel,
+        };
+        if let Err(
+            mpsc::error::TrySendError::Full(call) | mpsc::error::TrySendError::Closed(call),
+        ) = self.services.try_send(call)
+        {
+            let busy = SyncResponse::Refused("busy: try again shortly".into());
+            let _ = self.net.respond(call.channel, busy).await;
+        }
+    }
+
+    fn serve_pull(&self, origin: BureauId, from_seq: u64, limit: u32) -> SyncResponse {
+        if from_seq == 0 {
+            return SyncResponse::Refused("from_seq starts at 1".into());
+        }
+        let limit = limit.min(MAX_PAGE_ENTRIES) as usize;
+        match self
+            .store
+            .entries_from(&origin, from_seq, limit, MAX_PAGE_BYTES)
+        {
+            Ok(list) => SyncResponse::Entries(list),
+            Err(e) => SyncResponse::Refused(format!("storage: {e}")),
+        }
+    }
+
+    async fn on_response(&mut self, peer: PeerId, tag: u64, result: Result<SyncResponse, String>) {
+        let Some(tag) = self.tags.remove(&tag) else {
+            return;
+        };
+        let Some(from) = self.peers.get(&peer).copied() else {
+            return;
+        };
+        match (tag, result) {
+            (Tag::Ask(reply), result) => {
+                let _ = reply.send(result.map_err(AskError::Network));
+            }
+            (Tag::Heads, Ok(SyncResponse::Heads(signed))) => {
+                let signed = Arc::new(signed);
+                self.step(Input::Heads { from, signed }).await
+            }
+            (
+                Tag::Pull {
+                    origin,
+                    from: first,
+                },
+                Ok(SyncResponse::Entries(page)),
+            ) => {
+                self.metrics.pages_pulled.inc();
+                self.verify_page(peer, origin, first, page);
+                // The range stays in flight until its entries are applied.
+                self.step(Input::PageArrived { from, origin }).await;
+            }
+            (
+                Tag::Pull {
+                    origin,
+                    from: first,
+                },
+                other,
+            ) => {
+                // Failed or refused: the next heads exchange retries, so a failing peer cannot
+                // spin the core.
+                if let Err(e) = other {
+                    tracing::debug!(%peer, "pull failed: {e}");
+                }
+                self.step_now(Input::PullFailed {
+                    origin,
+                    from_seq: first,
+                });
+            }
+            (Tag::Heads, Ok(SyncResponse::Refused(why))) => {
+                tracing::debug!(%peer, "heads refused: {why}")
+            }
+            (Tag::Heads, Err(e)) => tracing::debug!(%peer, "heads exchange failed: {e}"),
+            (Tag::Heads, Ok(_)) => {}
+        }
+    }
+
+    /// Hands a page to the verifier thread, which checks it in arrival order while the core
+    /// goes on; the result comes back as a `VerifiedPage`. A full queue drops the page (its
+    /// range is pulled again later) rather than stalling the core.
+    fn verify_page(&mut self, peer: PeerId, origin: BureauId, from: u64, page: Vec<Vec<u8>>) {
+        let pulled = PulledPage {
+            peer,
+            origin,
+            from,
+            page,
+        };
+        if self.to_verify.try_send(pulled).is_err() {
+            tracing::debug!(%origin, from, "verifier busy: page dropped, pulled again later");
+            self.step_now(Input::PullFailed {
+                origin,
+                from_seq: from,
+            });
+        }
+    }
+
+    async fn on_verified(&mut self, page: VerifiedPage<PeerId>) {
+        let Some(from) = self.peers.get(&page.peer).copied() else {
+            return;
+        };
+        self.step(Input::PageVerified {
+            from,
+            origin: page.origin,
+            from_seq: page.from,
+            results: page.results,
+        })
+        .await;
+        self.metrics
+            .entries_pending
+            .set(self.sync.feeds().pending_len() as i64);
+    }
+}

@@ -1,0 +1,1093 @@
+//! Sync decisions without I/O, in the style of iroh-gossip's `proto`: the runtime (`core`)
+//! turns network events, verified pages and timer ticks into `Input`s, calls
+//! `SyncState::handle(input, now_ms, stored)`, and carries out the `Output`s it returns (pull,
+//! send heads, persist, penalise, report equivocation, record a receipt). Randomness comes
+//! from a caller-seeded RNG and time from the caller, so the simulator (`striae-sim`) and the
+//! unit tests drive exactly the code that runs in a node.
+//!
+//! What it decides: which entries apply (through `Feeds`), when a gossiped entry is forwarded,
+//! which ranges to pull from whom, when a member's heads prove a fork, when to exchange heads,
+//! and which receipts to record. It never reads the network or the disk; the one question it
+//! asks the runtime is the stored bytes of an entry at or below a head (`StoredEntries`).
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::Arc,
+};
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use striae_protocol::{
+    BureauId, EntryError, EntryId, Head, Heads, NetworkId, SignedHeads, Signer, VerifiedEntry,
+    heads::HeadsError,
+};
+
+use super::feeds::{Feeds, Offer, PULL_PAGE};
+
+/// A gossiped entry already held and older than this is a replay, not a late delivery
+/// (gossipsub forwards a message only on first receipt and remembers it for two minutes).
+pub const REPLAY_AGE_MS: u64 = 120_000;
+
+/// Timing of the heads exchange.
+#[derive(Clone, Copy, Debug)]
+pub struct SyncConfig {
+    /// Every connected member gets our heads this often: the guarantee behind catch-up.
+    pub heads_interval_ms: u64,
+    /// After new entries, our heads go to the members whose feeds advanced (their receipt)
+    /// this long after the first change, so that a burst costs one statement.
+    pub heads_debounce_ms: u64,
+}
+
+/// What happened, as the runtime tells it.
+#[derive(Debug)]
+pub enum Input {
+    /// A member connected.
+    Connected(BureauId),
+    /// A member's last connection closed.
+    Disconnected(BureauId),
+    /// A member's signed heads statement (in its request, or its answer to ours).
+    Heads {
+        /// The member the statement came from (authenticated by the transport).
+        from: BureauId,
+        /// The statement, not yet verified (shared: the same statement often goes to many).
+        signed: Arc<SignedHeads>,
+    },
+    /// A gossiped entry the runtime decoded and verified (or failed to); answered with one
+    /// `Output::Verdict` before anything else.
+    Gossip {
+        /// The member it came from (not necessarily its origin).
+        from: BureauId,
+        /// The entry, or why it is invalid.
+        entry: Result<VerifiedEntry, EntryError>,
+    },
+    /// A gossiped entry the network's fast path already verified and forwarded.
+    Accepted {
+        /// The member it came from.
+        from: BureauId,
+        /// The entry.
+        entry: VerifiedEntry,
+    },
+    /// This node's own next entry, signed at the head `own_head` gave.
+    Own(VerifiedEntry),
+    /// A pulled page arrived and went to the verifier; the range stays in flight until
+    /// `PageVerified` (or `PullFailed`, when the verifier was too busy to take it).
+    PageArrived {
+        /// Who sent it.
+        from: BureauId,
+        /// The feed.
+        origin: BureauId,
+    },
+    /// A pull failed, was refused, or its page was dropped: the range is no longer in flight.
+    PullFailed {
+        /// The feed.
+        origin: BureauId,
+        /// The first seq asked for.
+        from_seq: u64,
+    },
+    /// A pulled page after verification.
+    PageVerified {
+        /// Who sent it.
+        from: BureauId,
+        /// The feed.
+        origin: BureauId,
+        /// The first seq asked for.
+        from_seq: u64,
+        /// Per entry, verified or why not; or why the page as a whole was refused.
+        results: Result<Vec<Result<VerifiedEntry, EntryError>>, PageError>,
+    },
+    /// Time passed (the runtime ticks every few tens of milliseconds).
+    Tick,
+}
+
+/// Why a pulled page was refused as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// An entry in it does not decode.
+    #[error("an entry in the page does not decode")]
+    Malformed(#[source] EntryError),
+    /// Its entries are not consecutive entries of the feed asked for, from the seq asked for.
+    #[error("page out of order or of another feed")]
+    OutOfOrder,
+}
+
+/// Whether gossipsub should forward a gossiped message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GossipVerdict {
+    /// Valid and new: forward it.
+    Accept,
+    /// Harmless but not to be forwarded (duplicate, frozen feed, overloaded).
+    Ignore,
+    /// Invalid: drop it and penalise the sender.
+    Reject,
+}
+
+/// What a member did wrong: a fixed set (metric labels come from it, never from error text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Offence {
+    /// An entry that does not decode or whose signature does not verify.
+    InvalidEntry,
+    /// A page that does not decode or is not the range asked for.
+    InvalidPage,
+    /// A heads statement whose signature does not verify.
+    InvalidHeads,
+    /// A heads statement signed by another member than the sender.
+    ForeignHeads,
+    /// An entry whose `prev` is not the id of the entry before it.
+    BrokenChain,
+    /// An entry of an origin that is not on the roster.
+    NotMember,
+    /// An old entry sent again long after it was new.
+    Replay,
+}
+
+/// What the runtime must do, in order.
+#[derive(Debug)]
+pub enum Output {
+    /// The verdict on the `Input::Gossip` being handled.
+    Verdict(GossipVerdict),
+    /// Store this run of one origin's entries: entries, then projections, then the head.
+    Persist(Vec<VerifiedEntry>),
+    /// Send our signed heads (`SyncState::own_heads`) to this member.
+    SendHeads(BureauId),
+    /// Ask `peer` for `limit` entries of `origin` from `from_seq`; its answer comes back as
+    /// `PageArrived` then `PageVerified`, or as `PullFailed`.
+    Pull {
+        /// Who to ask.
+        peer: BureauId,
+        /// The feed.
+        origin: BureauId,
+        /// The first seq.
+        from_seq: u64,
+        /// How many entries at most.
+        limit: u32,
+    },
+    /// A member sent something invalid: count it and lower its score.
+    Penalise {
+        /// The member.
+        peer: BureauId,
+        /// What it did.
+        offence: Offence,
+    },
+    /// Two different signed entries for one `(origin, seq)`: keep both as evidence. The
+    /// origin is frozen from now on.
+    Equivocation {
+        /// The feed.
+        origin: BureauId,
+        /// The seq both claim.
+        seq: u64,
+        /// One entry's signed bytes.
+        first: Vec<u8>,
+        /// The other's.
+        second: Vec<u8>,
+    },
+    /// `member`'s signed heads reached `seq` of our own feed at `at_ms`: the receipts for
+    /// every entry up to there.
+    Receipt {
+        /// The member.
+        member: BureauId,
+        /// Its head of our feed.
+        seq: u64,
+        /// When it said so.
+        at_ms: u64,
+    },
+}
+
+/// Checks a signed heads statement and opens it. Verification is a pure function of the
+/// statement's bytes, so a caller that sees the same statement many times (the simulator) may
+/// remember answers; a node uses `SignedHeads::verify` as it is.
+pub type HeadsVerifier =
+    Arc<dyn Fn(&SignedHeads, &NetworkId) -> Result<Heads, HeadsError> + Send + Sync>;
+
+/// The stored signed bytes of entries at or below a head, which the state machine compares
+/// with an entry offered again (a replay, or a fork).
+pub trait StoredEntries {
+    /// The signed bytes of `(origin, seq)`, if stored.
+    fn stored(&self, origin: &BureauId, seq: u64) -> Option<Vec<u8>>;
+}
+
+/// The sync state of one member.
+pub struct SyncState {
+    me: BureauId,
+    signer: Signer,
+    network: NetworkId,
+    config: SyncConfig,
+    feeds: Feeds,
+    rng: StdRng,
+    connected: BTreeSet<BureauId>,
+    /// Each connected member's latest heads statement, as signed and as verified.
+    peer_heads: BTreeMap<BureauId, (Arc<SignedHeads>, Heads)>,
+    /// Per member, its latest heads statement's time and its head of our own feed: the
+    /// receipts recorded so far.
+    receipts: HashMap<BureauId, (u64, u64)>,
+    /// Pulls in flight per origin, by first seq.
+    in_flight: HashMap<BureauId, Vec<u64>>,
+    next_exchange_ms: Option<u64>,
+    heads_dirty_since: Option<u64>,
+    advanced: BTreeSet<BureauId>,
+    signed_heads: Option<Arc<SignedHeads>>,
+    verify: HeadsVerifier,
+}
+
+impl SyncState {
+    /// The state of member `signer` given the feeds it holds; `seed` drives every random
+    /// choice (the phase of the heads exchange).
+    pub fn new(
+        signer: Signer,
+        network: NetworkId,
+        config: SyncConfig,
+        feeds: Feeds,
+        seed: u64,
+    ) -> Self {
+        SyncState {
+            me: signer.bureau(),
+            signer,
+            network,
+            config,
+            feeds,
+            rng: StdRng::seed_from_u64(seed),
+            connected: BTreeSet::new(),
+            peer_heads: BTreeMap::new(),
+            receipts: HashMap::new(),
+            in_flight: HashMap::new(),
+            next_exchange_ms: None,
+            heads_dirty_since: None,
+            advanced: BTreeSet::new(),
+            signed_heads: None,
+            verify: Arc::new(|signed: &SignedHeads, network: &NetworkId| signed.verify(network)),
+        }
+    }
+
+    /// Replaces how heads statements are verified (see `HeadsVerifier`).
+    pub fn set_heads_verifier(&mut self, verify: HeadsVerifier) {
+        self.verify = verify;
+    }
+
+    /// The feeds as held (heads, frozen origins, entries waiting for gaps).
+    pub fn feeds(&self) -> &Feeds {
+        &self.feeds
+    }
+
+    /// Where this node's next own entry goes: `(seq, prev)` of its current head, or `None`
+    /// when its own feed is frozen.
+    pub fn own_head(&self) -> Option<(u64, EntryId)> {
+        (!self.feeds.is_frozen(&self.me)).then(|| self.feeds.head(&self.me))
+    }
+
+    /// When the next periodic heads exchange is due (ms since the epoch), once ticking began.
+    pub fn next_exchange_ms(&self) -> Option<u64> {
+        self.next_exchange_ms
+    }
+
+    /// Members connected now.
+    pub fn connected(&self) -> &BTreeSet<BureauId> {
+        &self.connected
+    }
+
+    /// This node's signed heads; signed once per change, not once per peer.
+    pub fn own_heads(&mut self, now_ms: u64) -> Result<Arc<SignedHeads>, HeadsError> {
+        if let Some(cached) = &self.signed_heads {
+            return Ok(cached.clone());
+        }
+        let heads = Heads {
+            member: self.me,
+            issued_at_ms: now_ms,
+            heads: self
+                .feeds
+                .heads()
+                .into_iter()
+                .filter(|h| h.1 > 0)
+                .map(|(origin, seq, id)| Head { origin, seq, id })
+                .collect(),
+        };
+        let signed = Arc::new(heads.sign(&self.signer, &self.network)?);
+        self.signed_heads = Some(signed.clone());
+        Ok(signed)
+    }
+
+    /// Handles one input; the outputs are to be carried out in order.
+    pub fn handle(&mut self, input: Input, now_ms: u64, stored: &dyn StoredEntries) -> Vec<Output> {
+        let mut out = Vec::new();
+        match input {
+            Input::Connected(peer) => {
+                self.connected.insert(peer);
+                out.push(Output::SendHeads(peer));
+            }
+            Input::Disconnected(peer) => {
+                self.connected.remove(&peer);
+                self.peer_heads.remove(&peer);
+            }
+            Input::Heads { from, signed } => self.on_heads(from, signed, &mut out),
+            Input::Gossip { from, entry } => self.on_gossip(from, entry, now_ms, stored, &mut out),
+            Input::Accepted { from, entry } => {
+                self.on_accepted(from, entry, now_ms, stored, &mut out)
+            }
+            Input::Own(entry) => {
+                if let Offer::Apply(run) = self.feeds.offer(entry) {
+                    self.persist(run, now_ms, &mut out);
+                }
+            }
+            Input::PageArrived { origin, .. } => self.pull_more(origin, &mut out),
+            Input::PullFailed { origin, from_seq } => self.land(origin, from_seq),
+            Input::PageVerified {
+                from,
+                origin,
+                from_seq,
+                results,
+            } => self.on_page(from, origin, from_seq, results, now_ms, stored, &mut out),
+            Input::Tick => self.on_tick(now_ms, &mut out),
+        }
+        out
+    }
+
+    // ---- timers ----
+
+    fn on_tick(&mut self, now_ms: u64, out: &mut Vec<Output>) {
+        let interval = self.config.heads_interval_ms.max(1);
+        // The first exchange comes at a random phase, so that members started together do
+        // not all exchange heads (and verify each other's) in the same instant every interval.
+        let next = *self
+            .next_exchange_ms
+            .get_or_insert_with(|| now_ms + self.rng.gen_range(0..interval));
+        if now_ms >= next {
+            self.next_exchange_ms = Some(now_ms + interval);
+            self.heads_dirty_since = None;
+            self.advanced.clear();
+            out.extend(self.connected.iter().map(|p| Output::SendHeads(*p)));
+        } else if self
+            .heads_dirty_since
+            .is_some_and(|t| now_ms.saturating_sub(t) >= self.config.heads_debounce_ms)
+        {
+            self.heads_dirty_since = None;
+            self.send_receipts(out);
+        }
+    }
+
+    /// After new entries: our heads go to the members whose feeds advanced, as their receipt.
+    /// Only those: sending every change to every member would cost N² messages per notice,
+    /// and gossip already carries the entries themselves.
+    fn send_receipts(&mut self, out: &mut Vec<Output>) {
+        let advanced = std::mem::take(&mut self.advanced);
+        for origin in advanced {
+            if origin != self.me && self.connected.contains(&origin) {
+                out.push(Output::SendHeads(origin));
+            }
+        }
+    }
+
+    // ---- applying ----
+
+    fn persist(&mut self, run: Vec<VerifiedEntry>, now_ms: u64, out: &mut Vec<Output>) {
+        let Some(first) = run.first() else { return };
+        self.advanced.insert(first.entry.origin);
+        self.heads_dirty_since.get_or_insert(now_ms);
+        self.signed_heads = None;
+        out.push(Output::Persist(run));
+    }
+
+    fn equivocation(
+        &mut self,
+        origin: BureauId,
+        seq: u64,
+        first: Vec<u8>,
+        second: Vec<u8>,
+        out: &mut Vec<Output>,
+    ) {
+        self.feeds.freeze(origin);
+        self.in_flight.remove(&origin);
+        out.push(Output::Equivocation {
+            origin,
+            seq,
+            first,
+            second,
+        });
+    }
+
+    // ---- gossip ----
+
+    fn on_gossip(
+        &mut self,
+        from: BureauId,
+        entry: Result<VerifiedEntry, EntryError>,
+        now_ms: u64,
+        stored: &dyn StoredEntries,
+        out: &mut Vec<Output>,
+    ) {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(_) => {
+                out.push(Output::Verdict(GossipVerdict::Reject));
+                out.push(Output::Penalise {
+                    peer: from,
+                    offence: Offence::InvalidEntry,
+                });
+                return;
+            }
+        };
+        let (origin, seq) = (entry.entry.origin, entry.entry.seq);
+        let mut rest = Vec::new();
+        let verdict = match self.feeds.offer(entry) {
+            Offer::Apply(run) => {
+                // Forwarding first: the entry is verified and in sequence, and storing it
+                // should not add to every hop's latency.
+                self.persist(run, now_ms, &mut rest);
+                GossipVerdict::Accept
+            }
+            Offer::Held => {
+                // A gap: ask the sender for what lies before.
+                self.pull_from(from, origin, seq.saturating_sub(1), &mut rest);
+                GossipVerdict::Accept
+            }
+            Offer::Duplicate | Offer::Frozen | Offer::Overloaded => GossipVerdict::Ignore,
+            Offer::AtOrBelowHead(entry) => {
+                self.on_old_entry(from, entry, now_ms, stored, &mut rest)
+            }
+            Offer::Equivocation { seq, first, second } => {
+                self.equivocation(origin, seq, first, second, &mut rest);
+                GossipVerdict::Reject
+            }
+            Offer::ChainBroken => {
+                rest.push(Output::Penalise {
+                    peer: from,
+                    offence: Offence::BrokenChain,
+                });
+                GossipVerdict::Reject
+            }
+            Offer::NotMember => {
+                rest.push(Output::Penalise {
+                    peer: from,
+                    offence: Offence::NotMember,
+                });
+                GossipVerdict::Reject
+            }
+        };
+        out.push(Output::Verdict(verdict));
+        out.append(&mut rest);
+    }
+
+    /// A gossiped entry the fast path verified and forwarded: it applies unless the state
+    /// moved on meanwhile (the same entry from another path, or a fork).
+    fn on_accepted(
+        &mut self,
+        from: BureauId,
+        entry: VerifiedEntry,
+        now_ms: u64,
+        stored: &dyn StoredEntries,
+        out: &mut Vec<Output>,
+    ) {
+        let (origin, seq) = (entry.entry.origin, entry.entry.seq);
+        match self.feeds.offer(entry) {
+            Offer::Apply(run) => self.persist(run, now_ms, out),
+            Offer::Held => self.pull_from(from, origin, seq.saturating_sub(1), out),
+            Offer::AtOrBelowHead(entry) => {
+                let _ = self.on_old_entry(from, entry, now_ms, stored, out);
+            }
+            Offer::Equivocation { seq, first, second } => {
+                self.equivocation(origin, seq, first, second, out)
+            }
+            Offer::Duplicate
+            | Offer::Frozen
+            | Offer::Overloaded
+            | Offer::ChainBroken
+            | Offer::NotMember => {}
+        }
+    }
+
+    /// An entry at or below the head: the same one again (late or replayed) or a fork.
+    fn on_old_entry(
+        &mut self,
+        from: BureauId,
+        entry: VerifiedEntry,
+        now_ms: u64,
+        stored: &dyn StoredEntries,
+        out: &mut Vec<Output>,
+    ) -> GossipVerdict {
+        let (origin, seq) = (entry.entry.origin, entry.entry.seq);
+        let Some(held) = stored.stored(&origin, seq) else {
+            return GossipVerdict::Ignore;
+        };
+        if held != entry.wire {
+            self.equivocation(origin, seq, held, entry.wire, out);
+            return GossipVerdict::Reject;
+        }
+        if now_ms.saturating_sub(entry.entry.timestamp_ms) > REPLAY_AGE_MS {
+            out.push(Output::Penalise {
+                peer: from,
+                offence: Offence::Replay,
+            });
+            return GossipVerdict::Reject;
+        }
+        GossipVerdict::Ignore
+    }
+
+    // ---- heads ----
+
+    fn on_heads(&mut self, from: BureauId, signed: Arc<SignedHeads>, out: &mut Vec<Output>) {
+        // The same statement again (nothing changed at the peer since): already verified and
+        // its receipts recorded; only the pull check below is repeated, as the retry of any
+        // pull that failed. The statement is taken out while it is read (no copy of it).
+        let heads = match self.peer_heads.remove(&from) {
+            Some((known, heads)) if Arc::ptr_eq(&known, &signed) || known == signed => heads,
+            previous => match self.verify_heads(from, &signed, out) {
+                Some(heads) => heads,
+                None => {
+                    // A bad statement does not erase the last good one.
+                    if let Some(previous) = previous {
+                        self.peer_heads.insert(from, previous);
+                    }
+                    return;
+                }
+            },
+        };
+        for head in &heads.heads {
+            let (seq, id) = self.feeds.head(&head.origin);
+            if head.seq == seq {
+                self.check_fork(from, head, id, out);
+            } else if head.seq > seq {
+                self.pull_from(from, head.origin, head.seq, out);
+            }
+        }
+        if self.connected.contains(&from) {
+            self.peer_heads.insert(from, (signed, heads));
+        }
+    }
+
+    /// Verifies a member's new heads statement and records the receipts it carries.
+    fn verify_heads(
+        &mut self,
+        from: BureauId,
+        signed: &SignedHeads,
+        out: &mut Vec<Output>,
+    ) -> Option<Heads> {
+        let heads = match (self.verify)(signed, &self.network) {
+            Ok(h) => h,
+            Err(_) => {
+                out.push(Output::Penalise {
+                    peer: from,
+                    offence: Offence::InvalidHeads,
+                });
+                return None;
+            }
+        };
+        if heads.member != from {
+            out.push(Output::Penalise {
+                peer: from,
+                offence: Offence::ForeignHeads,
+            });
+            return None;
+        }
+        self.record_receipts(&heads, out);
+        Some(heads)
+    }
+
+    /// Notes when a member's signed heads first reached each new entry of our own feed.
+    /// Receipts travel back to the issuer only; recording every member's progress on every
+    /// origin would add members × origins rows to every node's store at each heads exchange.
+    fn record_receipts(&mut self, heads: &Heads, out: &mut Vec<Output>) {
+        let seq = heads.seq_of(&self.me);
+        let (last_at, last_seq) = self.receipts.get(&heads.member).copied().unwrap_or((0, 0));
+        if last_at >= heads.issued_at_ms {
+            return;
+        }
+        if seq > last_seq {
+            out.push(Output::Receipt {
+                member: heads.member,
+                seq,
+                at_ms: heads.issued_at_ms,
+            });
+        }
+        self.receipts
+            .insert(heads.member, (heads.issued_at_ms, seq.max(last_seq)));
+    }
+
+    /// A member whose head for an origin names a different entry than ours at the same seq
+    /// has seen a fork: fetch its entry, which either proves equivocation or is refused as
+    /// forged. Only equal heads are compared, so no storage is read for the many statements
+    /// that arrive.
+    fn check_fork(&mut self, from: BureauId, head: &Head, ours: EntryId, out: &mut Vec<Output>) {
+        if head.seq == 0 || head.id == ours || self.feeds.is_frozen(&head.origin) {
+            return;
+        }
+        out.push(Output::Pull {
+            peer: from,
+            origin: head.origin,
+            from_seq: head.seq,
+            limit: 1,
+        });
+    }
+
+    // ---- pulls ----
+
+    fn pull_from(
+        &mut self,
+        peer: BureauId,
+        origin: BureauId,
+        their_seq: u64,
+        out: &mut Vec<Output>,
+    ) {
+        let in_flight = self.in_flight.entry(origin).or_default();
+        for (from, to) in self.feeds.plan_pulls(&origin, their_seq, in_flight) {
+            let limit = u32::try_from(to - from + 1).unwrap_or(PULL_PAGE as u32);
+            in_flight.push(from);
+            out.push(Output::Pull {
+                peer,
+                origin,
+                from_seq: from,
+                limit,
+            });
+        }
+    }
+
+    /// After a page, keeps pulling `origin` from the connected member that holds the most of
+    /// it.
+    fn pull_more(&mut self, origin: BureauId, out: &mut Vec<Output>) {
+        let best = self
+            .peer_heads
+            .iter()
+            .filter(|(p, _)| self.connected.contains(p))
+            .map(|(p, h)| (*p, h.1.seq_of(&origin)))
+            .max_by_key(|(_, seq)| *seq);
+        if let Some((peer, seq)) = best
+            && seq > self.feeds.head_seq(&origin)
+        {
+            self.pull_from(peer, origin, seq, out);
+        }
+    }
+
+    /// A pull is done with: its range no longer counts as in flight.
+    fn land(&mut self, origin: BureauId, from: u64) {
+        if let Some(list) = self.in_flight.get_mut(&origin) {
+            list.retain(|f| *f != from);
+            if list.is_empty() {
+                self.in_flight.remove(&origin);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // one input's fields, handed on as they came
+    fn on_page(
+        &mut self,
+        from: BureauId,
+        origin: BureauId,
+        from_seq: u64,
+        results: Result<Vec<Result<VerifiedEntry, EntryError>>, PageError>,
+        now_ms: u64,
+        stored: &dyn StoredEntries,
+        out: &mut Vec<Output>,
+    ) {
+        self.land(origin, from_seq);
+        let results = match results {
+            Ok(results) => results,
+            Err(_) => {
+                out.push(Output::Penalise {
+                    peer: from,
+                    offence: Offence::InvalidPage,
+                });
+                return;
+            }
+        };
+        let mut run = Vec::new();
+        for result in results {
+            let Ok(entry) = result else {
+                out.push(Output::Penalise {
+                    peer: from,
+                    offence: Offence::InvalidEntry,
+                });
+                break;
+            };
+            if entry.entry.origin != origin {
+                out.push(Output::Penalise {
+                    peer: from,
+                    offence: Offence::InvalidPage,
+                });
+                break;
+            }
+            match self.feeds.offer(entry) {
+                Offer::Apply(applied) => run.extend(applied),
+                Offer::AtOrBelowHead(entry) => {
+                    let seq = entry.entry.seq;
+                    if let Some(held) = stored.stored(&origin, seq)
+                        && held != entry.wire
+                    {
+                        self.equivocation(origin, seq, held, entry.wire, out);
+                        break;
+                    }
+                }
+                Offer::Equivocation { seq, first, second } => {
+                    self.equivocation(origin, seq, first, second, out);
+                    break;
+                }
+                Offer::ChainBroken => {
+                    out.push(Output::Penalise {
+                        peer: from,
+                        offence: Offence::BrokenChain,
+                    });
+                    break;
+                }
+                Offer::NotMember => {
+                    out.push(Output::Penalise {
+                        peer: from,
+                        offence: Offence::NotMember,
+                    });
+                    break;
+                }
+                Offer::Held | Offer::Duplicate | Offer::Frozen | Offer::Overloaded => {}
+            }
+        }
+        // A page that brought nothing new (the peer's heads were stale, or it is lying) is
+        // not followed up at once; the next heads exchange tries again.
+        let progressed = !run.is_empty();
+        self.persist(run, now_ms, out);
+        if progressed {
+            self.pull_more(origin, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use striae_protocol::{
+        Body, Entry, EntryId, NoticeContent, NoticeKind, NoticeOp, feed::ENTRY_VERSION,
+    };
+
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000_000;
+
+    #[derive(Default)]
+    struct Disk(HashMap<(BureauId, u64), Vec<u8>>);
+
+    impl StoredEntries for Disk {
+        fn stored(&self, origin: &BureauId, seq: u64) -> Option<Vec<u8>> {
+            self.0.get(&(*origin, seq)).cloned()
+        }
+    }
+
+    impl Disk {
+        fn keep(&mut self, outputs: &[Output]) {
+            for o in outputs {
+                if let Output::Persist(run) = o {
+                    for e in run {
+                        self.0.insert((e.entry.origin, e.entry.seq), e.wire.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    fn net() -> NetworkId {
+        NetworkId::from_name("t")
+    }
+
+    fn signer(n: u8) -> Signer {
+        Signer::from_seed([n; 32])
+    }
+
+    fn entry(s: &Signer, seq: u64, prev: EntryId, title: &str) -> VerifiedEntry {
+        Entry {
+            version: ENTRY_VERSION,
+            origin: s.bureau(),
+            seq,
+            prev,
+            timestamp_ms: NOW,
+            body: Body::Notice(NoticeOp::Issue(NoticeContent {
+                kind: NoticeKind::Orange,
+                title: title.into(),
+                summary: "s".into(),
+                body: String::new(),
+                expires_at_ms: NOW + 1,
+            })),
+        }
+        .sign(s, &net())
+        .expect("test fixture")
+    }
+
+    fn chain(s: &Signer, n: u64) -> Vec<VerifiedEntry> {
+        let mut prev = EntryId::GENESIS;
+        (1..=n)
+            .map(|seq| {
+                let e = entry(s, seq, prev, "t");
+                prev = e.id;
+                e
+            })
+            .collect()
+    }
+
+    fn state(me: &Signer, members: &[&Signer]) -> SyncState {
+        let feeds = Feeds::new(members.iter().map(|s| s.bureau()), []);
+        let config = SyncConfig {
+            heads_interval_ms: 1_000,
+            heads_debounce_ms: 100,
+        };
+        SyncState::new(me.clone(), net(), config, feeds, 7)
+    }
+
+    fn heads_of(s: &Signer, feed: &[VerifiedEntry], at: u64) -> Arc<SignedHeads> {
+        let last = feed.last().expect("test fixture");
+        Heads {
+            member: s.bureau(),
+            issued_at_ms: at,
+            heads: vec![Head {
+                origin: last.entry.origin,
+                seq: last.entry.seq,
+                id: last.id,
+            }],
+        }
+        .sign(s, &net())
+        .map(Arc::new)
+        .expect("test fixture")
+    }
+
+    fn pulls(outputs: &[Output]) -> Vec<(BureauId, u64, u32)> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Pull {
+                    peer,
+                    from_seq,
+                    limit,
+                    ..
+                } => Some((*peer, *from_seq, *limit)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn heads_ahead_are_pulled_and_the_page_applies_in_order() {
+        let (me, them) = (signer(1), signer(2));
+        let feed = chain(&them, 5);
+        let mut s = state(&me, &[&me, &them]);
+        let disk = Disk::default();
+        let out = s.handle(Input::Connected(them.bureau()), NOW, &disk);
+        assert!(matches!(out[..], [Output::SendHeads(p)] if p == them.bureau()));
+        let signed = heads_of(&them, &feed, NOW);
+        let out = s.handle(
+            Input::Heads {
+                from: them.bureau(),
+                signed,
+            },
+            NOW,
+            &disk,
+        );
+        assert_eq!(pulls(&out), vec![(them.bureau(), 1, 5)]);
+        // The same range is not asked for twice while in flight.
+        let again = heads_of(&them, &feed, NOW + 1);
+        let out = s.handle(
+            Input::Heads {
+                from: them.bureau(),
+                signed: again,
+            },
+            NOW,
+            &disk,
+        );
+        assert!(pulls(&out).is_empty());
+        let page = feed.iter().map(|e| Ok(e.clone())).collect();
+        let out = s.handle(
+            Input::PageVerified {
+                from: them.bureau(),
+                origin: them.bureau(),
+                from_seq: 1,
+                results: Ok(page),
+            },
+            NOW,
+            &disk,
+        );
+        let persisted: Vec<u64> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Persist(run) => Some(run.iter().map(|e| e.entry.seq)),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(persisted, vec![1, 2, 3, 4, 5]);
+        assert_eq!(s.feeds().head_seq(&them.bureau()), 5);
+    }
+
+    #[test]
+    fn a_gossiped_entry_after_a_gap_is_forwarded_held_and_the_gap_pulled() {
+        let (me, them) = (signer(1), signer(2));
+        let feed = chain(&them, 3);
+        let mut s = state(&me, &[&me, &them]);
+        let out = s.handle(
+            Input::Gossip {
+                from: them.bureau(),
+                entry: Ok(feed[2].clone()),
+            },
+            NOW,
+            &Disk::default(),
+        );
+        assert!(matches!(out[0], Output::Verdict(GossipVerdict::Accept)));
+        assert_eq!(pulls(&out), vec![(them.bureau(), 1, 2)]);
+        assert!(!out.iter().any(|o| matches!(o, Output::Persist(_))));
+    }
+
+    #[test]
+    fn garbage_and_foreign_heads_are_refused_and_penalised_with_a_fixed_offence() {
+        let (me, them, other) = (signer(1), signer(2), signer(3));
+        let mut s = state(&me, &[&me, &them, &other]);
+        let disk = Disk::default();
+        let garbage =
+            striae_protocol::feed::UnverifiedEntry::decode(&[1, 2, 3]).map(|_| unreachable!());
+        let out = s.handle(
+            Input::Gossip {
+                from: them.bureau(),
+                entry: garbage,
+            },
+            NOW,
+            &disk,
+        );
+        assert!(matches!(out[0], Output::Verdict(GossipVerdict::Reject)));
+        assert!(matches!(
+            out[1],
+            Output::Penalise {
+                offence: Offence::InvalidEntry,
+                ..
+            }
+        ));
+        s.handle(Input::Connected(them.bureau()), NOW, &disk);
+        let forged = heads_of(&other, &chain(&other, 1), NOW);
+        let out = s.handle(
+            Input::Heads {
+                from: them.bureau(),
+                signed: forged,
+            },
+            NOW,
+            &disk,
+        );
+        assert!(matches!(
+            out[..],
+            [Output::Penalise {
+                offence: Offence::ForeignHeads,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn a_fork_seen_in_heads_is_fetched_and_proves_equivocation() {
+        let (me, them, liar) = (signer(1), signer(2), signer(3));
+        let feed = chain(&liar, 2);
+        let fork = entry(&liar, 2, feed[0].id, "other");
+        let mut s = state(&me, &[&me, &them, &liar]);
+        let mut disk = Disk::default();
+        for e in &feed {
+            let out = s.handle(
+                Input::Accepted {
+                    from: them.bureau(),
+                    entry: e.clone(),
+                },
+                NOW,
+                &disk,
+            );
+            disk.keep(&out);
+        }
+        s.handle(Input::Connected(them.bureau()), NOW, &disk);
+        let theirs = Heads {
+            member: them.bureau(),
+            issued_at_ms: NOW,
+            heads: vec![Head {
+                origin: liar.bureau(),
+                seq: 2,
+                id: fork.id,
+            }],
+        }
+        .sign(&them, &net())
+        .map(Arc::new)
+        .expect("test fixture");
+        let out = s.handle(
+            Input::Heads {
+                from: them.bureau(),
+                signed: theirs,
+            },
+            NOW,
+            &disk,
+        );
+        assert_eq!(pulls(&out), vec![(them.bureau(), 2, 1)]);
+        let out = s.handle(
+            Input::PageVerified {
+                from: them.bureau(),
+                origin: liar.bureau(),
+                from_seq: 2,
+                results: Ok(vec![Ok(fork)]),
+            },
+            NOW,
+            &disk,
+        );
+        assert!(matches!(out[..], [Output::Equivocation { seq: 2, .. }]));
+        assert!(s.feeds().is_frozen(&liar.bureau()));
+    }
+
+    #[test]
+    fn heads_go_out_on_the_interval_and_receipts_after_the_debounce() {
+        let (me, them) = (signer(1), signer(2));
+        let mut s = state(&me, &[&me, &them]);
+        let disk = Disk::default();
+        s.handle(Input::Connected(them.bureau()), NOW, &disk);
+        let sends = |out: &[Output]| {
+            out.iter()
+                .filter(|o| matches!(o, Output::SendHeads(_)))
+                .count()
+        };
+        let mut exchanged = 0;
+        for t in (0..=2_000).step_by(50) {
+            exchanged += sends(&s.handle(Input::Tick, NOW + t, &disk));
+        }
+        assert!(
+            (2..=3).contains(&exchanged),
+            "{exchanged} exchanges in 2 s at a 1 s interval"
+        );
+        // Right after an exchange, a new entry of theirs: our heads (their receipt) go to them
+        // after the debounce, long before the next exchange.
+        let next = s.next_exchange_ms().expect("ticking began");
+        assert_eq!(sends(&s.handle(Input::Tick, next, &disk)), 1);
+        let feed = chain(&them, 1);
+        s.handle(
+            Input::Accepted {
+                from: them.bureau(),
+                entry: feed[0].clone(),
+            },
+            next + 10,
+            &disk,
+        );
+        assert_eq!(sends(&s.handle(Input::Tick, next + 60, &disk)), 0);
+        assert_eq!(sends(&s.handle(Input::Tick, next + 130, &disk)), 1);
+    }
+
+    #[test]
+    fn a_members_heads_reaching_our_feed_are_its_receipt_once() {
+        let (me, them) = (signer(1), signer(2));
+        let mine = chain(&me, 2);
+        let mut s = state(&me, &[&me, &them]);
+        let disk = Disk::default();
+        s.handle(Input::Connected(them.bureau()), NOW, &disk);
+        let receipts = |out: &[Output]| {
+            out.iter()
+                .filter_map(|o| match o {
+                    Output::Receipt { seq, .. } => Some(*seq),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let theirs = heads_of(&them, &mine, NOW);
+        let out = s.handle(
+            Input::Heads {
+                from: them.bureau(),
+                signed: theirs.clone(),
+            },
+            NOW,
+            &disk,
+        );
+        assert_eq!(receipts(&out), vec![2]);
+        let out = s.handle(
+            Input::Heads {
+                from: them.bureau(),
+                signed: theirs,
+            },
+            NOW,
+            &disk,
+        );
+        assert!(receipts(&out).is_empty());
+    }
+}
