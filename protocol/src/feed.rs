@@ -2,8 +2,6 @@
 //! `(origin, seq, prev, timestamp, body)`. Any member can hold and re-serve any other member's
 //! entries, because the signature travels with them.
 
-use std::fmt;
-
 use bincode::{Decode, Encode};
 use ed25519_dalek::Signature;
 
@@ -18,41 +16,12 @@ use crate::{
     notice::NoticeOp,
 };
 
+pub use crate::entry_id::EntryId;
+
 /// Domain tag of entry signatures.
 const ENTRY_DOMAIN: &[u8] = b"striae-entry-v1:";
 /// Version byte carried in every entry, bumped when the entry layout changes.
 pub const ENTRY_VERSION: u8 = 1;
-
-/// The hash that names an entry and chains the next one to it.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, Default)]
-pub struct EntryId(pub [u8; 32]);
-
-impl EntryId {
-    /// The `prev` of the first entry of every feed.
-    pub const GENESIS: EntryId = EntryId([0; 32]);
-
-    /// The id of an entry from its canonical encoding (signature excluded: ed25519 signatures
-    /// are deterministic, and equivocation is about content, not signature bytes).
-    pub fn of_entry_bytes(entry_bytes: &[u8]) -> Self {
-        EntryId(
-            *blake3::Hasher::new_derive_key("striae entry id v1")
-                .update(entry_bytes)
-                .finalize()
-                .as_bytes(),
-        )
-    }
-
-    /// Lower-case hex.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-}
-
-impl fmt::Debug for EntryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EntryId({})", &self.to_hex()[..16])
-    }
-}
 
 /// What an entry says. New kinds are appended at the end so older encodings stay valid.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]

@@ -7,6 +7,7 @@
 
 pub mod ballistic;
 pub mod codec;
+pub mod entry_id;
 pub mod feed;
 pub mod firearm;
 pub mod heads;
@@ -18,7 +19,8 @@ pub mod time;
 pub mod trace;
 
 pub use codec::CodecError;
-pub use feed::{Body, Entry, EntryError, EntryId, VerifiedEntry, WireEntry};
+pub use entry_id::EntryId;
+pub use feed::{Body, Entry, EntryError, VerifiedEntry, WireEntry};
 pub use heads::{Head, Heads, SignedHeads};
 pub use identity::{BureauId, IdentityError, NetworkId, Signer};
 pub use notice::{NoticeContent, NoticeError, NoticeId, NoticeKind, NoticeOp};
