@@ -5,6 +5,8 @@
 //! This crate does no I/O and has no async code. Everything that crosses a border or reaches
 //! disk as a signed object is defined here, so that one place decides how bytes look.
 
+#![deny(missing_docs)]
+
 pub mod ballistic;
 pub mod codec;
 pub mod entry_id;
