@@ -1,8 +1,8 @@
 //! Bulk import: CSV and NDJSON files of firearm records parsed line by line, so that good
 //! lines are kept when others are rejected.
 //!
-//! Each item is `(line, Result<FirearmInput, String>)`, where `line` is the 1-based line the
-//! record starts on and the error names the field at fault. Parsing only checks shape and
+//! Each item is `(line, Result<FirearmInput, ImportError>)`, where `line` is the 1-based line
+//! the record starts on and the error names the field at fault. Parsing only checks shape and
 //! types; [`crate::record::validate_input`] checks content. Memory per line is bounded by
 //! [`MAX_LINE_BYTES`], and no input makes the parsers panic.
 
@@ -17,7 +17,127 @@ use crate::record::{FirearmInput, HISTORY_FIELDS, INPUT_FIELDS};
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// One parsed line: its number and the record or the reason it was rejected.
-pub type ImportItem = (u64, Result<FirearmInput, String>);
+pub type ImportItem = (u64, Result<FirearmInput, ImportError>);
+
+/// Why a line (or the rest of a file) could not be imported. The text names the field at
+/// fault; names taken from the input are clipped to 40 characters.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A record object has a field that [`FirearmInput`] does not know.
+    #[error("unknown field `{name}`")]
+    UnknownField {
+        /// The field's name (clipped).
+        name: String,
+    },
+    /// A record field holds a JSON value other than a string or null.
+    #[error("field `{field}`: expected a string, found {found}")]
+    NotAString {
+        /// The field.
+        field: String,
+        /// What it holds instead ("a number", "an array"...).
+        found: &'static str,
+    },
+    /// `history` is neither an array nor null.
+    #[error("field `history`: expected an array of events, found {found}")]
+    HistoryNotAnArray {
+        /// What it holds instead.
+        found: &'static str,
+    },
+    /// An element of `history` is not an object.
+    #[error("field `history[{index}]`: expected an object, found {found}")]
+    HistoryEventNotAnObject {
+        /// The element's position (0-based).
+        index: usize,
+        /// What it is instead.
+        found: &'static str,
+    },
+    /// A history event has a field that history events do not know.
+    #[error("field `history[{index}]`: unknown field `{name}`")]
+    UnknownHistoryField {
+        /// The event's position (0-based).
+        index: usize,
+        /// The field's name (clipped).
+        name: String,
+    },
+    /// A history event field holds a JSON value other than a string or null.
+    #[error("field `history[{index}].{field}`: expected a string, found {found}")]
+    HistoryFieldNotAString {
+        /// The event's position (0-based).
+        index: usize,
+        /// The field.
+        field: String,
+        /// What it holds instead.
+        found: &'static str,
+    },
+    /// The record object has the right field types but still does not make a record.
+    #[error("invalid record: {0}")]
+    InvalidRecord(#[source] serde_json::Error),
+    /// An NDJSON line is not UTF-8.
+    #[error("line is not valid UTF-8")]
+    LineNotUtf8,
+    /// An NDJSON line is JSON, but not an object.
+    #[error("expected a JSON object, found {found}")]
+    NotAnObject {
+        /// What the line holds instead.
+        found: &'static str,
+    },
+    /// An NDJSON line is not JSON.
+    #[error("invalid JSON: {0}")]
+    InvalidJson(#[source] serde_json::Error),
+    /// Reading the NDJSON input failed; nothing after this line is read.
+    #[error("could not read input: {0}")]
+    Read(#[source] io::Error),
+    /// An NDJSON line is longer than [`MAX_LINE_BYTES`].
+    #[error("line is longer than {MAX_LINE_BYTES} bytes")]
+    LineTooLong,
+    /// A cell of the CSV header row is not UTF-8.
+    #[error("header: column {column} is not valid UTF-8")]
+    HeaderNotUtf8 {
+        /// The column (1-based).
+        column: usize,
+    },
+    /// The CSV header row names a column that [`FirearmInput`] does not know.
+    #[error(
+        "header: unknown column `{name}`; expected names from: {}",
+        INPUT_FIELDS.join(", ")
+    )]
+    UnknownColumn {
+        /// The column's name, trimmed and lowercased (clipped).
+        name: String,
+    },
+    /// The CSV header row names a column twice.
+    #[error("header: column `{name}` appears twice")]
+    DuplicateColumn {
+        /// The column's name, trimmed and lowercased.
+        name: String,
+    },
+    /// A CSV record is longer than [`MAX_LINE_BYTES`].
+    #[error("record is longer than {MAX_LINE_BYTES} bytes")]
+    RecordTooLong,
+    /// A CSV record does not have as many fields as the header.
+    #[error("expected {expected} fields as in the header, found {found}")]
+    FieldCount {
+        /// Fields in the header.
+        expected: usize,
+        /// Fields in the record.
+        found: usize,
+    },
+    /// A CSV cell is not UTF-8.
+    #[error("field `{field}`: not valid UTF-8")]
+    FieldNotUtf8 {
+        /// The cell's column.
+        field: String,
+    },
+    /// The CSV `history` cell is not JSON.
+    #[error("field `history`: invalid JSON: {0}")]
+    HistoryJson(#[source] serde_json::Error),
+    /// A CSV physical line is longer than [`MAX_LINE_BYTES`]; the rest of the file is not read.
+    #[error("line is longer than {MAX_LINE_BYTES} bytes; the rest of the file was not read")]
+    CsvLineTooLong,
+    /// The CSV input could not be read or parsed; the rest of the file is not read.
+    #[error("could not read CSV: {0}; the rest of the file was not read")]
+    Csv(#[source] csv::Error),
+}
 
 /// The two accepted file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,53 +180,53 @@ pub fn parse<'a, R: BufRead + 'a>(
 }
 
 /// Checks the JSON types of a record object, naming the first field at fault, then converts it.
-fn input_from_object(object: Map<String, Value>) -> Result<FirearmInput, String> {
+fn input_from_object(object: Map<String, Value>) -> Result<FirearmInput, ImportError> {
     for (name, value) in &object {
         if !INPUT_FIELDS.contains(&name.as_str()) {
-            return Err(format!("unknown field `{}`", clip(name)));
+            return Err(ImportError::UnknownField { name: clip(name) });
         }
         if name == "history" {
             check_history(value)?;
         } else if !matches!(value, Value::String(_) | Value::Null) {
-            return Err(format!(
-                "field `{name}`: expected a string, found {}",
-                type_name(value)
-            ));
+            return Err(ImportError::NotAString {
+                field: name.clone(),
+                found: type_name(value),
+            });
         }
     }
-    serde_json::from_value(Value::Object(object)).map_err(|e| format!("invalid record: {e}"))
+    serde_json::from_value(Value::Object(object)).map_err(ImportError::InvalidRecord)
 }
 
-fn check_history(value: &Value) -> Result<(), String> {
+fn check_history(value: &Value) -> Result<(), ImportError> {
     let events = match value {
         Value::Null => return Ok(()),
         Value::Array(events) => events,
         other => {
-            return Err(format!(
-                "field `history`: expected an array of events, found {}",
-                type_name(other)
-            ));
+            return Err(ImportError::HistoryNotAnArray {
+                found: type_name(other),
+            });
         }
     };
-    for (i, event) in events.iter().enumerate() {
+    for (index, event) in events.iter().enumerate() {
         let Value::Object(fields) = event else {
-            return Err(format!(
-                "field `history[{i}]`: expected an object, found {}",
-                type_name(event)
-            ));
+            return Err(ImportError::HistoryEventNotAnObject {
+                index,
+                found: type_name(event),
+            });
         };
         for (name, value) in fields {
             if !HISTORY_FIELDS.contains(&name.as_str()) {
-                return Err(format!(
-                    "field `history[{i}]`: unknown field `{}`",
-                    clip(name)
-                ));
+                return Err(ImportError::UnknownHistoryField {
+                    index,
+                    name: clip(name),
+                });
             }
             if !matches!(value, Value::String(_) | Value::Null) {
-                return Err(format!(
-                    "field `history[{i}].{name}`: expected a string, found {}",
-                    type_name(value)
-                ));
+                return Err(ImportError::HistoryFieldNotAString {
+                    index,
+                    field: name.clone(),
+                    found: type_name(value),
+                });
             }
         }
     }
@@ -194,7 +314,7 @@ impl<R: BufRead> NdjsonRecords<R> {
         })
     }
 
-    fn parse_line(&self, bytes: &[u8]) -> Option<Result<FirearmInput, String>> {
+    fn parse_line(&self, bytes: &[u8]) -> Option<Result<FirearmInput, ImportError>> {
         let bytes = if self.line == 1 {
             bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
         } else {
@@ -202,18 +322,17 @@ impl<R: BufRead> NdjsonRecords<R> {
         };
         let text = match std::str::from_utf8(bytes) {
             Ok(text) => text,
-            Err(_) => return Some(Err("line is not valid UTF-8".to_owned())),
+            Err(_) => return Some(Err(ImportError::LineNotUtf8)),
         };
         if text.trim().is_empty() {
             return None;
         }
         Some(match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(object)) => input_from_object(object),
-            Ok(other) => Err(format!(
-                "expected a JSON object, found {}",
-                type_name(&other)
-            )),
-            Err(err) => Err(format!("invalid JSON: {err}")),
+            Ok(other) => Err(ImportError::NotAnObject {
+                found: type_name(&other),
+            }),
+            Err(err) => Err(ImportError::InvalidJson(err)),
         })
     }
 }
@@ -231,14 +350,12 @@ impl<R: BufRead> Iterator for NdjsonRecords<R> {
                 }
                 Err(err) => {
                     self.done = true;
-                    return Some((self.line + 1, Err(format!("could not read input: {err}"))));
+                    return Some((self.line + 1, Err(ImportError::Read(err))));
                 }
             };
             self.line += 1;
             let parsed = match raw {
-                RawLine::TooLong => {
-                    Some(Err(format!("line is longer than {MAX_LINE_BYTES} bytes")))
-                }
+                RawLine::TooLong => Some(Err(ImportError::LineTooLong)),
                 RawLine::Text(bytes) => self.parse_line(&bytes),
             };
             if let Some(result) = parsed {
@@ -323,7 +440,7 @@ fn is_line_limit(err: &csv::Error) -> bool {
 }
 
 /// Header names, trimmed and lowercased, or why the header row is unusable.
-fn read_headers(record: &csv::ByteRecord) -> Result<Vec<String>, String> {
+fn read_headers(record: &csv::ByteRecord) -> Result<Vec<String>, ImportError> {
     let mut seen = HashSet::new();
     let mut names = Vec::with_capacity(record.len());
     for (i, cell) in record.iter().enumerate() {
@@ -333,44 +450,43 @@ fn read_headers(record: &csv::ByteRecord) -> Result<Vec<String>, String> {
             cell
         };
         let name = std::str::from_utf8(cell)
-            .map_err(|_| format!("header: column {} is not valid UTF-8", i + 1))?
+            .map_err(|_| ImportError::HeaderNotUtf8 { column: i + 1 })?
             .trim()
             .to_lowercase();
         if !INPUT_FIELDS.contains(&name.as_str()) {
-            return Err(format!(
-                "header: unknown column `{}`; expected names from: {}",
-                clip(&name),
-                INPUT_FIELDS.join(", ")
-            ));
+            return Err(ImportError::UnknownColumn { name: clip(&name) });
         }
         if !seen.insert(name.clone()) {
-            return Err(format!("header: column `{name}` appears twice"));
+            return Err(ImportError::DuplicateColumn { name });
         }
         names.push(name);
     }
     Ok(names)
 }
 
-fn record_to_input(headers: &[String], record: &csv::ByteRecord) -> Result<FirearmInput, String> {
+fn record_to_input(
+    headers: &[String],
+    record: &csv::ByteRecord,
+) -> Result<FirearmInput, ImportError> {
     if record.as_slice().len() > MAX_LINE_BYTES {
-        return Err(format!("record is longer than {MAX_LINE_BYTES} bytes"));
+        return Err(ImportError::RecordTooLong);
     }
     if record.len() != headers.len() {
-        return Err(format!(
-            "expected {} fields as in the header, found {}",
-            headers.len(),
-            record.len()
-        ));
+        return Err(ImportError::FieldCount {
+            expected: headers.len(),
+            found: record.len(),
+        });
     }
     let mut object = Map::new();
     for (name, cell) in headers.iter().zip(record.iter()) {
-        let text =
-            std::str::from_utf8(cell).map_err(|_| format!("field `{name}`: not valid UTF-8"))?;
+        let text = std::str::from_utf8(cell).map_err(|_| ImportError::FieldNotUtf8 {
+            field: name.clone(),
+        })?;
         if text.trim().is_empty() {
             continue;
         }
         let value = if name == "history" {
-            serde_json::from_str(text).map_err(|e| format!("field `history`: invalid JSON: {e}"))?
+            serde_json::from_str(text).map_err(ImportError::HistoryJson)?
         } else {
             Value::String(text.to_owned())
         };
@@ -399,9 +515,9 @@ impl<R: Read> Iterator for CsvRecords<R> {
                     let Some(headers) = &self.headers else {
                         match read_headers(&self.record) {
                             Ok(names) => self.headers = Some(names),
-                            Err(message) => {
+                            Err(error) => {
                                 self.done = true;
-                                return Some((line, Err(message)));
+                                return Some((line, Err(error)));
                             }
                         }
                         continue;
@@ -411,14 +527,12 @@ impl<R: Read> Iterator for CsvRecords<R> {
                 Err(err) => {
                     self.done = true;
                     let line = self.reader.position().line().max(line);
-                    let message = if is_line_limit(&err) {
-                        format!(
-                            "line is longer than {MAX_LINE_BYTES} bytes; the rest of the file was not read"
-                        )
+                    let error = if is_line_limit(&err) {
+                        ImportError::CsvLineTooLong
                     } else {
-                        format!("could not read CSV: {err}; the rest of the file was not read")
+                        ImportError::Csv(err)
                     };
-                    return Some((line, Err(message)));
+                    return Some((line, Err(error)));
                 }
             }
         }

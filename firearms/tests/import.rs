@@ -2,7 +2,17 @@
 
 use std::io::Cursor;
 
-use striae_firearms::import::{ImportFormat, MAX_LINE_BYTES, parse, parse_csv, parse_ndjson};
+use striae_firearms::FirearmInput;
+use striae_firearms::import::{
+    ImportError, ImportFormat, ImportItem, MAX_LINE_BYTES, parse, parse_csv, parse_ndjson,
+};
+
+/// The parsed items, each error as the text an import reports.
+fn texts(items: impl Iterator<Item = ImportItem>) -> Vec<(u64, Result<FirearmInput, String>)> {
+    items
+        .map(|(line, result)| (line, result.map_err(|e| e.to_string())))
+        .collect()
+}
 
 #[test]
 fn ndjson_keeps_good_lines_and_names_bad_fields() {
@@ -22,7 +32,7 @@ fn ndjson_keeps_good_lines_and_names_bad_fields() {
         r#"{"make":"Beretta","model":"92FS","caliber":"9x19","serial":"C3","type":"pistol","status":"seized"}"#,
         "\r\n",
     );
-    let items: Vec<_> = parse_ndjson(Cursor::new(text)).collect();
+    let items = texts(parse_ndjson(Cursor::new(text)));
     let lines: Vec<u64> = items.iter().map(|(line, _)| *line).collect();
     assert_eq!(lines, vec![1, 3, 4, 5, 6, 7, 8]);
     assert_eq!(items[0].1.as_ref().map(|r| r.serial.as_str()), Ok("A1"));
@@ -58,7 +68,7 @@ fn csv_keeps_good_lines_and_names_bad_fields() {
         CZ,75,9x19,B2,pistol,lost,\"[{\"\"date\"\":\"\"2020-01-01\"\",\"\"event\"\":\"\"sold\"\",\"\"party\"\":\"\"X\"\",\"\"country\"\":\"\"FR\"\"}]\",\"multi\nline note\"\n\
         CZ,75,9x19,B3,pistol,lost,[oops,\n\
         Beretta,92FS,9x19,C3,pistol,seized,,\n";
-    let items: Vec<_> = parse_csv(Cursor::new(text)).collect();
+    let items = texts(parse_csv(Cursor::new(text)));
     let lines: Vec<u64> = items.iter().map(|(line, _)| *line).collect();
     assert_eq!(lines, vec![2, 3, 4, 6, 7]);
     assert_eq!(items[0].1.as_ref().map(|r| r.serial.as_str()), Ok("A1"));
@@ -86,7 +96,7 @@ fn csv_keeps_good_lines_and_names_bad_fields() {
 
 #[test]
 fn csv_with_an_unknown_column_is_refused_once() {
-    let items: Vec<_> = parse_csv(Cursor::new("make,serial_no\nGlock,1\n")).collect();
+    let items = texts(parse_csv(Cursor::new("make,serial_no\nGlock,1\n")));
     assert_eq!(items.len(), 1);
     assert!(items[0].1.as_ref().is_err_and(|e| e.contains("serial_no")));
 }
@@ -96,7 +106,7 @@ fn over_long_lines_are_rejected_without_losing_the_others() {
     let good = r#"{"make":"Glock","model":"17","caliber":"9x19","serial":"A1","type":"pistol","status":"stolen"}"#;
     let long = format!(r#"{{"notes":"{}"}}"#, "x".repeat(MAX_LINE_BYTES + 10));
     let text = format!("{good}\n{long}\n{good}\n");
-    let items: Vec<_> = parse_ndjson(Cursor::new(text)).collect();
+    let items = texts(parse_ndjson(Cursor::new(text)));
     assert_eq!(items.len(), 3);
     assert!(items[0].1.is_ok() && items[2].1.is_ok());
     assert!(
@@ -110,7 +120,7 @@ fn over_long_lines_are_rejected_without_losing_the_others() {
         "make,notes\nGlock,short\nGlock,{}\n",
         "y".repeat(MAX_LINE_BYTES + 10)
     );
-    let items: Vec<_> = parse_csv(Cursor::new(csv)).collect();
+    let items = texts(parse_csv(Cursor::new(csv)));
     assert!(items[0].1.is_ok());
     assert!(
         items
@@ -155,4 +165,34 @@ fn content_types_select_the_format() {
         Some(ImportFormat::Ndjson)
     );
     assert_eq!(ImportFormat::from_content_type("application/json"), None);
+}
+
+#[test]
+fn errors_are_typed_and_keep_their_source() {
+    let text = concat!(
+        r#"{"make":"Glock","serial":12345}"#,
+        "\n",
+        "not json\n",
+        r#"{"history":[{"country":7}]}"#,
+        "\n",
+    );
+    let items: Vec<_> = parse_ndjson(Cursor::new(text)).collect();
+    assert!(matches!(
+        &items[0].1,
+        Err(ImportError::NotAString { field, found: "a number" }) if field == "serial"
+    ));
+    let Err(invalid) = &items[1].1 else {
+        panic!("{:?}", items[1]);
+    };
+    assert!(matches!(invalid, ImportError::InvalidJson(_)));
+    assert!(std::error::Error::source(invalid).is_some());
+    assert!(matches!(
+        &items[2].1,
+        Err(ImportError::HistoryFieldNotAString { index: 0, field, .. }) if field == "country"
+    ));
+    let items: Vec<_> = parse_csv(Cursor::new("make,make\n")).collect();
+    assert!(matches!(
+        &items[0].1,
+        Err(ImportError::DuplicateColumn { name }) if name == "make"
+    ));
 }

@@ -66,16 +66,27 @@ pub struct BallisticDigest {
     pub digest: Vec<u8>,
 }
 
+/// A published ballistic digest that breaks a bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BallisticDigestError {
+    /// The digest is empty or larger than `MAX_BALLISTIC_DIGEST_BYTES`.
+    #[error("digest size out of bounds")]
+    DigestSize,
+    /// The caliber class is empty or longer than `MAX_CALIBER_CLASS_CHARS`.
+    #[error("caliber class empty or too long")]
+    CaliberClass,
+}
+
 impl BallisticDigest {
     /// Checks the bounds a published digest must keep.
-    pub fn check(&self) -> Result<(), &'static str> {
+    pub fn check(&self) -> Result<(), BallisticDigestError> {
         if self.digest.is_empty() || self.digest.len() > MAX_BALLISTIC_DIGEST_BYTES {
-            return Err("digest size out of bounds");
+            return Err(BallisticDigestError::DigestSize);
         }
         if self.caliber_class.is_empty()
             || self.caliber_class.chars().count() > MAX_CALIBER_CLASS_CHARS
         {
-            return Err("caliber class empty or too long");
+            return Err(BallisticDigestError::CaliberClass);
         }
         Ok(())
     }
@@ -99,16 +110,28 @@ pub struct ProbeSurface {
     pub z: Vec<f32>,
 }
 
+/// A probe surface whose shape or geometry is unusable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeSurfaceError {
+    /// The grid is empty, has more than `MAX_PROBE_POINTS` points, or `z` does not hold
+    /// `nx * ny` heights.
+    #[error("probe grid empty, too large, or not nx*ny points")]
+    Grid,
+    /// The grid spacing is not a positive finite number, or the centre is not finite.
+    #[error("probe spacing or centre not a positive finite number")]
+    Geometry,
+}
+
 impl ProbeSurface {
     /// Checks shape and bounds.
-    pub fn check(&self) -> Result<(), &'static str> {
+    pub fn check(&self) -> Result<(), ProbeSurfaceError> {
         let points = (self.nx as usize).saturating_mul(self.ny as usize);
         if points == 0 || points > MAX_PROBE_POINTS || self.z.len() != points {
-            return Err("probe grid empty, too large, or not nx*ny points");
+            return Err(ProbeSurfaceError::Grid);
         }
         let finite = [self.pixel_um, self.center_x, self.center_y];
         if finite.iter().any(|v| !v.is_finite()) || self.pixel_um <= 0.0 {
-            return Err("probe spacing or centre not a positive finite number");
+            return Err(ProbeSurfaceError::Geometry);
         }
         Ok(())
     }
@@ -179,5 +202,49 @@ impl SignedKind for ConfirmResponse {
     const MAX_BYTES: usize = 256 * 1024;
     fn signer(&self) -> BureauId {
         self.responder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_check_keeps_its_texts() {
+        let mut probe = ProbeSurface {
+            nx: 2,
+            ny: 2,
+            pixel_um: 12.5,
+            center_x: 1.0,
+            center_y: 1.0,
+            z: vec![0.0; 4],
+        };
+        assert_eq!(probe.check(), Ok(()));
+        probe.pixel_um = f64::NAN;
+        let err = probe.check().unwrap_err();
+        assert_eq!(err, ProbeSurfaceError::Geometry);
+        assert_eq!(
+            err.to_string(),
+            "probe spacing or centre not a positive finite number"
+        );
+        probe.z.pop();
+        assert_eq!(
+            probe.check().unwrap_err().to_string(),
+            "probe grid empty, too large, or not nx*ny points"
+        );
+    }
+
+    #[test]
+    fn digest_check_keeps_its_texts() {
+        let digest = BallisticDigest {
+            exhibit_ref: RecordRef([1; 16]),
+            kind: EvidenceKind::Bullet,
+            caliber_class: "9x19".into(),
+            digest: Vec::new(),
+        };
+        assert_eq!(
+            digest.check().unwrap_err().to_string(),
+            "digest size out of bounds"
+        );
     }
 }

@@ -16,10 +16,10 @@ pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 pub enum CodecError {
     /// The value could not be encoded, e.g. it is larger than the limit.
     #[error("cannot encode: {0}")]
-    Encode(String),
+    Encode(#[source] bincode::error::EncodeError),
     /// The bytes are not a valid encoding of the expected type.
     #[error("cannot decode: {0}")]
-    Decode(String),
+    Decode(#[source] bincode::error::DecodeError),
     /// The bytes decode, but more bytes follow the value.
     #[error("{0} trailing bytes after the encoded value")]
     TrailingBytes(usize),
@@ -47,8 +47,7 @@ fn config() -> impl bincode::config::Config {
 
 /// Encodes `value` in the canonical form, refusing results larger than `limit` bytes.
 pub fn encode<T: Encode>(value: &T, limit: usize) -> Result<Vec<u8>, CodecError> {
-    let bytes =
-        bincode::encode_to_vec(value, config()).map_err(|e| CodecError::Encode(e.to_string()))?;
+    let bytes = bincode::encode_to_vec(value, config()).map_err(CodecError::Encode)?;
     if bytes.len() > limit {
         return Err(CodecError::TooLarge {
             actual: bytes.len(),
@@ -62,8 +61,7 @@ pub fn encode<T: Encode>(value: &T, limit: usize) -> Result<Vec<u8>, CodecError>
 /// `limit` bytes of input.
 pub fn decode<T: Encode + Decode<()>>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
     let value: T = decode_stored(bytes, limit)?;
-    let again =
-        bincode::encode_to_vec(&value, config()).map_err(|e| CodecError::Encode(e.to_string()))?;
+    let again = bincode::encode_to_vec(&value, config()).map_err(CodecError::Encode)?;
     if again != bytes {
         return Err(CodecError::NotCanonical);
     }
@@ -79,8 +77,8 @@ pub fn decode_stored<T: Decode<()>>(bytes: &[u8], limit: usize) -> Result<T, Cod
             limit,
         });
     }
-    let (value, used): (T, usize) = bincode::decode_from_slice(bytes, config())
-        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    let (value, used): (T, usize) =
+        bincode::decode_from_slice(bytes, config()).map_err(CodecError::Decode)?;
     if used != bytes.len() {
         return Err(CodecError::TrailingBytes(bytes.len() - used));
     }
@@ -113,5 +111,12 @@ mod tests {
     #[test]
     fn invalid_bool_is_refused() {
         assert!(decode::<bool>(&[2], 16).is_err());
+    }
+
+    #[test]
+    fn decode_errors_keep_bincode_as_their_source() {
+        let err = decode::<bool>(&[2], 16).unwrap_err();
+        let source = std::error::Error::source(&err).expect("bincode's error");
+        assert_eq!(err.to_string(), format!("cannot decode: {source}"));
     }
 }

@@ -2,13 +2,13 @@
 //! `(origin, seq, prev, timestamp, body)`. Any member can hold and re-serve any other member's
 //! entries, because the signature travels with them.
 
-use std::fmt;
-
 use bincode::{Decode, Encode};
 use ed25519_dalek::Signature;
 
 use crate::{
-    ballistic::{BallisticDigest, ExhibitRef, MAX_BALLISTIC_DIGESTS_PER_ENTRY},
+    ballistic::{
+        BallisticDigest, BallisticDigestError, ExhibitRef, MAX_BALLISTIC_DIGESTS_PER_ENTRY,
+    },
     codec::{self, CodecError, MAX_ENTRY_BYTES},
     firearm::{
         FirearmDigest, MAX_DIGESTS_PER_ENTRY, MAX_REFERENCE_ADDITION_BYTES,
@@ -18,41 +18,12 @@ use crate::{
     notice::NoticeOp,
 };
 
+pub use crate::entry_id::EntryId;
+
 /// Domain tag of entry signatures.
 const ENTRY_DOMAIN: &[u8] = b"striae-entry-v1:";
 /// Version byte carried in every entry, bumped when the entry layout changes.
 pub const ENTRY_VERSION: u8 = 1;
-
-/// The hash that names an entry and chains the next one to it.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, Default)]
-pub struct EntryId(pub [u8; 32]);
-
-impl EntryId {
-    /// The `prev` of the first entry of every feed.
-    pub const GENESIS: EntryId = EntryId([0; 32]);
-
-    /// The id of an entry from its canonical encoding (signature excluded: ed25519 signatures
-    /// are deterministic, and equivocation is about content, not signature bytes).
-    pub fn of_entry_bytes(entry_bytes: &[u8]) -> Self {
-        EntryId(
-            *blake3::Hasher::new_derive_key("striae entry id v1")
-                .update(entry_bytes)
-                .finalize()
-                .as_bytes(),
-        )
-    }
-
-    /// Lower-case hex.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-}
-
-impl fmt::Debug for EntryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EntryId({})", &self.to_hex()[..16])
-    }
-}
 
 /// What an entry says. New kinds are appended at the end so older encodings stay valid.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -86,36 +57,65 @@ impl Body {
     }
 
     /// Checks the bounds every body must keep, whoever wrote it.
-    pub fn check(&self) -> Result<(), &'static str> {
+    pub fn check(&self) -> Result<(), BodyError> {
         match self {
             Body::Notice(_) => Ok(()),
             Body::FirearmDigests(list) if list.is_empty() || list.len() > MAX_DIGESTS_PER_ENTRY => {
-                Err("firearm digest batch empty or too large")
+                Err(BodyError::FirearmDigestBatch)
             }
             Body::FirearmRetractions(list)
                 if list.is_empty() || list.len() > MAX_RETRACTIONS_PER_ENTRY =>
             {
-                Err("firearm retraction batch empty or too large")
+                Err(BodyError::FirearmRetractionBatch)
             }
             Body::ReferenceAddition(json)
                 if json.is_empty() || json.len() > MAX_REFERENCE_ADDITION_BYTES =>
             {
-                Err("reference addition empty or too large")
+                Err(BodyError::ReferenceAdditionSize)
             }
             Body::BallisticDigests(list)
                 if list.is_empty() || list.len() > MAX_BALLISTIC_DIGESTS_PER_ENTRY =>
             {
-                Err("ballistic digest batch empty or too large")
+                Err(BodyError::BallisticDigestBatch)
             }
-            Body::BallisticDigests(list) => list.iter().try_for_each(BallisticDigest::check),
+            Body::BallisticDigests(list) => list
+                .iter()
+                .try_for_each(BallisticDigest::check)
+                .map_err(BodyError::from),
             Body::BallisticRetractions(list)
                 if list.is_empty() || list.len() > MAX_RETRACTIONS_PER_ENTRY =>
             {
-                Err("ballistic retraction batch empty or too large")
+                Err(BodyError::BallisticRetractionBatch)
             }
             _ => Ok(()),
         }
     }
+}
+
+/// A body that breaks the bounds of its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// A firearm digest batch is empty or holds more than `MAX_DIGESTS_PER_ENTRY` digests.
+    #[error("firearm digest batch empty or too large")]
+    FirearmDigestBatch,
+    /// A firearm retraction batch is empty or holds more than `MAX_RETRACTIONS_PER_ENTRY`
+    /// references.
+    #[error("firearm retraction batch empty or too large")]
+    FirearmRetractionBatch,
+    /// A reference addition is empty or longer than `MAX_REFERENCE_ADDITION_BYTES`.
+    #[error("reference addition empty or too large")]
+    ReferenceAdditionSize,
+    /// A ballistic digest batch is empty or holds more than
+    /// `MAX_BALLISTIC_DIGESTS_PER_ENTRY` digests.
+    #[error("ballistic digest batch empty or too large")]
+    BallisticDigestBatch,
+    /// One digest of a ballistic digest batch breaks its own bounds.
+    #[error(transparent)]
+    BallisticDigest(#[from] BallisticDigestError),
+    /// A ballistic retraction batch is empty or holds more than `MAX_RETRACTIONS_PER_ENTRY`
+    /// references.
+    #[error("ballistic retraction batch empty or too large")]
+    BallisticRetractionBatch,
 }
 
 /// One feed entry, unsigned.
@@ -172,7 +172,7 @@ pub enum EntryError {
     Identity(#[from] IdentityError),
     /// The body breaks the bounds of its kind.
     #[error("bad entry body: {0}")]
-    BadBody(&'static str),
+    BadBody(#[source] BodyError),
 }
 
 /// A decoded entry whose signature has not been checked yet.
@@ -443,6 +443,43 @@ mod tests {
         for (i, r) in results.iter().enumerate() {
             assert_eq!(r.is_ok(), i != 6, "entry {}", i + 1);
         }
+    }
+
+    #[test]
+    fn bad_bodies_keep_their_texts_and_sources() {
+        use crate::ballistic::EvidenceKind;
+
+        assert_eq!(
+            Body::FirearmDigests(Vec::new())
+                .check()
+                .unwrap_err()
+                .to_string(),
+            "firearm digest batch empty or too large"
+        );
+        let digest = BallisticDigest {
+            exhibit_ref: RecordRef([1; 16]),
+            kind: EvidenceKind::CartridgeCase,
+            caliber_class: String::new(),
+            digest: vec![1],
+        };
+        let err = Body::BallisticDigests(vec![digest]).check().unwrap_err();
+        assert_eq!(
+            err,
+            BodyError::BallisticDigest(BallisticDigestError::CaliberClass)
+        );
+        assert_eq!(err.to_string(), "caliber class empty or too long");
+
+        let signer = Signer::from_seed([3; 32]);
+        let mut entry = sample_entry(&signer, 1, EntryId::GENESIS);
+        entry.body = Body::ReferenceAddition(String::new());
+        let signed = entry.sign(&signer, &net()).expect("test fixture");
+        let err = UnverifiedEntry::decode(&signed.wire).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bad entry body: reference addition empty or too large"
+        );
+        let source = std::error::Error::source(&err).expect("the body error");
+        assert_eq!(source.to_string(), "reference addition empty or too large");
     }
 
     #[test]

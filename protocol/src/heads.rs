@@ -7,7 +7,7 @@ use bincode::{Decode, Encode};
 
 use crate::{
     codec::{self, CodecError},
-    feed::EntryId,
+    entry_id::EntryId,
     identity::{BureauId, IdentityError, NetworkId, Signer, signing_message},
 };
 

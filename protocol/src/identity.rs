@@ -21,9 +21,15 @@ pub enum IdentityError {
     /// The PeerId does not embed an ed25519 key, so it cannot sign striae objects.
     #[error("bureau id {0} does not embed an ed25519 public key")]
     NotEd25519(String),
-    /// The key bytes are not a valid ed25519 key.
+    /// The key bytes are not a valid ed25519 public key (as libp2p decodes them).
     #[error("invalid ed25519 key: {0}")]
-    InvalidKey(String),
+    InvalidKey(#[source] libp2p_identity::DecodingError),
+    /// The key bytes are not a usable ed25519 verifying key (as ed25519-dalek decodes them).
+    #[error("invalid ed25519 key: {0}")]
+    InvalidVerifyingKey(#[source] ed25519_dalek::SignatureError),
+    /// The libp2p keypair is not an ed25519 keypair.
+    #[error("invalid ed25519 key: {0}")]
+    NotEd25519Keypair(#[source] libp2p_identity::OtherVariantError),
     /// The signature does not verify.
     #[error("signature does not verify")]
     BadSignature,
@@ -37,8 +43,7 @@ pub struct BureauId(pub [u8; 32]);
 impl BureauId {
     /// The libp2p PeerId of this bureau.
     pub fn peer_id(&self) -> Result<PeerId, IdentityError> {
-        let key = ed25519::PublicKey::try_from_bytes(&self.0)
-            .map_err(|e| IdentityError::InvalidKey(e.to_string()))?;
+        let key = ed25519::PublicKey::try_from_bytes(&self.0).map_err(IdentityError::InvalidKey)?;
         Ok(PublicKey::from(key).to_peer_id())
     }
 
@@ -69,8 +74,7 @@ impl BureauId {
         if let Some(key) = keys.read().ok().and_then(|k| k.get(&self.0).copied()) {
             return Ok(key);
         }
-        let key = VerifyingKey::from_bytes(&self.0)
-            .map_err(|e| IdentityError::InvalidKey(e.to_string()))?;
+        let key = VerifyingKey::from_bytes(&self.0).map_err(IdentityError::InvalidVerifyingKey)?;
         if let Ok(mut keys) = keys.write() {
             if keys.len() >= MAX_KEYS {
                 keys.clear();
@@ -163,7 +167,7 @@ impl Signer {
         let keypair = keypair
             .clone()
             .try_into_ed25519()
-            .map_err(|e| IdentityError::InvalidKey(e.to_string()))?;
+            .map_err(IdentityError::NotEd25519Keypair)?;
         Ok(Signer { keypair })
     }
 

@@ -5,8 +5,11 @@
 //! This crate does no I/O and has no async code. Everything that crosses a border or reaches
 //! disk as a signed object is defined here, so that one place decides how bytes look.
 
+#![deny(missing_docs)]
+
 pub mod ballistic;
 pub mod codec;
+pub mod entry_id;
 pub mod feed;
 pub mod firearm;
 pub mod heads;
@@ -18,7 +21,8 @@ pub mod time;
 pub mod trace;
 
 pub use codec::CodecError;
-pub use feed::{Body, Entry, EntryError, EntryId, VerifiedEntry, WireEntry};
+pub use entry_id::EntryId;
+pub use feed::{Body, Entry, EntryError, VerifiedEntry, WireEntry};
 pub use heads::{Head, Heads, SignedHeads};
 pub use identity::{BureauId, IdentityError, NetworkId, Signer};
 pub use notice::{NoticeContent, NoticeError, NoticeId, NoticeKind, NoticeOp};

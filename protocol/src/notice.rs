@@ -6,7 +6,7 @@ use std::{fmt, str::FromStr};
 
 use bincode::{Decode, Encode};
 
-use crate::{feed::EntryId, time::YEAR_MS};
+use crate::{entry_id::EntryId, time::YEAR_MS};
 
 /// Longest notice title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;

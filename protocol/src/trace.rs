@@ -43,9 +43,36 @@ pub struct TraceRequest {
     pub record_refs: Vec<RecordRef>,
 }
 
+/// A trace request that breaks a bound. Its text is the name of the offending field, as the
+/// request names it (`make`, `reason`, `record_refs`...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TraceRequestError {
+    /// A short text field (`make`, `model`, `caliber`, `serial` or `case_ref`) is longer than
+    /// `MAX_TRACE_FIELD_CHARS`; the payload is the field's name.
+    #[error("{0}")]
+    FieldTooLong(&'static str),
+    /// The stated reason is longer than `MAX_TRACE_REASON_CHARS`.
+    #[error("reason")]
+    ReasonTooLong,
+    /// The request names more than `MAX_TRACE_RECORD_REFS` records.
+    #[error("record_refs")]
+    TooManyRecordRefs,
+}
+
+impl TraceRequestError {
+    /// The name of the offending field.
+    pub fn field(self) -> &'static str {
+        match self {
+            TraceRequestError::FieldTooLong(field) => field,
+            TraceRequestError::ReasonTooLong => "reason",
+            TraceRequestError::TooManyRecordRefs => "record_refs",
+        }
+    }
+}
+
 impl TraceRequest {
     /// Checks the bounds a request must keep; names the offending field.
-    pub fn check(&self) -> Result<(), &'static str> {
+    pub fn check(&self) -> Result<(), TraceRequestError> {
         let short = [
             ("make", &self.make),
             ("model", &self.model),
@@ -55,14 +82,14 @@ impl TraceRequest {
         ];
         for (field, value) in short {
             if value.chars().count() > MAX_TRACE_FIELD_CHARS {
-                return Err(field);
+                return Err(TraceRequestError::FieldTooLong(field));
             }
         }
         if self.reason.chars().count() > MAX_TRACE_REASON_CHARS {
-            return Err("reason");
+            return Err(TraceRequestError::ReasonTooLong);
         }
         if self.record_refs.len() > MAX_TRACE_RECORD_REFS {
-            return Err("record_refs");
+            return Err(TraceRequestError::TooManyRecordRefs);
         }
         Ok(())
     }
@@ -135,5 +162,45 @@ impl SignedKind for TraceResponse {
     const MAX_BYTES: usize = MAX_TRACE_RESPONSE_BYTES;
     fn signer(&self) -> BureauId {
         self.responder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> TraceRequest {
+        TraceRequest {
+            trace_id: [1; 16],
+            requester: BureauId([2; 32]),
+            issued_at_ms: 1_700_000_000_000,
+            make: "Glock".into(),
+            model: "17".into(),
+            caliber: "9x19".into(),
+            serial: "ABC123".into(),
+            case_ref: "case-1".into(),
+            reason: "recovered at a scene".into(),
+            record_refs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn check_names_the_offending_field() {
+        assert_eq!(request().check(), Ok(()));
+        let mut long = request();
+        long.serial = "x".repeat(MAX_TRACE_FIELD_CHARS + 1);
+        let err = long.check().unwrap_err();
+        assert_eq!(err, TraceRequestError::FieldTooLong("serial"));
+        assert_eq!(err.to_string(), "serial");
+        let mut long = request();
+        long.reason = "x".repeat(MAX_TRACE_REASON_CHARS + 1);
+        assert_eq!(long.check().unwrap_err().to_string(), "reason");
+        let mut many = request();
+        many.record_refs = vec![RecordRef([0; 16]); MAX_TRACE_RECORD_REFS + 1];
+        let err = many.check().unwrap_err();
+        assert_eq!(
+            (err.field(), err.to_string()),
+            ("record_refs", "record_refs".into())
+        );
     }
 }

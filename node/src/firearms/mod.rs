@@ -572,6 +572,8 @@ fn store_batch(
         .into_par_iter()
         .enumerate()
         .map(|(i, (line, parsed))| {
+            // Rejections are reported as text, with validation's messages.
+            let parsed = parsed.map_err(|e| e.to_string());
             let outcome = parsed.and_then(|input: FirearmInput| {
                 let record = validate_input(&input, table)
                     .map_err(|errors| records::describe_errors(&errors).1)?;
