@@ -15,7 +15,7 @@ use std::{
 };
 
 use serde_json::Value;
-use striae_ballistics::{
+use striae_ballistics_lib::{
     eval::{find_dataset, label_from_name},
     synthetic::{SyntheticParams, synthetic_scan},
     x3p::{write_x3p, zip_files},
@@ -423,7 +423,7 @@ async fn bad_files_and_bad_parameters_are_refused_with_the_problem_named() {
         }
     });
     // A long strip: a valid file, but no breech face is 20 mm long.
-    let strip = write_x3p(&striae_ballistics::x3p::X3pScan::new(
+    let strip = write_x3p(&striae_ballistics_lib::x3p::X3pScan::new(
         1600,
         48,
         12.5e-6,

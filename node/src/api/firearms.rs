@@ -10,7 +10,7 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use striae_firearms::{
+use striae_firearms_lib::{
     FirearmInput, RefError, ReferenceAddition, import::ImportFormat, normalise_serial,
     record::INPUT_FIELDS, validate_input,
 };
@@ -93,7 +93,7 @@ fn record_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     Ok(object)
 }
 
-fn invalid_record(errors: &[striae_firearms::FieldError]) -> ApiError {
+fn invalid_record(errors: &[striae_firearms_lib::FieldError]) -> ApiError {
     let (field, message) = describe_errors(errors);
     let message = message
         .strip_prefix(&format!("{field}: "))
@@ -152,7 +152,7 @@ async fn update(
             };
             merged.extend(changes);
             let input: FirearmInput = serde_json::from_value(Value::Object(merged))
-                .map_err(|e| vec![striae_firearms::FieldError::new("body", e.to_string())])?;
+                .map_err(|e| vec![striae_firearms_lib::FieldError::new("body", e.to_string())])?;
             validate_input(&input, &table)
         })
         .await?;

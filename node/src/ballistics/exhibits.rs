@@ -4,12 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use striae_ballistics::{
+use striae_ballistics_lib::{
     preprocess::prepare,
     signature::{DIGEST_BYTES, Digest, digest},
     x3p::{X3pInfo, read_x3p},
 };
-use striae_firearms::ReferenceTable;
+use striae_firearms_lib::ReferenceTable;
 use striae_protocol::{
     Body, BureauId,
     ballistic::{
@@ -252,7 +252,7 @@ pub struct Prepared {
     /// What the file held.
     pub info: X3pInfo,
     /// The prepared surface.
-    pub surface: striae_ballistics::preprocess::Surface,
+    pub surface: striae_ballistics_lib::preprocess::Surface,
     /// Its digest.
     pub digest: Digest,
 }
@@ -260,7 +260,7 @@ pub struct Prepared {
 /// Reads, checks and prepares an X3P file (CPU work: call it from a blocking thread).
 pub fn prepare_scan(
     bytes: &[u8],
-    prep: &striae_ballistics::preprocess::PrepParams,
+    prep: &striae_ballistics_lib::preprocess::PrepParams,
 ) -> Result<Prepared, BallisticsError> {
     if bytes.is_empty() {
         return Err(BallisticsError::Field {

@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 use serde_json::{Value, json};
-use striae_ballistics::{cmc::CmcReference, preprocess::Surface};
+use striae_ballistics_lib::{cmc::CmcReference, preprocess::Surface};
 use striae_protocol::{
     BureauId, SignedMessage, SyncResponse,
     ballistic::{Comparison, ConfirmRequest, ConfirmResponse, ExhibitRef, MAX_CONFIRM_EXHIBITS},

@@ -8,8 +8,8 @@ use std::{
     sync::{Mutex, RwLock, RwLockReadGuard},
 };
 
-use striae_ballistics::signature::{Digest, DigestIndex};
-use striae_firearms::ReferenceTable;
+use striae_ballistics_lib::signature::{Digest, DigestIndex};
+use striae_firearms_lib::ReferenceTable;
 use striae_protocol::{
     BureauId,
     ballistic::{EvidenceKind, ExhibitRef},
@@ -216,7 +216,7 @@ impl Shelf {
 
 #[cfg(test)]
 mod tests {
-    use striae_ballistics::signature::random_digest;
+    use striae_ballistics_lib::signature::random_digest;
     use striae_protocol::{Signer, firearm::RecordRef};
 
     use super::*;
@@ -312,7 +312,7 @@ mod tests {
             index.remove(&a, &RecordRef([n; 16]));
         }
         assert_eq!(index.len(), 50);
-        assert!(index.scanned_bytes() < 200 * striae_ballistics::signature::DIGEST_DIMS);
+        assert!(index.scanned_bytes() < 200 * striae_ballistics_lib::signature::DIGEST_DIMS);
         let hit = index.search(
             &random_digest(180),
             EvidenceKind::CartridgeCase,

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use striae_ballistics::signature::Digest;
+use striae_ballistics_lib::signature::Digest;
 use striae_protocol::{
     BureauId,
     ballistic::{Comparison, ExhibitRef},

@@ -21,7 +21,7 @@ mod seed;
 use std::sync::{Arc, atomic::AtomicBool};
 
 use futures::future::BoxFuture;
-use striae_ballistics::{
+use striae_ballistics_lib::{
     cmc::CmcParams,
     preprocess::{PrepParams, Surface},
     signature::Digest,

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use striae_ballistics::{preprocess::Surface, signature::Digest};
+use striae_ballistics_lib::{preprocess::Surface, signature::Digest};
 use striae_protocol::{
     BureauId, SignedMessage, SyncRequest, SyncResponse,
     ballistic::{
@@ -149,7 +149,7 @@ impl SearchResult {
             "kind": self.kind.as_str(),
             "caliber_class": self.caliber_class,
             "digests_held": self.held,
-            "confirm_threshold": striae_ballistics::cmc::CONFIRM_THRESHOLD,
+            "confirm_threshold": striae_ballistics_lib::cmc::CONFIRM_THRESHOLD,
             "candidates": candidates,
         })
     }

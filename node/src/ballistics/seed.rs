@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use striae_ballistics::{
+use striae_ballistics_lib::{
     synthetic::{SyntheticParams, synthetic_scan},
     x3p::write_x3p,
 };

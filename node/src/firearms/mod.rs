@@ -19,7 +19,7 @@ use std::sync::{
 
 use futures::future::BoxFuture;
 use serde::Serialize;
-use striae_firearms::{
+use striae_firearms_lib::{
     FirearmInput, FirearmRecord, ReferenceAddition, ReferenceTable, import, validate_input,
 };
 use striae_protocol::{
@@ -448,8 +448,11 @@ impl Firearms {
         &self,
         node: &FirearmsNode,
         id: RecordRef,
-        change: impl FnOnce(&FirearmRecord) -> Result<FirearmRecord, Vec<striae_firearms::FieldError>>,
-    ) -> Result<Option<Result<StoredRecord, Vec<striae_firearms::FieldError>>>, FirearmsError> {
+        change: impl FnOnce(
+            &FirearmRecord,
+        ) -> Result<FirearmRecord, Vec<striae_firearms_lib::FieldError>>,
+    ) -> Result<Option<Result<StoredRecord, Vec<striae_firearms_lib::FieldError>>>, FirearmsError>
+    {
         let _writing = self.writes.lock().await;
         let (Some(n), Some(old)) = (self.refs.decrypt(&id), self.record(&id)?) else {
             return Ok(None);

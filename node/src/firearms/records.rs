@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use striae_firearms::{
+use striae_firearms_lib::{
     FirearmInput, FirearmRecord, Normalised, ReferenceTable, clean_unknown, confusable_fold,
     normalise_serial,
     record::{FieldError, HistoryInput},

@@ -3,7 +3,7 @@
 //! documented demonstration firearm held by the second member (DE), which
 //! `docs/firearms.md` walks through: a Walther P99, serial `WK-1O5 733`, stolen in 2024.
 
-use striae_firearms::{FirearmInput, record::HistoryInput};
+use striae_firearms_lib::{FirearmInput, record::HistoryInput};
 
 use crate::{firearms::FirearmsNode, node::NodeError};
 
@@ -281,7 +281,7 @@ pub async fn seed_devnet(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use striae_firearms::{ReferenceTable, validate_input};
+    use striae_firearms_lib::{ReferenceTable, validate_input};
 
     #[test]
     fn examples_are_valid_and_use_known_makes_and_calibres() {

@@ -15,7 +15,7 @@ use std::{collections::HashSet, sync::Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use striae_firearms::normalise_serial;
+use striae_firearms_lib::normalise_serial;
 use striae_protocol::{
     BureauId, SignedMessage, SyncRequest, SyncResponse, codec,
     firearm::RecordRef,

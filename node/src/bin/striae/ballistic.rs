@@ -260,7 +260,7 @@ pub async fn x3p(action: X3pAction, t: &Target) -> Result<()> {
     match action {
         X3pAction::Inspect { file } => {
             let bytes = read(&file)?;
-            let scan = striae_ballistics::x3p::read_x3p(&bytes)
+            let scan = striae_ballistics_lib::x3p::read_x3p(&bytes)
                 .map_err(|e| anyhow!("{}: not a usable X3P file: {e}", file.display()))?;
             let v = json!(scan.inspect());
             print(t, &v, |v| {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde_json::json;
-use striae_ballistics::{
+use striae_ballistics_lib::{
     eval::{ConfirmScope, EvalParams, leave_one_out, load_dataset},
     preprocess::{PrepParams, prepare},
     signature::{DIGEST_BYTES, random_digest},
@@ -146,7 +146,7 @@ async fn confirm(k: usize, runs: usize) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         refs.push(ExhibitRef::from_hex(&record.id).context("exhibit id")?);
     }
-    let scan = striae_ballistics::x3p::read_x3p(&case(1, 2))?;
+    let scan = striae_ballistics_lib::x3p::read_x3p(&case(1, 2))?;
     let probe = probe_from_surface(&prepare(&scan, &PrepParams::default())?);
     let mut round_trips = Vec::new();
     let mut counts = Vec::new();

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use striae_firearms::confusable_fold;
+use striae_firearms_lib::confusable_fold;
 use striae_node::{devnet, store::Store};
 use striae_protocol::{
     Body, Entry, EntryId,

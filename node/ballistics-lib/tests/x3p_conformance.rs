@@ -4,8 +4,8 @@
 use std::io::{Cursor, Read};
 use std::path::PathBuf;
 
-use striae_ballistics::synthetic::SplitMix;
-use striae_ballistics::x3p::{
+use striae_ballistics_lib::synthetic::SplitMix;
+use striae_ballistics_lib::x3p::{
     DataType, ReadLimits, WriteOptions, X3pError, X3pScan, read_x3p, read_x3p_with_limits,
     write_x3p, write_x3p_with, zip_files,
 };
@@ -16,10 +16,14 @@ fn fixture(name: &str) -> Option<Vec<u8>> {
         .ok()
         .or_else(|| {
             let m = env!("CARGO_MANIFEST_DIR");
-            ["../../shared/fixtures/x3p", "../shared/fixtures/x3p"]
-                .iter()
-                .map(|r| PathBuf::from(m).join(r))
-                .find(|p| p.is_dir())
+            [
+                "../../../shared/fixtures/x3p",
+                "../../shared/fixtures/x3p",
+                "../shared/fixtures/x3p",
+            ]
+            .iter()
+            .map(|r| PathBuf::from(m).join(r))
+            .find(|p| p.is_dir())
         });
     match base {
         Some(b) => std::fs::read(b.join(name)).ok(),

@@ -2,8 +2,8 @@
 //! or place the data at ../shared/datasets/fadul-known (CSAFE-ISU/cartridgeCaseScans,
 //! folder fadulProcessed/, files renamed fadul-G-S.x3p).
 
-use striae_ballistics::eval::{EvalParams, find_dataset, leave_one_out, load_dataset};
-use striae_ballistics::preprocess::PrepParams;
+use striae_ballistics_lib::eval::{EvalParams, find_dataset, leave_one_out, load_dataset};
+use striae_ballistics_lib::preprocess::PrepParams;
 
 #[test]
 fn fadul_leave_one_out_meets_targets() {
@@ -40,7 +40,7 @@ fn fadul_leave_one_out_meets_targets() {
 
 #[test]
 fn fadul_digest_rotation_invariance() {
-    use striae_ballistics::signature::{digest, screen_score};
+    use striae_ballistics_lib::signature::{digest, screen_score};
     let Some(dir) = find_dataset(env!("CARGO_MANIFEST_DIR")) else {
         eprintln!("skipping: Fadul scans not found (set STRIAE_DATASET_DIR)");
         return;
@@ -56,7 +56,7 @@ fn fadul_digest_rotation_invariance() {
         for deg in [90.0, 37.0] {
             // Re-prepared, so the centre is re-fitted on the rotated scan, as it would be for
             // a case placed at another angle under the instrument.
-            let rotated = striae_ballistics::preprocess::prepare(
+            let rotated = striae_ballistics_lib::preprocess::prepare(
                 &s.rotated(deg).to_scan(),
                 &PrepParams::default(),
             )
@@ -73,8 +73,8 @@ fn fadul_digest_rotation_invariance() {
 
 #[test]
 fn fadul_cmc_handles_arbitrary_rotation() {
-    use striae_ballistics::cmc::{CONFIRM_THRESHOLD, CmcParams, compare};
-    use striae_ballistics::preprocess::prepare;
+    use striae_ballistics_lib::cmc::{CONFIRM_THRESHOLD, CmcParams, compare};
+    use striae_ballistics_lib::preprocess::prepare;
     let Some(dir) = find_dataset(env!("CARGO_MANIFEST_DIR")) else {
         eprintln!("skipping: Fadul scans not found (set STRIAE_DATASET_DIR)");
         return;

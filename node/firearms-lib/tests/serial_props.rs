@@ -1,7 +1,7 @@
 //! Property tests of serial normalisation.
 
 use proptest::prelude::*;
-use striae_firearms::serial::{confusable_fold, normalise_serial};
+use striae_firearms_lib::serial::{confusable_fold, normalise_serial};
 
 /// Characters seen in typed serials: ASCII letters and digits, separators, Cyrillic, and some
 /// arbitrary Unicode.

@@ -1,11 +1,11 @@
 //! Matching behaviour on synthetic scans: rotation invariance of the digest, and same-gun
 //! scores above different-gun scores for screening and for CMC confirmation.
 
-use striae_ballistics::cmc::{CONFIRM_THRESHOLD, CmcParams, compare};
-use striae_ballistics::preprocess::{PrepParams, Surface, prepare};
-use striae_ballistics::signature::{Digest, DigestIndex, digest, screen_score};
-use striae_ballistics::synthetic::{SyntheticParams, synthetic_scan};
-use striae_ballistics::x3p::{read_x3p, write_x3p};
+use striae_ballistics_lib::cmc::{CONFIRM_THRESHOLD, CmcParams, compare};
+use striae_ballistics_lib::preprocess::{PrepParams, Surface, prepare};
+use striae_ballistics_lib::signature::{Digest, DigestIndex, digest, screen_score};
+use striae_ballistics_lib::synthetic::{SyntheticParams, synthetic_scan};
+use striae_ballistics_lib::x3p::{read_x3p, write_x3p};
 
 /// Fadul-sized field (3.4 mm) directly on the 12.5 µm working grid, to keep tests fast.
 fn params() -> SyntheticParams {

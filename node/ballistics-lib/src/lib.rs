@@ -1,4 +1,4 @@
-//! striae-ballistics: cartridge-case breech-face matching for striae — X3P reading,
+//! striae-ballistics-lib: cartridge-case breech-face matching for striae — X3P reading,
 //! preprocessing, indexable rotation-invariant digests, CMC confirmation, synthetic scans
 //! and leave-one-out evaluation.
 //!

@@ -1,10 +1,10 @@
 //! Print the leave-one-out accuracy report (JSON) for a folder of `name-G-S.x3p` scans.
 //! Usage: accuracy [DIR] [--top K]  (DIR defaults to the Fadul set; --top K confirms only
 //! each probe's top-K screening candidates instead of all pairs).
-use striae_ballistics::eval::{
+use striae_ballistics_lib::eval::{
     ConfirmScope, EvalParams, find_dataset, leave_one_out, load_dataset,
 };
-use striae_ballistics::preprocess::PrepParams;
+use striae_ballistics_lib::preprocess::PrepParams;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -2,8 +2,8 @@
 
 use std::io::Cursor;
 
-use striae_firearms::FirearmInput;
-use striae_firearms::import::{
+use striae_firearms_lib::FirearmInput;
+use striae_firearms_lib::import::{
     ImportError, ImportFormat, ImportItem, MAX_LINE_BYTES, parse, parse_csv, parse_ndjson,
 };
 

@@ -4,10 +4,10 @@
 //! confirming K = 10 synthetic candidates against one probe with CMC (one thread).
 use std::time::Instant;
 
-use striae_ballistics::cmc::{CmcParams, CmcReference};
-use striae_ballistics::preprocess::{PrepParams, prepare};
-use striae_ballistics::signature::{DIGEST_BYTES, DigestIndex, random_digest};
-use striae_ballistics::synthetic::{SyntheticParams, synthetic_scan};
+use striae_ballistics_lib::cmc::{CmcParams, CmcReference};
+use striae_ballistics_lib::preprocess::{PrepParams, prepare};
+use striae_ballistics_lib::signature::{DIGEST_BYTES, DigestIndex, random_digest};
+use striae_ballistics_lib::synthetic::{SyntheticParams, synthetic_scan};
 
 fn main() {
     let n: usize = std::env::args()

@@ -1,8 +1,8 @@
 //! Validation of firearm records: normalised values, flags and field-named errors.
 
-use striae_firearms::Date;
-use striae_firearms::ReferenceTable;
-use striae_firearms::record::{FirearmInput, Status, validate_input_on};
+use striae_firearms_lib::Date;
+use striae_firearms_lib::ReferenceTable;
+use striae_firearms_lib::record::{FirearmInput, Status, validate_input_on};
 
 fn today() -> Date {
     Date::new(2025, 6, 1).unwrap_or_else(|| Date::from_days_since_epoch(0))

@@ -1,7 +1,7 @@
 //! Behaviour of the built-in reference table: aliases, ambiguity, unknown values, additions.
 
-use striae_firearms::reference::EntryKind;
-use striae_firearms::{RefError, ReferenceAddition, ReferenceTable};
+use striae_firearms_lib::reference::EntryKind;
+use striae_firearms_lib::{RefError, ReferenceAddition, ReferenceTable};
 
 fn table() -> &'static ReferenceTable {
     ReferenceTable::builtin()

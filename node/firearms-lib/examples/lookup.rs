@@ -1,7 +1,7 @@
 //! Prints how the built-in table normalises values given on the command line:
 //! `cargo run --example lookup -- caliber "9mm Para"` (kinds: make, model, caliber, type).
 
-use striae_firearms::ReferenceTable;
+use striae_firearms_lib::ReferenceTable;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

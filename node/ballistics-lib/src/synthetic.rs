@@ -188,7 +188,7 @@ pub fn synthetic_scan(
         }
     }
     let mut scan = X3pScan::new(n, n, p.pixel_um * 1e-6, p.pixel_um * 1e-6, z);
-    scan.creator = Some("striae-ballistics synthetic".to_string());
+    scan.creator = Some("striae-ballistics-lib synthetic".to_string());
     scan.comment = Some(format!(
         "synthetic make {make_seed} gun {gun_seed} shot {shot_seed}"
     ));

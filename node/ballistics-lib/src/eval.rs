@@ -377,13 +377,14 @@ pub fn load_dataset(
     Ok(out)
 }
 
-/// Locate the Fadul dataset: `STRIAE_DATASET_DIR`, else `../../shared/datasets/fadul-known`
-/// or `../shared/datasets/fadul-known` relative to `manifest_dir`.
+/// Locate the Fadul dataset: `STRIAE_DATASET_DIR`, else `shared/datasets/fadul-known` in
+/// the folder that holds the workspace, or in one of `manifest_dir`'s parents.
 pub fn find_dataset(manifest_dir: &str) -> Option<std::path::PathBuf> {
     if let Ok(d) = std::env::var("STRIAE_DATASET_DIR") {
         return Some(std::path::PathBuf::from(d));
     }
     [
+        "../../../shared/datasets/fadul-known",
         "../../shared/datasets/fadul-known",
         "../shared/datasets/fadul-known",
     ]
