@@ -255,6 +255,7 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 /// `madd` with ones widens to i32. Four rows share each load of the probe.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
+#[allow(unsafe_code)] // unaligned SIMD loads: the one hot loop of screening, bounds checked
 fn dot_rows_avx2(probe: &[i8], data: &[i8], out: &mut [i32]) {
     use std::arch::x86_64::*;
     let d = DIGEST_DIMS;
@@ -303,6 +304,7 @@ fn dot_rows_generic(probe: &[i8], data: &[i8], out: &mut [i32]) {
 }
 
 /// Dot products of `probe` with each packed row of `data`, with AVX2 when the CPU has it.
+#[allow(unsafe_code)] // calls the AVX2 kernel after checking the CPU has AVX2
 fn dot_rows(probe: &[i8], data: &[i8], out: &mut [i32]) {
     #[cfg(target_arch = "x86_64")]
     {

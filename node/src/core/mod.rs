@@ -9,31 +9,35 @@
 //! - `verifier`: the thread that verifies pulled pages in arrival order;
 //! - `services`: capability requests from other members, answered off the core, and the
 //!   capabilities' periodic work;
-//! - `capability`: the trait a capability implements.
+//! - `capability`: the trait a capability implements;
+//! - `handle`: `CoreHandle`, how the rest of the node publishes, asks and observes.
 
 pub mod capability;
 pub mod feeds;
+mod handle;
 mod services;
 pub mod sync;
 pub mod verifier;
 
 use std::{
-    collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
+    collections::HashMap,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use libp2p::{PeerId, gossipsub::MessageId, request_response::ResponseChannel};
 use striae_protocol::{
-    Body, BureauId, Entry, EntryError, EntryId, IdentityError, NetworkId, Signer, SyncRequest,
+    Body, BureauId, Entry, NetworkId, Signer, SyncRequest,
     SyncResponse, VerifiedEntry,
     feed::{ENTRY_VERSION, UnverifiedEntry},
     sync::{MAX_PAGE_BYTES, MAX_PAGE_ENTRIES},
     time::now_ms,
 };
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 pub use capability::{Capabilities, Capability};
+pub use handle::{Applied, AskError, CoreError, CoreHandle, CoreInbox};
+use handle::{AskReply, CoreCommand, PublishReply};
 use feeds::Feeds;
 use services::ServiceCall;
 use sync::{GossipVerdict, Input, Offence, Output, StoredEntries, SyncConfig, SyncState};
@@ -45,12 +49,8 @@ use crate::{
     store::{Store, StoreError},
 };
 
-/// Capacity of the command queue into the core.
-const CORE_COMMAND_CAPACITY: usize = 256;
 /// Publications made durable by one flush, at most.
 const MAX_PUBLISH_BATCH: usize = 64;
-/// Capacity of the applied-entry broadcast (observers that lag lose events, nothing else).
-const APPLIED_CAPACITY: usize = 65_536;
 /// Pulled pages waiting for the verifier, and verified pages waiting to be applied (each is at
 /// most one page in flight).
 const VERIFIED_CAPACITY: usize = 64;
@@ -60,155 +60,6 @@ const PENALTY: f64 = 10.0;
 const SERVICE_QUEUE: usize = 64;
 /// How often the core ticks the state machine's timers.
 const TICK: Duration = Duration::from_millis(50);
-
-/// Why an own entry could not be published.
-#[derive(Debug, thiserror::Error)]
-pub enum CoreError {
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The entry could not be signed.
-    #[error(transparent)]
-    Entry(#[from] EntryError),
-    /// The entry was stored but could not be flushed to disk.
-    #[error("storage: the entry could not be flushed to disk: {0}")]
-    NotDurable(#[source] Arc<StoreError>),
-    /// The node is shutting down.
-    #[error("the node is shutting down")]
-    Stopped,
-    /// This node's own feed is frozen (it was found equivocating, e.g. after a restore from an
-    /// old backup); it must not publish until an operator resolves it.
-    #[error("this node's feed is frozen after an equivocation; see the node log")]
-    Frozen,
-}
-
-/// Why a request to another member got no answer.
-#[derive(Debug, thiserror::Error)]
-pub enum AskError {
-    /// The member's key does not make a libp2p peer id.
-    #[error(transparent)]
-    BadMember(#[from] IdentityError),
-    /// The node is shutting down.
-    #[error("the node is shutting down")]
-    Stopped,
-    /// The transport gave up (the member is offline, did not answer in time, or the
-    /// connection failed); the transport's own words.
-    #[error("{0}")]
-    Network(String),
-}
-
-/// An entry appended to a feed, for observers (benchmarks, tests, the devnet summary).
-#[derive(Clone, Debug)]
-pub struct Applied {
-    /// The feed.
-    pub origin: BureauId,
-    /// Its seq.
-    pub seq: u64,
-    /// Its id.
-    pub id: EntryId,
-    /// When this node appended it.
-    pub at: Instant,
-}
-
-type PublishReply = oneshot::Sender<Result<VerifiedEntry, CoreError>>;
-type AskReply = oneshot::Sender<Result<SyncResponse, AskError>>;
-
-enum CoreCommand {
-    Publish {
-        body: Body,
-        reply: PublishReply,
-    },
-    Ask {
-        peer: PeerId,
-        request: SyncRequest,
-        reply: AskReply,
-    },
-}
-
-/// What the core shows the rest of the node: who is connected, who sent what was refused.
-#[derive(Default)]
-struct CoreStatus {
-    connected: Mutex<HashSet<BureauId>>,
-    rejected_from: Mutex<HashMap<BureauId, u64>>,
-}
-
-/// A cloneable handle to the core: publish own entries, ask other members, observe.
-#[derive(Clone)]
-pub struct CoreHandle {
-    commands: mpsc::Sender<CoreCommand>,
-    applied: broadcast::Sender<Applied>,
-    status: Arc<CoreStatus>,
-}
-
-/// The core's side of the handle's channels, consumed by `start`.
-pub struct CoreInbox {
-    commands: mpsc::Receiver<CoreCommand>,
-}
-
-impl CoreHandle {
-    /// A handle and the inbox the core will read, made before the core starts so that the
-    /// capabilities can hold the handle from their construction on.
-    pub fn new() -> (CoreHandle, CoreInbox) {
-        let (commands, rx) = mpsc::channel(CORE_COMMAND_CAPACITY);
-        let (applied, _) = broadcast::channel(APPLIED_CAPACITY);
-        let handle = CoreHandle {
-            commands,
-            applied,
-            status: Arc::default(),
-        };
-        (handle, CoreInbox { commands: rx })
-    }
-
-    /// Appends `body` to this node's own feed, makes it durable, and gossips it. Returns the
-    /// signed entry once it is on disk.
-    pub async fn publish(&self, body: Body) -> Result<VerifiedEntry, CoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.commands
-            .send(CoreCommand::Publish { body, reply })
-            .await
-            .map_err(|_| CoreError::Stopped)?;
-        rx.await.map_err(|_| CoreError::Stopped)?
-    }
-
-    /// Sends `request` to member `to` and waits for its answer (the network's request
-    /// timeout bounds the wait). Used for traces and confirmations.
-    pub async fn ask(&self, to: &BureauId, request: SyncRequest) -> Result<SyncResponse, AskError> {
-        let peer = to.peer_id()?;
-        let (reply, rx) = oneshot::channel();
-        self.commands
-            .send(CoreCommand::Ask {
-                peer,
-                request,
-                reply,
-            })
-            .await
-            .map_err(|_| AskError::Stopped)?;
-        rx.await.map_err(|_| AskError::Stopped)?
-    }
-
-    /// Whether member `bureau` is connected right now.
-    pub fn is_connected(&self, bureau: &BureauId) -> bool {
-        self.status
-            .connected
-            .lock()
-            .map(|c| c.contains(bureau))
-            .unwrap_or(false)
-    }
-
-    /// Entries refused per sending member.
-    pub fn rejected_from(&self) -> HashMap<BureauId, u64> {
-        self.status
-            .rejected_from
-            .lock()
-            .map(|m| m.clone())
-            .unwrap_or_default()
-    }
-
-    /// Entries appended from now on.
-    pub fn subscribe_applied(&self) -> broadcast::Receiver<Applied> {
-        self.applied.subscribe()
-    }
-}
 
 /// What the core needs to start.
 pub struct CoreConfig {

@@ -8,11 +8,11 @@ use super::data::model_id;
 use super::{Caliber, EntryKind, Make, Model, ReferenceTable};
 
 /// Longest canonical name or alias, in characters.
-pub const MAX_NAME_CHARS: usize = 100;
+pub(crate) const MAX_NAME_CHARS: usize = 100;
 /// Longest id, in characters.
-pub const MAX_ID_CHARS: usize = 80;
+pub(crate) const MAX_ID_CHARS: usize = 80;
 /// Most aliases one addition may carry.
-pub const MAX_ALIASES: usize = 32;
+pub(crate) const MAX_ALIASES: usize = 32;
 
 /// Why a reference entry or addition was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -120,7 +120,7 @@ pub(super) fn model_id(make_id: Option<&str>, name: &str) -> String {
 }
 
 impl MakeRecord {
-    pub fn into_entry(self) -> Make {
+    pub(crate) fn into_entry(self) -> Make {
         Make {
             id: self.id,
             name: self.name,
@@ -132,7 +132,7 @@ impl MakeRecord {
 }
 
 impl ModelRecord {
-    pub fn into_entry(self, scope: &str) -> Result<Model, RefError> {
+    pub(crate) fn into_entry(self, scope: &str) -> Result<Model, RefError> {
         let make_id = (scope != ANY_MAKE).then(|| scope.to_owned());
         let (id, name, aliases, note) = match self {
             ModelRecord::Compact(mut names) => {
@@ -163,7 +163,7 @@ impl ModelRecord {
 }
 
 impl CaliberRecord {
-    pub fn into_entry(self) -> Caliber {
+    pub(crate) fn into_entry(self) -> Caliber {
         Caliber {
             id: self.id,
             name: self.name,
@@ -175,7 +175,7 @@ impl CaliberRecord {
 }
 
 impl TypeRecord {
-    pub fn into_entry(self) -> FirearmType {
+    pub(crate) fn into_entry(self) -> FirearmType {
         FirearmType {
             id: self.id,
             name: self.name,
