@@ -169,4 +169,3 @@ impl CoreHandle {
         self.applied.subscribe()
     }
 }
-

@@ -27,8 +27,7 @@ use std::{
 
 use libp2p::{PeerId, gossipsub::MessageId, request_response::ResponseChannel};
 use striae_protocol::{
-    Body, BureauId, Entry, NetworkId, Signer, SyncRequest,
-    SyncResponse, VerifiedEntry,
+    Body, BureauId, Entry, NetworkId, Signer, SyncRequest, SyncResponse, VerifiedEntry,
     feed::{ENTRY_VERSION, UnverifiedEntry},
     sync::{MAX_PAGE_BYTES, MAX_PAGE_ENTRIES},
     time::now_ms,
@@ -36,9 +35,9 @@ use striae_protocol::{
 use tokio::sync::{mpsc, watch};
 
 pub use capability::{Capabilities, Capability};
+use feeds::Feeds;
 pub use handle::{Applied, AskError, CoreError, CoreHandle, CoreInbox};
 use handle::{AskReply, CoreCommand, PublishReply};
-use feeds::Feeds;
 use services::ServiceCall;
 use sync::{GossipVerdict, Input, Offence, Output, StoredEntries, SyncConfig, SyncState};
 use verifier::{PulledPage, VerifiedPage};

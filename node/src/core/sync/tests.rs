@@ -1,0 +1,348 @@
+//! Unit tests of the sync state machine, driven directly with inputs and a clock.
+
+use std::collections::HashMap;
+
+use striae_protocol::{
+    Body, Entry, EntryId, NoticeContent, NoticeKind, NoticeOp, feed::ENTRY_VERSION,
+};
+
+use super::*;
+
+const NOW: u64 = 1_800_000_000_000;
+
+#[derive(Default)]
+struct Disk(HashMap<(BureauId, u64), Vec<u8>>);
+
+impl StoredEntries for Disk {
+    fn stored(&self, origin: &BureauId, seq: u64) -> Option<Vec<u8>> {
+        self.0.get(&(*origin, seq)).cloned()
+    }
+}
+
+impl Disk {
+    fn keep(&mut self, outputs: &[Output]) {
+        for o in outputs {
+            if let Output::Persist(run) = o {
+                for e in run {
+                    self.0.insert((e.entry.origin, e.entry.seq), e.wire.clone());
+                }
+            }
+        }
+    }
+}
+
+fn net() -> NetworkId {
+    NetworkId::from_name("t")
+}
+
+fn signer(n: u8) -> Signer {
+    Signer::from_seed([n; 32])
+}
+
+fn entry(s: &Signer, seq: u64, prev: EntryId, title: &str) -> VerifiedEntry {
+    Entry {
+        version: ENTRY_VERSION,
+        origin: s.bureau(),
+        seq,
+        prev,
+        timestamp_ms: NOW,
+        body: Body::Notice(NoticeOp::Issue(NoticeContent {
+            kind: NoticeKind::Orange,
+            title: title.into(),
+            summary: "s".into(),
+            body: String::new(),
+            expires_at_ms: NOW + 1,
+        })),
+    }
+    .sign(s, &net())
+    .expect("test fixture")
+}
+
+fn chain(s: &Signer, n: u64) -> Vec<VerifiedEntry> {
+    let mut prev = EntryId::GENESIS;
+    (1..=n)
+        .map(|seq| {
+            let e = entry(s, seq, prev, "t");
+            prev = e.id;
+            e
+        })
+        .collect()
+}
+
+fn state(me: &Signer, members: &[&Signer]) -> SyncState {
+    let feeds = Feeds::new(members.iter().map(|s| s.bureau()), []);
+    let config = SyncConfig {
+        heads_interval_ms: 1_000,
+        heads_debounce_ms: 100,
+    };
+    SyncState::new(me.clone(), net(), config, feeds, 7)
+}
+
+fn heads_of(s: &Signer, feed: &[VerifiedEntry], at: u64) -> Arc<SignedHeads> {
+    let last = feed.last().expect("test fixture");
+    Heads {
+        member: s.bureau(),
+        issued_at_ms: at,
+        heads: vec![Head {
+            origin: last.entry.origin,
+            seq: last.entry.seq,
+            id: last.id,
+        }],
+    }
+    .sign(s, &net())
+    .map(Arc::new)
+    .expect("test fixture")
+}
+
+fn pulls(outputs: &[Output]) -> Vec<(BureauId, u64, u32)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Pull {
+                peer,
+                from_seq,
+                limit,
+                ..
+            } => Some((*peer, *from_seq, *limit)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn heads_ahead_are_pulled_and_the_page_applies_in_order() {
+    let (me, them) = (signer(1), signer(2));
+    let feed = chain(&them, 5);
+    let mut s = state(&me, &[&me, &them]);
+    let disk = Disk::default();
+    let out = s.handle(Input::Connected(them.bureau()), NOW, &disk);
+    assert!(matches!(out[..], [Output::SendHeads(p)] if p == them.bureau()));
+    let signed = heads_of(&them, &feed, NOW);
+    let out = s.handle(
+        Input::Heads {
+            from: them.bureau(),
+            signed,
+        },
+        NOW,
+        &disk,
+    );
+    assert_eq!(pulls(&out), vec![(them.bureau(), 1, 5)]);
+    // The same range is not asked for twice while in flight.
+    let again = heads_of(&them, &feed, NOW + 1);
+    let out = s.handle(
+        Input::Heads {
+            from: them.bureau(),
+            signed: again,
+        },
+        NOW,
+        &disk,
+    );
+    assert!(pulls(&out).is_empty());
+    let page = feed.iter().map(|e| Ok(e.clone())).collect();
+    let out = s.handle(
+        Input::PageVerified {
+            from: them.bureau(),
+            origin: them.bureau(),
+            from_seq: 1,
+            results: Ok(page),
+        },
+        NOW,
+        &disk,
+    );
+    let persisted: Vec<u64> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Persist(run) => Some(run.iter().map(|e| e.entry.seq)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(persisted, vec![1, 2, 3, 4, 5]);
+    assert_eq!(s.feeds().head_seq(&them.bureau()), 5);
+}
+
+#[test]
+fn a_gossiped_entry_after_a_gap_is_forwarded_held_and_the_gap_pulled() {
+    let (me, them) = (signer(1), signer(2));
+    let feed = chain(&them, 3);
+    let mut s = state(&me, &[&me, &them]);
+    let out = s.handle(
+        Input::Gossip {
+            from: them.bureau(),
+            entry: Ok(feed[2].clone()),
+        },
+        NOW,
+        &Disk::default(),
+    );
+    assert!(matches!(out[0], Output::Verdict(GossipVerdict::Accept)));
+    assert_eq!(pulls(&out), vec![(them.bureau(), 1, 2)]);
+    assert!(!out.iter().any(|o| matches!(o, Output::Persist(_))));
+}
+
+#[test]
+fn garbage_and_foreign_heads_are_refused_and_penalised_with_a_fixed_offence() {
+    let (me, them, other) = (signer(1), signer(2), signer(3));
+    let mut s = state(&me, &[&me, &them, &other]);
+    let disk = Disk::default();
+    let garbage =
+        striae_protocol::feed::UnverifiedEntry::decode(&[1, 2, 3]).map(|_| unreachable!());
+    let out = s.handle(
+        Input::Gossip {
+            from: them.bureau(),
+            entry: garbage,
+        },
+        NOW,
+        &disk,
+    );
+    assert!(matches!(out[0], Output::Verdict(GossipVerdict::Reject)));
+    assert!(matches!(
+        out[1],
+        Output::Penalise {
+            offence: Offence::InvalidEntry,
+            ..
+        }
+    ));
+    s.handle(Input::Connected(them.bureau()), NOW, &disk);
+    let forged = heads_of(&other, &chain(&other, 1), NOW);
+    let out = s.handle(
+        Input::Heads {
+            from: them.bureau(),
+            signed: forged,
+        },
+        NOW,
+        &disk,
+    );
+    assert!(matches!(
+        out[..],
+        [Output::Penalise {
+            offence: Offence::ForeignHeads,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn a_fork_seen_in_heads_is_fetched_and_proves_equivocation() {
+    let (me, them, liar) = (signer(1), signer(2), signer(3));
+    let feed = chain(&liar, 2);
+    let fork = entry(&liar, 2, feed[0].id, "other");
+    let mut s = state(&me, &[&me, &them, &liar]);
+    let mut disk = Disk::default();
+    for e in &feed {
+        let out = s.handle(
+            Input::Accepted {
+                from: them.bureau(),
+                entry: e.clone(),
+            },
+            NOW,
+            &disk,
+        );
+        disk.keep(&out);
+    }
+    s.handle(Input::Connected(them.bureau()), NOW, &disk);
+    let theirs = Heads {
+        member: them.bureau(),
+        issued_at_ms: NOW,
+        heads: vec![Head {
+            origin: liar.bureau(),
+            seq: 2,
+            id: fork.id,
+        }],
+    }
+    .sign(&them, &net())
+    .map(Arc::new)
+    .expect("test fixture");
+    let out = s.handle(
+        Input::Heads {
+            from: them.bureau(),
+            signed: theirs,
+        },
+        NOW,
+        &disk,
+    );
+    assert_eq!(pulls(&out), vec![(them.bureau(), 2, 1)]);
+    let out = s.handle(
+        Input::PageVerified {
+            from: them.bureau(),
+            origin: liar.bureau(),
+            from_seq: 2,
+            results: Ok(vec![Ok(fork)]),
+        },
+        NOW,
+        &disk,
+    );
+    assert!(matches!(out[..], [Output::Equivocation { seq: 2, .. }]));
+    assert!(s.feeds().is_frozen(&liar.bureau()));
+}
+
+#[test]
+fn heads_go_out_on_the_interval_and_receipts_after_the_debounce() {
+    let (me, them) = (signer(1), signer(2));
+    let mut s = state(&me, &[&me, &them]);
+    let disk = Disk::default();
+    s.handle(Input::Connected(them.bureau()), NOW, &disk);
+    let sends = |out: &[Output]| {
+        out.iter()
+            .filter(|o| matches!(o, Output::SendHeads(_)))
+            .count()
+    };
+    let mut exchanged = 0;
+    for t in (0..=2_000).step_by(50) {
+        exchanged += sends(&s.handle(Input::Tick, NOW + t, &disk));
+    }
+    assert!(
+        (2..=3).contains(&exchanged),
+        "{exchanged} exchanges in 2 s at a 1 s interval"
+    );
+    // Right after an exchange, a new entry of theirs: our heads (their receipt) go to them
+    // after the debounce, long before the next exchange.
+    let next = s.next_exchange_ms().expect("ticking began");
+    assert_eq!(sends(&s.handle(Input::Tick, next, &disk)), 1);
+    let feed = chain(&them, 1);
+    s.handle(
+        Input::Accepted {
+            from: them.bureau(),
+            entry: feed[0].clone(),
+        },
+        next + 10,
+        &disk,
+    );
+    assert_eq!(sends(&s.handle(Input::Tick, next + 60, &disk)), 0);
+    assert_eq!(sends(&s.handle(Input::Tick, next + 130, &disk)), 1);
+}
+
+#[test]
+fn a_members_heads_reaching_our_feed_are_its_receipt_once() {
+    let (me, them) = (signer(1), signer(2));
+    let mine = chain(&me, 2);
+    let mut s = state(&me, &[&me, &them]);
+    let disk = Disk::default();
+    s.handle(Input::Connected(them.bureau()), NOW, &disk);
+    let receipts = |out: &[Output]| {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Receipt { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let theirs = heads_of(&them, &mine, NOW);
+    let out = s.handle(
+        Input::Heads {
+            from: them.bureau(),
+            signed: theirs.clone(),
+        },
+        NOW,
+        &disk,
+    );
+    assert_eq!(receipts(&out), vec![2]);
+    let out = s.handle(
+        Input::Heads {
+            from: them.bureau(),
+            signed: theirs,
+        },
+        NOW,
+        &disk,
+    );
+    assert!(receipts(&out).is_empty());
+}
