@@ -334,7 +334,8 @@ impl Core {
                 (Ok(entry), Ok(())) => {
                     if let Err(e) = self.net.publish(entry.wire.clone()).await {
                         // Sync delivers it anyway; gossip is only the fast path.
-                        tracing::warn!("gossip publish failed: {e}");
+                        let cause = std::error::Error::source(&e).map(ToString::to_string);
+                        tracing::warn!(cause, "{e}");
                     }
                     Ok(entry)
                 }

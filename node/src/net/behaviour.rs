@@ -35,8 +35,14 @@ pub struct Behaviour {
 #[derive(Debug, thiserror::Error)]
 pub enum BehaviourError {
     /// Gossipsub refused its configuration.
+    #[error("gossipsub configuration")]
+    Config(#[source] gossipsub::ConfigBuilderError),
+    /// Gossipsub refused to start or to score peers (libp2p reports these as text).
     #[error("gossipsub: {0}")]
     Gossip(String),
+    /// Gossipsub refused the subscription to the entries topic.
+    #[error("gossipsub subscription")]
+    Subscribe(#[source] gossipsub::SubscriptionError),
 }
 
 /// The gossip mesh: how many members each member forwards a new entry to.
@@ -93,7 +99,7 @@ fn gossip(
         .heartbeat_initial_delay(Duration::from_millis(100))
         .duplicate_cache_time(Duration::from_secs(120))
         .build()
-        .map_err(|e| BehaviourError::Gossip(e.to_string()))?;
+        .map_err(BehaviourError::Config)?;
     let topic = gossipsub::IdentTopic::new(ENTRIES_TOPIC);
     let filter = gossipsub::WhitelistSubscriptionFilter(HashSet::from([topic.hash()]));
     let mut behaviour = gossipsub::Behaviour::new_with_subscription_filter(
@@ -108,7 +114,7 @@ fn gossip(
         .map_err(|e| BehaviourError::Gossip(e.to_string()))?;
     behaviour
         .subscribe(&topic)
-        .map_err(|e| BehaviourError::Gossip(e.to_string()))?;
+        .map_err(BehaviourError::Subscribe)?;
     Ok(behaviour)
 }
 

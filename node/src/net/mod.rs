@@ -37,22 +37,25 @@ pub const EVENT_CAPACITY: usize = 4096;
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     /// The transport or behaviour could not be built.
-    #[error("cannot build the network stack: {0}")]
-    Build(String),
+    #[error("cannot build the network stack")]
+    Build(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A roster member's key does not make a libp2p peer id.
+    #[error("a roster member's key is not a libp2p key")]
+    Member(#[source] striae_protocol::IdentityError),
     /// A listen address was refused.
-    #[error("cannot listen on {addr}: {message}")]
+    #[error("cannot listen on {addr}")]
     Listen {
         /// The address.
         addr: Multiaddr,
         /// Why.
-        message: String,
+        source: libp2p::TransportError<std::io::Error>,
     },
     /// The network task has stopped (the node is shutting down).
     #[error("the network task has stopped")]
     Stopped,
     /// Gossipsub refused to publish.
-    #[error("publish failed: {0}")]
-    Publish(String),
+    #[error("gossip publish failed")]
+    Publish(#[source] gossipsub::PublishError),
 }
 
 /// A member's connection state as the network task sees it.
@@ -287,12 +290,12 @@ fn build_swarm(config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
                     .multiplex(yamux::Config::default()),
             )
         })
-        .map_err(|e| NetError::Build(e.to_string()))?
+        .map_err(|e| NetError::Build(Box::new(e)))?
         .with_behaviour(|key| {
             Behaviour::new(key, heartbeat, roster_size)
                 .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
         })
-        .map_err(|e| NetError::Build(e.to_string()))?
+        .map_err(|e| NetError::Build(Box::new(e)))?
         .with_swarm_config(|c| {
             // Members stay connected: replication and receipts depend on it.
             c.with_idle_connection_timeout(Duration::from_secs(3600))
@@ -309,9 +312,7 @@ pub fn new(
     let mut swarm = build_swarm(&config)?;
     let mut members = HashMap::new();
     for (bureau, addrs) in &config.members {
-        let peer = bureau
-            .peer_id()
-            .map_err(|e| NetError::Build(e.to_string()))?;
+        let peer = bureau.peer_id().map_err(NetError::Member)?;
         swarm.behaviour_mut().allow.allow_peer(peer);
         for addr in addrs {
             swarm.add_peer_address(peer, addr.clone());
@@ -321,9 +322,9 @@ pub fn new(
     for addr in &config.listen {
         swarm
             .listen_on(addr.clone())
-            .map_err(|e| NetError::Listen {
+            .map_err(|source| NetError::Listen {
                 addr: addr.clone(),
-                message: e.to_string(),
+                source,
             })?;
     }
     let dial = config
@@ -443,7 +444,7 @@ impl EventLoop {
             // Nobody to tell right now: sync delivers the entry when members connect.
             Err(gossipsub::PublishError::NoPeersSubscribedToTopic)
             | Err(gossipsub::PublishError::Duplicate) => Ok(()),
-            Err(e) => Err(NetError::Publish(e.to_string())),
+            Err(e) => Err(NetError::Publish(e)),
         }
     }
 
