@@ -1,6 +1,6 @@
 //! What the core knows of a capability: a projection of the feeds (rebuilt at start, kept
 //! current as entries apply), the point-to-point requests it answers, and its periodic work.
-//! The composition root (`crate::node`) registers capabilities at start; the core names none.
+//! The composition root (`node.rs`) registers capabilities at start; the core names none.
 
 use futures::future::BoxFuture;
 use striae_protocol::{BureauId, SyncRequest, SyncResponse, VerifiedEntry};
