@@ -1,7 +1,6 @@
-//! Replication logic without I/O: which entries apply now and in what order, what waits for a
-//! gap to fill, what proves equivocation, and what to pull next. The runtime (`crate::node`)
-//! feeds it verified entries and persists what it says to apply, so this module can be tested
-//! without a network or a disk.
+//! Per-feed chain state without I/O: which entries apply now and in what order, what waits for
+//! a gap to fill, what proves equivocation, and what to pull next. The sync state machine
+//! (`sync.rs`) offers it verified entries and hands what applies to the runtime to persist.
 
 use std::collections::BTreeMap;
 
