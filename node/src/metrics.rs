@@ -1,7 +1,7 @@
 //! Prometheus metrics of a node, served as text on `/metrics`.
 
 use prometheus_client::{
-    encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder, text::encode},
+    encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
@@ -9,53 +9,9 @@ use prometheus_client::{
 /// Why an entry was not applied, as a metric label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
-    /// Why.
-    pub reason: RejectReason,
-}
-
-/// Why something a member sent was refused: a fixed set, so that no peer can mint metric
-/// series by sending new kinds of garbage.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum RejectReason {
-    /// An entry that does not decode or verify.
-    InvalidEntry,
-    /// A page that does not decode or is not the range asked for.
-    InvalidPage,
-    /// A heads statement whose signature does not verify.
-    InvalidHeads,
-    /// A heads statement signed by another member than the sender.
-    ForeignHeads,
-    /// An entry that does not chain to its predecessor.
-    BrokenChain,
-    /// An entry of an origin off the roster.
-    NotMember,
-    /// An old entry sent again long after it was new.
-    Replay,
-    /// Two different signed entries for one seq.
-    Equivocation,
-}
-
-impl RejectReason {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RejectReason::InvalidEntry => "invalid_entry",
-            RejectReason::InvalidPage => "invalid_page",
-            RejectReason::InvalidHeads => "invalid_heads",
-            RejectReason::ForeignHeads => "foreign_heads",
-            RejectReason::BrokenChain => "broken_chain",
-            RejectReason::NotMember => "not_member",
-            RejectReason::Replay => "replay",
-            RejectReason::Equivocation => "equivocation",
-        }
-    }
-}
-
-impl EncodeLabelValue for RejectReason {
-    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
-        use std::fmt::Write;
-        encoder.write_str(self.as_str())
-    }
+    /// Why: a `'static` label from a fixed set (`core::sync::Offence::label`), so that no
+    /// peer can mint metric series by sending new kinds of garbage.
+    pub reason: &'static str,
 }
 
 /// The node's metrics.
@@ -131,7 +87,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts a refused entry.
-    pub fn rejected(&self, reason: RejectReason) {
+    pub fn rejected(&self, reason: &'static str) {
         self.entries_rejected
             .get_or_create(&ReasonLabel { reason })
             .inc();

@@ -30,15 +30,22 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 
 fn source_dirs() -> Vec<PathBuf> {
     let root = workspace();
-    ["protocol/src", "node/src", "node/firearms-lib/src", "node/ballistics-lib/src", "tests/src"]
-        .iter()
-        .map(|d| root.join(d))
-        .collect()
+    [
+        "protocol/src",
+        "node/src",
+        "node/firearms-lib/src",
+        "node/ballistics-lib/src",
+        "tests/src",
+    ]
+    .iter()
+    .map(|d| root.join(d))
+    .collect()
 }
 
 /// The production part of a file: everything before its `#[cfg(test)]` module.
 fn production(text: &str) -> &str {
-    text.find("#[cfg(test)]\nmod tests").map_or(text, |i| &text[..i])
+    text.find("#[cfg(test)]\nmod tests")
+        .map_or(text, |i| &text[..i])
 }
 
 #[test]

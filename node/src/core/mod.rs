@@ -43,7 +43,7 @@ use sync::{GossipVerdict, Input, Offence, Output, StoredEntries, SyncConfig, Syn
 use verifier::{PulledPage, VerifiedPage};
 
 use crate::{
-    metrics::{Metrics, RejectReason},
+    metrics::Metrics,
     net::{NetEvent, NetHandle, Verdict, fast_path::FastPath},
     store::{Store, StoreError},
 };
@@ -181,20 +181,6 @@ fn replay(store: &Store, capabilities: &Capabilities) -> Result<(), StoreError> 
 impl StoredEntries for Store {
     fn stored(&self, origin: &BureauId, seq: u64) -> Option<Vec<u8>> {
         self.entry(origin, seq).ok().flatten()
-    }
-}
-
-impl From<Offence> for RejectReason {
-    fn from(offence: Offence) -> Self {
-        match offence {
-            Offence::InvalidEntry => RejectReason::InvalidEntry,
-            Offence::InvalidPage => RejectReason::InvalidPage,
-            Offence::InvalidHeads => RejectReason::InvalidHeads,
-            Offence::ForeignHeads => RejectReason::ForeignHeads,
-            Offence::BrokenChain => RejectReason::BrokenChain,
-            Offence::NotMember => RejectReason::NotMember,
-            Offence::Replay => RejectReason::Replay,
-        }
     }
 }
 
@@ -414,7 +400,7 @@ impl Core {
 
     fn record_equivocation(&mut self, origin: BureauId, seq: u64, first: &[u8], second: &[u8]) {
         tracing::error!(%origin, seq, "EQUIVOCATION: two different signed entries for one seq; feed frozen, evidence kept");
-        self.metrics.rejected(RejectReason::Equivocation);
+        self.metrics.rejected("equivocation");
         self.fast_path.close(&origin);
         if let Err(e) = self.store.put_evidence(&origin, seq, first, second) {
             tracing::error!("cannot store equivocation evidence: {e}");
@@ -481,7 +467,7 @@ impl Core {
     }
 
     async fn penalise(&self, member: BureauId, offence: Offence) {
-        self.metrics.rejected(offence.into());
+        self.metrics.rejected(offence.label());
         if let Ok(mut map) = self.handle.status.rejected_from.lock() {
             *map.entry(member).or_insert(0) += 1;
         }

@@ -109,6 +109,21 @@ pub enum PageError {
     OutOfOrder,
 }
 
+impl Offence {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Offence::InvalidEntry => "invalid_entry",
+            Offence::InvalidPage => "invalid_page",
+            Offence::InvalidHeads => "invalid_heads",
+            Offence::ForeignHeads => "foreign_heads",
+            Offence::BrokenChain => "broken_chain",
+            Offence::NotMember => "not_member",
+            Offence::Replay => "replay",
+        }
+    }
+}
+
 /// Whether gossipsub should forward a gossiped message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GossipVerdict {
@@ -196,6 +211,10 @@ pub enum Output {
 /// remember answers; a node uses `SignedHeads::verify` as it is.
 pub type HeadsVerifier =
     Arc<dyn Fn(&SignedHeads, &NetworkId) -> Result<Heads, HeadsError> + Send + Sync>;
+
+fn penalise(out: &mut Vec<Output>, peer: BureauId, offence: Offence) {
+    out.push(Output::Penalise { peer, offence });
+}
 
 /// The stored signed bytes of entries at or below a head, which the state machine compares
 /// with an entry offered again (a replay, or a fork).
@@ -415,10 +434,7 @@ impl SyncState {
             Ok(e) => e,
             Err(_) => {
                 out.push(Output::Verdict(GossipVerdict::Reject));
-                out.push(Output::Penalise {
-                    peer: from,
-                    offence: Offence::InvalidEntry,
-                });
+                penalise(out, from, Offence::InvalidEntry);
                 return;
             }
         };
@@ -445,17 +461,11 @@ impl SyncState {
                 GossipVerdict::Reject
             }
             Offer::ChainBroken => {
-                rest.push(Output::Penalise {
-                    peer: from,
-                    offence: Offence::BrokenChain,
-                });
+                penalise(&mut rest, from, Offence::BrokenChain);
                 GossipVerdict::Reject
             }
             Offer::NotMember => {
-                rest.push(Output::Penalise {
-                    peer: from,
-                    offence: Offence::NotMember,
-                });
+                penalise(&mut rest, from, Offence::NotMember);
                 GossipVerdict::Reject
             }
         };
@@ -509,10 +519,7 @@ impl SyncState {
             return GossipVerdict::Reject;
         }
         if now_ms.saturating_sub(entry.entry.timestamp_ms) > REPLAY_AGE_MS {
-            out.push(Output::Penalise {
-                peer: from,
-                offence: Offence::Replay,
-            });
+            penalise(out, from, Offence::Replay);
             return GossipVerdict::Reject;
         }
         GossipVerdict::Ignore
@@ -560,18 +567,12 @@ impl SyncState {
         let heads = match (self.verify)(signed, &self.network) {
             Ok(h) => h,
             Err(_) => {
-                out.push(Output::Penalise {
-                    peer: from,
-                    offence: Offence::InvalidHeads,
-                });
+                penalise(out, from, Offence::InvalidHeads);
                 return None;
             }
         };
         if heads.member != from {
-            out.push(Output::Penalise {
-                peer: from,
-                offence: Offence::ForeignHeads,
-            });
+            penalise(out, from, Offence::ForeignHeads);
             return None;
         }
         self.record_receipts(&heads, out);
@@ -677,27 +678,18 @@ impl SyncState {
         let results = match results {
             Ok(results) => results,
             Err(_) => {
-                out.push(Output::Penalise {
-                    peer: from,
-                    offence: Offence::InvalidPage,
-                });
+                penalise(out, from, Offence::InvalidPage);
                 return;
             }
         };
         let mut run = Vec::new();
         for result in results {
             let Ok(entry) = result else {
-                out.push(Output::Penalise {
-                    peer: from,
-                    offence: Offence::InvalidEntry,
-                });
+                penalise(out, from, Offence::InvalidEntry);
                 break;
             };
             if entry.entry.origin != origin {
-                out.push(Output::Penalise {
-                    peer: from,
-                    offence: Offence::InvalidPage,
-                });
+                penalise(out, from, Offence::InvalidPage);
                 break;
             }
             match self.feeds.offer(entry) {
@@ -716,17 +708,11 @@ impl SyncState {
                     break;
                 }
                 Offer::ChainBroken => {
-                    out.push(Output::Penalise {
-                        peer: from,
-                        offence: Offence::BrokenChain,
-                    });
+                    penalise(out, from, Offence::BrokenChain);
                     break;
                 }
                 Offer::NotMember => {
-                    out.push(Output::Penalise {
-                        peer: from,
-                        offence: Offence::NotMember,
-                    });
+                    penalise(out, from, Offence::NotMember);
                     break;
                 }
                 Offer::Held | Offer::Duplicate | Offer::Frozen | Offer::Overloaded => {}
