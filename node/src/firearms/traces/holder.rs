@@ -383,3 +383,26 @@ pub async fn review(
     });
     Ok(view)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_read_as_the_requester_has_always_seen_them() {
+        assert_eq!(
+            RequestRefusal::TooLong(TraceRequestError::FieldTooLong("make")).to_string(),
+            "trace request field `make` is too long"
+        );
+        assert_eq!(
+            RequestRefusal::TooManyPending.to_string(),
+            format!(
+                "{MAX_PENDING_PER_MEMBER} of your requests already wait for review here; try again once they are answered"
+            )
+        );
+        assert_eq!(
+            RequestRefusal::IdTaken.to_string(),
+            "this trace id is already used by another member"
+        );
+    }
+}

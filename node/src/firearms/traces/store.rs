@@ -203,3 +203,19 @@ impl TraceStore {
             .transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_key_gives_back_its_trace_and_member() {
+        let id = [7u8; 16];
+        let bureau = BureauId([9u8; 32]);
+        assert_eq!(
+            parse_retry_key(&retry_key(&id, &bureau)),
+            Some((id, bureau))
+        );
+        assert_eq!(parse_retry_key(&id), None);
+    }
+}
