@@ -251,7 +251,8 @@ impl Roster {
 }
 
 fn validate_member(m: MemberFile, path: &Path, i: usize) -> Result<Member, ConfigError> {
-    validate_country(&m.country).map_err(|e| invalid(path, &format!("member[{i}].country"), e))?;
+    validate_country(&m.country)
+        .map_err(|e| invalid(path, &format!("member[{i}].country"), e.to_string()))?;
     let bureau: BureauId = m
         .bureau_id
         .parse()
@@ -270,14 +271,17 @@ fn validate_member(m: MemberFile, path: &Path, i: usize) -> Result<Member, Confi
     })
 }
 
+/// A country code that is not two upper-case ASCII letters; it holds the code as given.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a two-letter upper-case country code (ISO 3166-1 alpha-2)")]
+pub struct CountryCodeError(pub String);
+
 /// Checks an ISO 3166-1 alpha-2 shaped code: two upper-case ASCII letters.
-pub fn validate_country(code: &str) -> Result<(), String> {
+pub fn validate_country(code: &str) -> Result<(), CountryCodeError> {
     if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(())
     } else {
-        Err(format!(
-            "{code:?} is not a two-letter upper-case country code (ISO 3166-1 alpha-2)"
-        ))
+        Err(CountryCodeError(code.to_string()))
     }
 }
 
@@ -352,7 +356,8 @@ impl NodeConfig {
         roster: Roster,
         path: &Path,
     ) -> Result<Self, ConfigError> {
-        validate_country(&file.node.country).map_err(|e| invalid(path, "node.country", e))?;
+        validate_country(&file.node.country)
+            .map_err(|e| invalid(path, "node.country", e.to_string()))?;
         let listen = file
             .network
             .listen
@@ -484,6 +489,18 @@ pub fn load_or_create_token(data_dir: &Path) -> Result<String, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_country_code_is_two_upper_case_letters() {
+        assert!(validate_country("FR").is_ok());
+        for bad in ["fr", "FRA", "F", "", "F1"] {
+            let e = validate_country(bad).expect_err(bad);
+            assert_eq!(
+                e.to_string(),
+                format!("{bad:?} is not a two-letter upper-case country code (ISO 3166-1 alpha-2)")
+            );
+        }
+    }
 
     #[test]
     fn key_and_token_files_are_private_and_stable() {

@@ -35,7 +35,13 @@ impl From<BallisticsError> for ApiError {
             BallisticsError::Field { field, message }
             | BallisticsError::Unsupported { field, message } => ApiError::field(field, message),
             BallisticsError::NotFound(m) => ApiError::not_found(m),
-            BallisticsError::Internal(m) => ApiError::internal(m),
+            e @ (BallisticsError::Store(_)
+            | BallisticsError::Blob(_)
+            | BallisticsError::Publish { .. }
+            | BallisticsError::Task { .. }
+            | BallisticsError::ShuttingDown(_)
+            | BallisticsError::Damaged(_)
+            | BallisticsError::BadId(_)) => ApiError::internal(e),
         }
     }
 }

@@ -67,6 +67,22 @@ pub struct ScanSummary {
     date: Option<String>,
 }
 
+impl ScanSummary {
+    fn of(info: &X3pInfo) -> Self {
+        ScanSummary {
+            size_x: info.size_x,
+            size_y: info.size_y,
+            increment_x: info.increment_x,
+            increment_y: info.increment_y,
+            data_type: info.data_type.to_string(),
+            valid_points: info.valid_points,
+            creator: info.creator.clone(),
+            instrument: info.instrument.clone(),
+            date: info.date.clone(),
+        }
+    }
+}
+
 /// One of this node's exhibits (tree `ballistic_exhibits`, key = id, JSON).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExhibitRecord {
@@ -302,14 +318,17 @@ pub(super) async fn on_cpu<T: Send + 'static>(
         .clone()
         .acquire_owned()
         .await
-        .map_err(|_| BallisticsError::Internal("the node is shutting down".into()))?;
+        .map_err(BallisticsError::ShuttingDown)?;
     tokio::task::spawn_blocking(move || {
         let out = work();
         drop(permit);
         out
     })
     .await
-    .map_err(|e| BallisticsError::Internal(format!("scan processing failed: {e}")))
+    .map_err(|source| BallisticsError::Task {
+        what: "scan processing",
+        source,
+    })
 }
 
 /// `POST /v1/x3p/inspect`: what a file holds; stores nothing.
@@ -339,22 +358,10 @@ pub async fn add_exhibit(
     let (caliber, class) = parse_caliber(request.caliber.as_deref())?;
     let case_ref = parse_case_ref(request.case_ref.as_deref(), true)?;
     let blob_bytes = bytes.len() as u64;
-    let worker = node.clone();
-    let (prepared, blob) = on_cpu(node, move || {
-        let prepared = prepare_scan(&bytes, worker.ballistics.prep_params())?;
-        let blob = worker
-            .ballistics
-            .blobs
-            .put(&bytes)
-            .map_err(|e| BallisticsError::Internal(e.to_string()))?;
-        Ok::<_, BallisticsError>((prepared, blob))
-    })
-    .await??;
+    let (prepared, blob) = prepare_and_keep(node, bytes).await?;
     let exhibit_ref = striae_protocol::firearm::RecordRef(rand::random());
-    let id = exhibit_ref.to_hex();
-    let info = &prepared.info;
     let record = ExhibitRecord {
-        id: id.clone(),
+        id: exhibit_ref.to_hex(),
         holder: node.me,
         kind: kind.as_str().to_string(),
         caliber,
@@ -365,50 +372,79 @@ pub async fn add_exhibit(
         blob_bytes,
         created_at_ms: now_ms(),
         digest: hex::encode(prepared.digest.to_bytes()),
-        scan: ScanSummary {
-            size_x: info.size_x,
-            size_y: info.size_y,
-            increment_x: info.increment_x,
-            increment_y: info.increment_y,
-            data_type: info.data_type.to_string(),
-            valid_points: info.valid_points,
-            creator: info.creator.clone(),
-            instrument: info.instrument.clone(),
-            date: info.date.clone(),
-        },
+        scan: ScanSummary::of(&prepared.info),
         surface_points: prepared.surface.valid_points(),
         retracted_at_ms: None,
     };
-    let surface = codec::encode(&probe_from_surface(&prepared.surface), MAX_CONFIRM_BYTES)
-        .map_err(|e| BallisticsError::Field {
-            field: "body",
-            message: format!("the prepared surface is too large to compare: {e}"),
-        })?;
-    let b = &node.ballistics;
-    b.surfaces.insert(id.as_bytes(), surface)?;
-    b.exhibits.insert(id.as_bytes(), record.encode()?)?;
-    b.by_blob.insert(record.blob.as_bytes(), id.as_bytes())?;
-    let published = node
-        .publish(Body::BallisticDigests(vec![BallisticDigest {
-            exhibit_ref,
-            kind,
-            caliber_class: class.class.clone(),
-            digest: prepared.digest.to_bytes(),
-        }]))
-        .await;
-    if let Err(e) = published {
-        // Not published: the exhibit must not exist half-way.
-        let _ = b.exhibits.remove(id.as_bytes());
-        let _ = b.surfaces.remove(id.as_bytes());
-        let _ = b.by_blob.remove(record.blob.as_bytes());
-        return Err(BallisticsError::Internal(format!(
-            "the digest could not be published: {e}"
-        )));
-    }
+    let surface = encode_surface(&prepared)?;
+    let digest = BallisticDigest {
+        exhibit_ref,
+        kind,
+        caliber_class: class.class.clone(),
+        digest: prepared.digest.to_bytes(),
+    };
+    store_and_publish(node, &record, surface, digest).await?;
     if let Some(op) = record.index_op() {
-        b.own.apply(op);
+        node.ballistics.own.apply(op);
     }
     node.store.flush().await?;
+    let warnings = add_warnings(&prepared.info, &class, &record.caliber);
+    tracing::info!(exhibit = %record.id, "ballistic exhibit added");
+    Ok((record, warnings))
+}
+
+/// Prepares a scan and keeps its raw file in the blob store, off the runtime; returns the
+/// prepared scan and the blob's name.
+async fn prepare_and_keep(
+    node: &BallisticsNode,
+    bytes: Vec<u8>,
+) -> Result<(Prepared, String), BallisticsError> {
+    let worker = node.clone();
+    on_cpu(node, move || {
+        let prepared = prepare_scan(&bytes, worker.ballistics.prep_params())?;
+        let blob = worker.ballistics.blobs.put(&bytes)?;
+        Ok::<_, BallisticsError>((prepared, blob))
+    })
+    .await?
+}
+
+/// The prepared surface as kept for confirmation requests.
+fn encode_surface(prepared: &Prepared) -> Result<Vec<u8>, BallisticsError> {
+    codec::encode(&probe_from_surface(&prepared.surface), MAX_CONFIRM_BYTES).map_err(|e| {
+        BallisticsError::Field {
+            field: "body",
+            message: format!("the prepared surface is too large to compare: {e}"),
+        }
+    })
+}
+
+/// Stores the exhibit's record and surface and publishes its digest; when the digest cannot
+/// be published the stored parts are removed again, so the exhibit does not exist half-way.
+async fn store_and_publish(
+    node: &BallisticsNode,
+    record: &ExhibitRecord,
+    surface: Vec<u8>,
+    digest: BallisticDigest,
+) -> Result<(), BallisticsError> {
+    let b = &node.ballistics;
+    let id = record.id.as_bytes();
+    b.surfaces.insert(id, surface)?;
+    b.exhibits.insert(id, record.encode()?)?;
+    b.by_blob.insert(record.blob.as_bytes(), id)?;
+    if let Err(source) = node.publish(Body::BallisticDigests(vec![digest])).await {
+        let _ = b.exhibits.remove(id);
+        let _ = b.surfaces.remove(id);
+        let _ = b.by_blob.remove(record.blob.as_bytes());
+        return Err(BallisticsError::Publish {
+            what: "digest",
+            source,
+        });
+    }
+    Ok(())
+}
+
+/// The file's warnings, and one for a caliber the reference table does not know.
+fn add_warnings(info: &X3pInfo, class: &CaliberClass, caliber: &str) -> Vec<String> {
     let mut warnings = info.warnings.clone();
     if !class.known {
         let hint = if class.suggestions.is_empty() {
@@ -417,12 +453,10 @@ pub async fn add_exhibit(
             format!(" (did you mean: {}?)", class.suggestions.join(", "))
         };
         warnings.push(format!(
-            "caliber `{}` is not a known cartridge{hint}: the exhibit is published under the unknown class and screened against every caliber",
-            record.caliber
+            "caliber `{caliber}` is not a known cartridge{hint}: the exhibit is published under the unknown class and screened against every caliber"
         ));
     }
-    tracing::info!(exhibit = %id, "ballistic exhibit added");
-    Ok((record, warnings))
+    warnings
 }
 
 /// Retracts an exhibit: its digest is withdrawn network-wide and confirmation requests for
@@ -438,17 +472,16 @@ pub async fn retract_exhibit(
         )));
     };
     let Some(exhibit_ref) = record.exhibit_ref() else {
-        return Err(BallisticsError::Internal(format!(
-            "exhibit {id} has a bad id"
-        )));
+        return Err(BallisticsError::BadId(id.to_string()));
     };
     if record.retracted_at_ms.is_some() {
         return Ok(record);
     }
     node.publish(Body::BallisticRetractions(vec![exhibit_ref]))
         .await
-        .map_err(|e| {
-            BallisticsError::Internal(format!("the retraction could not be published: {e}"))
+        .map_err(|source| BallisticsError::Publish {
+            what: "retraction",
+            source,
         })?;
     record.retracted_at_ms = Some(now_ms());
     b.exhibits.insert(id.as_bytes(), record.encode()?)?;

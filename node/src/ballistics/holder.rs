@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 use striae_ballistics_lib::{cmc::CmcReference, preprocess::Surface};
 use striae_protocol::{
     BureauId, SignedMessage, SyncResponse,
-    ballistic::{Comparison, ConfirmRequest, ConfirmResponse, ExhibitRef, MAX_CONFIRM_EXHIBITS},
+    ballistic::{
+        Comparison, ConfirmRequest, ConfirmResponse, ExhibitRef, MAX_CONFIRM_EXHIBITS,
+        ProbeSurfaceError,
+    },
     time::now_ms,
 };
 
@@ -86,31 +89,52 @@ pub fn comparison_json(exhibit: &ExhibitRef, c: &Comparison) -> Value {
     }
 }
 
-/// Why a request cannot be served, or `None` when it can.
-fn problem(node: &BallisticsNode, request: &ConfirmRequest) -> Option<String> {
+/// Why a confirmation request cannot be served; the requester and the audit log get the text.
+#[derive(Debug, thiserror::Error)]
+enum RequestProblem {
+    /// Too few or too many exhibits named.
+    #[error("a confirmation request names 1 to {} exhibits", MAX_CONFIRM_EXHIBITS)]
+    ExhibitCount,
+    /// The case reference is longer than `MAX_CASE_REF_CHARS`.
+    #[error("case reference too long")]
+    CaseRefTooLong,
+    /// The probe's shape or geometry is unusable.
+    #[error(transparent)]
+    Probe(#[from] ProbeSurfaceError),
+    /// The probe is larger than this node compares; why.
+    #[error("probe too large: {0}")]
+    TooLarge(String),
+    /// The probe was prepared on another grid than this node's.
+    #[error("probe grid is {probe} µm; this node compares surfaces prepared at {grid} µm")]
+    Grid {
+        /// The probe's grid spacing.
+        probe: f64,
+        /// This node's.
+        grid: f64,
+    },
+}
+
+/// Checks that a request can be served.
+fn check_request(node: &BallisticsNode, request: &ConfirmRequest) -> Result<(), RequestProblem> {
     if request.exhibits.is_empty() || request.exhibits.len() > MAX_CONFIRM_EXHIBITS {
-        return Some(format!(
-            "a confirmation request names 1 to {MAX_CONFIRM_EXHIBITS} exhibits"
-        ));
+        return Err(RequestProblem::ExhibitCount);
     }
     if request.case_ref.chars().count() > MAX_CASE_REF_CHARS {
-        return Some("case reference too long".into());
+        return Err(RequestProblem::CaseRefTooLong);
     }
-    if let Err(e) = request.probe.check() {
-        return Some(e.to_string());
-    }
+    request.probe.check()?;
     let p = &request.probe;
     if let Some(why) = surface_too_large(p.nx as usize, p.ny as usize, p.pixel_um) {
-        return Some(format!("probe too large: {why}"));
+        return Err(RequestProblem::TooLarge(why));
     }
     let grid = node.ballistics.prep_params().resolution_um;
     if (request.probe.pixel_um - grid).abs() > 1e-6 {
-        return Some(format!(
-            "probe grid is {} µm; this node compares surfaces prepared at {grid} µm",
-            request.probe.pixel_um
-        ));
+        return Err(RequestProblem::Grid {
+            probe: request.probe.pixel_um,
+            grid,
+        });
     }
-    None
+    Ok(())
 }
 
 /// Answers another member's confirmation request.
@@ -128,7 +152,7 @@ pub async fn on_confirm_request(
     let country = node.country_of(&from);
     let search_id = hex::encode(request.search_id);
     let exhibits: Vec<String> = request.exhibits.iter().map(|r| r.to_hex()).collect();
-    let refused = problem(node, &request);
+    let refused = check_request(node, &request).err().map(|e| e.to_string());
     node.audit.record_or_log(Event {
         direction: Direction::In,
         action: "confirm_request",

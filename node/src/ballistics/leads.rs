@@ -294,9 +294,9 @@ async fn confirm(node: &BallisticsNode, lead: &mut Lead) -> Result<(), StoreErro
                 None => lead.confirmation = "holder_failed".into(),
             }
         }
-        Err((status, detail)) => {
-            lead.confirmation = status.into();
-            lead.detail = Some(detail);
+        Err(e) => {
+            lead.confirmation = e.status().into();
+            lead.detail = Some(e.to_string());
         }
     }
     // The lead may have been removed meanwhile (retraction): only update a lead still held.

@@ -44,7 +44,7 @@ pub use seed::seed_devnet;
 use crate::{
     config::NodeConfig,
     context::Context,
-    core::Capability,
+    core::{Capability, CoreError},
     store::{Keyspace, Store, StoreError},
 };
 
@@ -73,15 +73,39 @@ pub enum BallisticsError {
     /// No such exhibit here: 404.
     #[error("{0}")]
     NotFound(String),
-    /// Storage or a bug: 500.
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<StoreError> for BallisticsError {
-    fn from(e: StoreError) -> Self {
-        BallisticsError::Internal(e.to_string())
-    }
+    /// Storage failed: 500.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The blob store failed: 500.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// A digest or a retraction could not be published: 500.
+    #[error("the {what} could not be published: {source}")]
+    Publish {
+        /// What was to be published (`digest`, `retraction`).
+        what: &'static str,
+        /// Why it was not.
+        #[source]
+        source: CoreError,
+    },
+    /// Work on a blocking thread failed (it panicked or was cancelled): 500.
+    #[error("{what} failed: {source}")]
+    Task {
+        /// The work (`scan processing`, `screening`).
+        what: &'static str,
+        /// The task's failure.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// The node is shutting down (no CPU permit can be had any more): 500.
+    #[error("the node is shutting down")]
+    ShuttingDown(#[source] tokio::sync::AcquireError),
+    /// A stored exhibit lacks its digest, kind or reference: 500.
+    #[error("exhibit {0} is stored damaged")]
+    Damaged(String),
+    /// A stored exhibit's id is not an exhibit reference: 500.
+    #[error("exhibit {0} has a bad id")]
+    BadId(String),
 }
 
 /// Exhibits, the screening index, leads.

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use striae_ballistics_lib::{preprocess::Surface, signature::Digest};
 use striae_protocol::{
-    BureauId, SignedMessage, SyncRequest, SyncResponse,
+    BureauId, SignedError, SignedMessage, SyncRequest, SyncResponse,
     ballistic::{
         Comparison, ConfirmRequest, ConfirmResponse, EvidenceKind, ExhibitRef, ProbeSurface,
+        ProbeSurfaceError,
     },
     time::now_ms,
 };
@@ -26,6 +27,7 @@ use super::{
 use crate::{
     audit::{Direction, Event},
     ballistics::BallisticsNode,
+    core::AskError,
 };
 
 /// Screening candidates sent to their holders for confirmation unless `confirm=` says
@@ -226,9 +228,7 @@ async fn ready_probe(
                 record.evidence_kind(),
                 record.exhibit_ref(),
             ) else {
-                return Err(BallisticsError::Internal(format!(
-                    "exhibit {id} is stored damaged"
-                )));
+                return Err(BallisticsError::Damaged(id));
             };
             let case_ref = match request.case_ref.as_deref() {
                 Some(c) => parse_case_ref(Some(c), false)?,
@@ -282,7 +282,10 @@ pub async fn search(
         (index.len(), hits)
     })
     .await
-    .map_err(|e| BallisticsError::Internal(format!("screening failed: {e}")))?;
+    .map_err(|source| BallisticsError::Task {
+        what: "screening",
+        source,
+    })?;
     let mut candidates: Vec<Candidate> = hits
         .into_iter()
         .map(|(held, screen_score)| Candidate {
@@ -345,7 +348,7 @@ async fn confirm_candidates(
                 confirm_locally(node, probe.surface.clone(), refs.clone())
                     .await
                     .map(|r| (r, None))
-                    .map_err(|e| ("holder_failed", e.to_string()))
+                    .map_err(ConfirmError::Local)
             } else {
                 ask_holder(node, holder, search_id, &probe.case_ref, wire, refs.clone())
                     .await
@@ -361,9 +364,9 @@ async fn confirm_candidates(
                     let found = results.iter().find(|(r, _)| *r == c.held.exhibit_ref);
                     fill(c, found.map(|(_, comparison)| comparison), *signed);
                 }
-                Err((status, detail)) => {
-                    c.confirmation = status;
-                    c.detail = Some(detail.clone());
+                Err(e) => {
+                    c.confirmation = e.status();
+                    c.detail = Some(e.to_string());
                 }
             }
         }
@@ -400,8 +403,63 @@ fn fill(c: &mut Candidate, comparison: Option<&Comparison>, signed: Option<bool>
     }
 }
 
+/// Why a holder's confirmation of some candidates was not had. Each failure gives those
+/// candidates a `confirmation` status ([`ConfirmError::status`]) and its text as `detail`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmError {
+    /// The holder is not connected.
+    #[error("the holder is not connected; search again when it is")]
+    Offline,
+    /// The probe breaks the bounds of a confirmation request.
+    #[error("the probe cannot be sent: {0}")]
+    Probe(#[source] ProbeSurfaceError),
+    /// The request could not be signed.
+    #[error("the request could not be signed: {0}")]
+    Sign(#[source] SignedError),
+    /// The holder did not answer within `HOLDER_TIMEOUT`.
+    #[error("the holder did not answer in time")]
+    Timeout,
+    /// The holder could not be reached.
+    #[error("the holder could not be reached: {0}")]
+    Unreachable(#[source] AskError),
+    /// The holder refused the request; its words.
+    #[error("{0}")]
+    Refused(String),
+    /// The holder answered with another kind of message.
+    #[error("the holder answered something else")]
+    UnexpectedAnswer,
+    /// The answer's signature does not verify.
+    #[error("the answer's signature does not verify: {0}")]
+    Unverified(#[source] SignedError),
+    /// The answer is for another requester or search.
+    #[error("the answer is for another requester or search")]
+    Misaddressed,
+    /// This node's own comparison (it holds the candidates itself) failed.
+    #[error(transparent)]
+    Local(#[from] BallisticsError),
+}
+
+impl ConfirmError {
+    /// The candidates' `confirmation` status: `holder_offline`, `not_comparable`,
+    /// `holder_refused` or `holder_failed`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            ConfirmError::Offline => "holder_offline",
+            ConfirmError::Probe(_) => "not_comparable",
+            ConfirmError::Refused(_) => "holder_refused",
+            ConfirmError::Sign(_)
+            | ConfirmError::Timeout
+            | ConfirmError::Unreachable(_)
+            | ConfirmError::UnexpectedAnswer
+            | ConfirmError::Unverified(_)
+            | ConfirmError::Misaddressed
+            | ConfirmError::Local(_) => "holder_failed",
+        }
+    }
+}
+
 /// Sends one signed confirmation request to `holder` and checks its signed answer; both are
-/// written to the audit log. Errors are (status, detail) for the candidates concerned.
+/// written to the audit log. An error stands for the candidates concerned.
 pub async fn ask_holder(
     node: &BallisticsNode,
     holder: BureauId,
@@ -409,16 +467,11 @@ pub async fn ask_holder(
     case_ref: &str,
     probe: ProbeSurface,
     refs: Vec<ExhibitRef>,
-) -> Result<Vec<(ExhibitRef, Comparison)>, (&'static str, String)> {
+) -> Result<Vec<(ExhibitRef, Comparison)>, ConfirmError> {
     if !node.is_connected(&holder) {
-        return Err((
-            "holder_offline",
-            "the holder is not connected; search again when it is".into(),
-        ));
+        return Err(ConfirmError::Offline);
     }
-    if let Err(e) = probe.check() {
-        return Err(("not_comparable", format!("the probe cannot be sent: {e}")));
-    }
+    probe.check().map_err(ConfirmError::Probe)?;
     let country = node.country_of(&holder);
     let subject = hex::encode(search_id);
     let request = ConfirmRequest {
@@ -429,12 +482,8 @@ pub async fn ask_holder(
         probe,
         exhibits: refs.clone(),
     };
-    let message = SignedMessage::sign(&request, &node.signer, &node.network).map_err(|e| {
-        (
-            "holder_failed",
-            format!("the request could not be signed: {e}"),
-        )
-    })?;
+    let message =
+        SignedMessage::sign(&request, &node.signer, &node.network).map_err(ConfirmError::Sign)?;
     let exhibits: Vec<String> = refs.iter().map(|r| r.to_hex()).collect();
     node.audit.record_or_log(Event {
         direction: Direction::Out,
@@ -450,22 +499,16 @@ pub async fn ask_holder(
     )
     .await;
     let outcome = match answer {
-        Err(_) => Err((
-            "holder_failed",
-            "the holder did not answer in time".to_string(),
-        )),
-        Ok(Err(e)) => Err((
-            "holder_failed",
-            format!("the holder could not be reached: {e}"),
-        )),
+        Err(_) => Err(ConfirmError::Timeout),
+        Ok(Err(e)) => Err(ConfirmError::Unreachable(e)),
         Ok(Ok(SyncResponse::Confirm(signed))) => check_answer(node, holder, search_id, &signed),
-        Ok(Ok(SyncResponse::Refused(why))) => Err(("holder_refused", why)),
-        Ok(Ok(_)) => Err(("holder_failed", "the holder answered something else".into())),
+        Ok(Ok(SyncResponse::Refused(why))) => Err(ConfirmError::Refused(why)),
+        Ok(Ok(_)) => Err(ConfirmError::UnexpectedAnswer),
     };
     let details = match &outcome {
         Ok(results) => json!({"case_ref": case_ref, "signature_valid": true,
             "results": results.iter().map(|(r, c)| comparison_json(r, c)).collect::<Vec<_>>()}),
-        Err((status, detail)) => json!({"case_ref": case_ref, "outcome": status, "detail": detail}),
+        Err(e) => json!({"case_ref": case_ref, "outcome": e.status(), "detail": e.to_string()}),
     };
     node.audit.record_or_log(Event {
         direction: Direction::In,
@@ -483,20 +526,12 @@ fn check_answer(
     holder: BureauId,
     search_id: [u8; 16],
     signed: &SignedMessage,
-) -> Result<Vec<(ExhibitRef, Comparison)>, (&'static str, String)> {
+) -> Result<Vec<(ExhibitRef, Comparison)>, ConfirmError> {
     let response = signed
         .open_from::<ConfirmResponse>(&node.network, &holder)
-        .map_err(|e| {
-            (
-                "holder_failed",
-                format!("the answer's signature does not verify: {e}"),
-            )
-        })?;
+        .map_err(ConfirmError::Unverified)?;
     if response.requester != node.me || response.search_id != search_id {
-        return Err((
-            "holder_failed",
-            "the answer is for another requester or search".into(),
-        ));
+        return Err(ConfirmError::Misaddressed);
     }
     Ok(response.results)
 }

@@ -131,9 +131,9 @@ pub enum FirearmsError {
     /// Publishing failed.
     #[error(transparent)]
     Core(#[from] CoreError),
-    /// A blocking task failed.
+    /// A blocking task failed (it panicked or was cancelled).
     #[error("internal task failed: {0}")]
-    Task(String),
+    Task(#[source] tokio::task::JoinError),
 }
 
 /// Firearm records, the digest index, the reference table and traces.
@@ -497,7 +497,7 @@ impl Firearms {
             import::parse(format, std::io::Cursor::new(bytes)).collect::<Vec<_>>()
         })
         .await
-        .map_err(|e| FirearmsError::Task(e.to_string()))?;
+        .map_err(FirearmsError::Task)?;
         tracing::debug!(
             lines = items.len(),
             ms = started.elapsed().as_millis() as u64,
@@ -525,7 +525,7 @@ impl Firearms {
                 store_batch(&tree, &table, &key, &refs, first, items)
             })
             .await
-            .map_err(|e| FirearmsError::Task(e.to_string()))??;
+            .map_err(FirearmsError::Task)??;
         let stored_ms = started.elapsed().as_millis() as u64;
         let announced = digests.len() as u64;
         // Published together: the core appends them in order and one flush covers many.

@@ -158,13 +158,7 @@ pub async fn ballistic(action: BallisticAction, t: &Target) -> Result<()> {
                     read(&file)?,
                 )
                 .await?;
-            print(t, &v, |v| {
-                let mut out = format!("added exhibit {}", exhibit_line(v));
-                for w in v["warnings"].as_array().into_iter().flatten() {
-                    out.push_str(&format!("\nwarning: {}", s(w)));
-                }
-                out
-            });
+            print(t, &v, added_text);
         }
         BallisticAction::Search {
             file,
@@ -180,66 +174,18 @@ pub async fn ballistic(action: BallisticAction, t: &Target) -> Result<()> {
                 ("limit", Some(limit.to_string())),
                 ("confirm", confirm.map(|n| n.to_string())),
             ];
-            let v = match (exhibit, file) {
-                (Some(id), _) => {
-                    let q = query(&common)?;
-                    c.post(&format!("/v1/ballistics/{id}/search{q}"), &json!(null))
-                        .await?
-                }
-                (None, Some(file)) => {
-                    let mut pairs = vec![("kind", Some(kind)), ("caliber", caliber)];
-                    pairs.extend(common);
-                    let q = query(&pairs)?;
-                    c.post_raw(
-                        &format!("/v1/ballistics/search{q}"),
-                        "application/octet-stream",
-                        read(&file)?,
-                    )
-                    .await?
-                }
-                (None, None) => return Err(anyhow!("give an X3P file or --exhibit ID")),
-            };
-            print(t, &v, |v| {
-                let list = v["candidates"].as_array().cloned().unwrap_or_default();
-                if list.is_empty() {
-                    return format!(
-                        "no candidates among {} digests held (search {})",
-                        v["digests_held"],
-                        s(&v["search_id"])
-                    );
-                }
-                let mut out = format!(
-                    "search {} over {} digests ({} CMC or more confirms):",
-                    s(&v["search_id"]),
-                    v["digests_held"],
-                    v["confirm_threshold"]
-                );
-                for cand in &list {
-                    out.push('\n');
-                    out.push_str(&candidate_line(cand));
-                }
-                out
-            });
+            let v = search(&c, exhibit, file, kind, caliber, common).await?;
+            print(t, &v, search_text);
         }
         BallisticAction::Leads { confirmed } => {
             let q = if confirmed { "?confirmed=true" } else { "" };
             let v = c.get(&format!("/v1/ballistics/leads{q}")).await?;
-            print(t, &v, |v| {
-                let list = v.as_array().cloned().unwrap_or_default();
-                if list.is_empty() {
-                    return "no leads".into();
-                }
-                list.iter().map(lead_line).collect::<Vec<_>>().join("\n")
-            });
+            print(t, &v, |v| list_text(v, "no leads", lead_line));
         }
         BallisticAction::List => {
             let v = c.get("/v1/ballistics").await?;
             print(t, &v, |v| {
-                let list = v.as_array().cloned().unwrap_or_default();
-                if list.is_empty() {
-                    return "no exhibits at this node".into();
-                }
-                list.iter().map(exhibit_line).collect::<Vec<_>>().join("\n")
+                list_text(v, "no exhibits at this node", exhibit_line)
             });
         }
         BallisticAction::Show { id } => {
@@ -254,6 +200,77 @@ pub async fn ballistic(action: BallisticAction, t: &Target) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Searches with one of this node's exhibits or with a file; `common` holds the parameters
+/// both take.
+async fn search(
+    c: &striae_node::client::Client,
+    exhibit: Option<String>,
+    file: Option<PathBuf>,
+    kind: String,
+    caliber: Option<String>,
+    common: [(&str, Option<String>); 3],
+) -> Result<Value> {
+    let v = match (exhibit, file) {
+        (Some(id), _) => {
+            let q = query(&common)?;
+            c.post(&format!("/v1/ballistics/{id}/search{q}"), &json!(null))
+                .await?
+        }
+        (None, Some(file)) => {
+            let mut pairs = vec![("kind", Some(kind)), ("caliber", caliber)];
+            pairs.extend(common);
+            let q = query(&pairs)?;
+            c.post_raw(
+                &format!("/v1/ballistics/search{q}"),
+                "application/octet-stream",
+                read(&file)?,
+            )
+            .await?
+        }
+        (None, None) => return Err(anyhow!("give an X3P file or --exhibit ID")),
+    };
+    Ok(v)
+}
+
+fn added_text(v: &Value) -> String {
+    let mut out = format!("added exhibit {}", exhibit_line(v));
+    for w in v["warnings"].as_array().into_iter().flatten() {
+        out.push_str(&format!("\nwarning: {}", s(w)));
+    }
+    out
+}
+
+fn search_text(v: &Value) -> String {
+    let list = v["candidates"].as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        return format!(
+            "no candidates among {} digests held (search {})",
+            v["digests_held"],
+            s(&v["search_id"])
+        );
+    }
+    let mut out = format!(
+        "search {} over {} digests ({} CMC or more confirms):",
+        s(&v["search_id"]),
+        v["digests_held"],
+        v["confirm_threshold"]
+    );
+    for cand in &list {
+        out.push('\n');
+        out.push_str(&candidate_line(cand));
+    }
+    out
+}
+
+/// One line per item of a JSON array, or `empty` when there are none.
+fn list_text(v: &Value, empty: &str, line: fn(&Value) -> String) -> String {
+    let list = v.as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        return empty.into();
+    }
+    list.iter().map(line).collect::<Vec<_>>().join("\n")
 }
 
 pub async fn x3p(action: X3pAction, t: &Target) -> Result<()> {

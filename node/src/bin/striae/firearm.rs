@@ -246,40 +246,7 @@ fn opt(v: &Option<String>) -> Value {
 pub async fn firearm(action: FirearmAction, t: &Target) -> Result<()> {
     let c = client(t)?;
     match action {
-        FirearmAction::Add(args) => {
-            let AddArgs {
-                make,
-                model,
-                caliber,
-                serial,
-                firearm_type,
-                status,
-                country_of_manufacture,
-                event_date,
-                case_ref,
-                importer,
-                markings,
-                reporting_agency,
-                notes,
-                history,
-            } = *args;
-            let mut body = json!({
-                "make": make, "model": model, "caliber": caliber, "serial": serial,
-                "type": firearm_type, "status": status,
-                "country_of_manufacture": opt(&country_of_manufacture),
-                "event_date": opt(&event_date), "case_ref": opt(&case_ref),
-                "importer": opt(&importer), "markings": opt(&markings),
-                "reporting_agency": opt(&reporting_agency), "notes": opt(&notes),
-            });
-            if let Some(path) = history {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                body["history"] = serde_json::from_str(&text)
-                    .with_context(|| format!("{} is not a JSON array of events", path.display()))?;
-            }
-            let v = c.post("/v1/firearms", &body).await?;
-            print(t, &v, record_text);
-        }
+        FirearmAction::Add(args) => add(&c, t, *args).await?,
         FirearmAction::Get { id } => {
             let v = c.get(&format!("/v1/firearms/{id}")).await?;
             print(t, &v, record_text);
@@ -297,33 +264,7 @@ pub async fn firearm(action: FirearmAction, t: &Target) -> Result<()> {
                     &json!({"make": make, "serial": serial}),
                 )
                 .await?;
-            print(t, &v, |v| {
-                let hits = v["hits"].as_array().cloned().unwrap_or_default();
-                let mut out = format!(
-                    "{} {}: {}",
-                    s(&v["make"]),
-                    s(&v["serial"]),
-                    if hits.is_empty() {
-                        "no member holds a record of this firearm".to_string()
-                    } else {
-                        format!("{} hit(s)", hits.len())
-                    }
-                );
-                if v["make_known"] == false {
-                    out.push_str("\n  note: this make is not in the reference table");
-                }
-                for h in hits {
-                    out.push_str(&format!(
-                        "\n  {:<10} {}  status {}  record {}  ({})",
-                        s(&h["match"]).to_uppercase(),
-                        s(&h["country"]),
-                        s(&h["status"]),
-                        s(&h["record_ref"]),
-                        s(&h["bureau_id"])
-                    ));
-                }
-                out
-            });
+            print(t, &v, check_text);
         }
         FirearmAction::Import {
             file,
@@ -340,33 +281,104 @@ pub async fn firearm(action: FirearmAction, t: &Target) -> Result<()> {
             to,
             wait,
         } => {
-            let started = c
-                .post(
-                    "/v1/traces",
-                    &json!({"make": make, "serial": serial, "model": model, "caliber": caliber,
-                            "case_ref": case_ref, "reason": reason, "to": to}),
-                )
-                .await?;
-            let id = started["id"]
-                .as_str()
-                .context("the node returned no trace id")?;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
-            let mut v = c.get(&format!("/v1/traces/{id}")).await?;
-            while v["state"] != "complete" && std::time::Instant::now() < deadline {
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                v = c.get(&format!("/v1/traces/{id}")).await?;
-            }
-            print(t, &v, |v| {
-                let mut out = trace_text(v);
-                if v["state"] != "complete" {
-                    out.push_str(&format!(
-                        "\n(answers still pending: `striae trace show {id}`)"
-                    ));
-                }
-                out
-            });
+            let request = json!({"make": make, "serial": serial, "model": model,
+                "caliber": caliber, "case_ref": case_ref, "reason": reason, "to": to});
+            start_trace(&c, t, &request, wait).await?;
         }
     }
+    Ok(())
+}
+
+async fn add(c: &striae_node::client::Client, t: &Target, args: AddArgs) -> Result<()> {
+    let AddArgs {
+        make,
+        model,
+        caliber,
+        serial,
+        firearm_type,
+        status,
+        country_of_manufacture,
+        event_date,
+        case_ref,
+        importer,
+        markings,
+        reporting_agency,
+        notes,
+        history,
+    } = args;
+    let mut body = json!({
+        "make": make, "model": model, "caliber": caliber, "serial": serial,
+        "type": firearm_type, "status": status,
+        "country_of_manufacture": opt(&country_of_manufacture),
+        "event_date": opt(&event_date), "case_ref": opt(&case_ref),
+        "importer": opt(&importer), "markings": opt(&markings),
+        "reporting_agency": opt(&reporting_agency), "notes": opt(&notes),
+    });
+    if let Some(path) = history {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        body["history"] = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JSON array of events", path.display()))?;
+    }
+    let v = c.post("/v1/firearms", &body).await?;
+    print(t, &v, record_text);
+    Ok(())
+}
+
+fn check_text(v: &Value) -> String {
+    let hits = v["hits"].as_array().cloned().unwrap_or_default();
+    let mut out = format!(
+        "{} {}: {}",
+        s(&v["make"]),
+        s(&v["serial"]),
+        if hits.is_empty() {
+            "no member holds a record of this firearm".to_string()
+        } else {
+            format!("{} hit(s)", hits.len())
+        }
+    );
+    if v["make_known"] == false {
+        out.push_str("\n  note: this make is not in the reference table");
+    }
+    for h in hits {
+        out.push_str(&format!(
+            "\n  {:<10} {}  status {}  record {}  ({})",
+            s(&h["match"]).to_uppercase(),
+            s(&h["country"]),
+            s(&h["status"]),
+            s(&h["record_ref"]),
+            s(&h["bureau_id"])
+        ));
+    }
+    out
+}
+
+/// Starts a trace and shows it once complete, or after `wait` seconds with what has come.
+async fn start_trace(
+    c: &striae_node::client::Client,
+    t: &Target,
+    request: &Value,
+    wait: u64,
+) -> Result<()> {
+    let started = c.post("/v1/traces", request).await?;
+    let id = started["id"]
+        .as_str()
+        .context("the node returned no trace id")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+    let mut v = c.get(&format!("/v1/traces/{id}")).await?;
+    while v["state"] != "complete" && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        v = c.get(&format!("/v1/traces/{id}")).await?;
+    }
+    print(t, &v, |v| {
+        let mut out = trace_text(v);
+        if v["state"] != "complete" {
+            out.push_str(&format!(
+                "\n(answers still pending: `striae trace show {id}`)"
+            ));
+        }
+        out
+    });
     Ok(())
 }
 

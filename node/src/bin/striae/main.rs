@@ -178,7 +178,7 @@ async fn dispatch(command: Command) -> Result<()> {
 }
 
 fn init(data_dir: PathBuf, country: String, name: Option<String>) -> Result<()> {
-    config::validate_country(&country).map_err(anyhow::Error::msg)?;
+    config::validate_country(&country)?;
     let signer = config::load_or_create_key(&data_dir)?;
     config::load_or_create_token(&data_dir)?;
     let line = json!({

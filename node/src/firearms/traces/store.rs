@@ -1,0 +1,221 @@
+//! The stored schema of traces and [`TraceStore`]: the trees, their keys, and the JSON
+//! encoding of traces sent (`Outgoing`), requests received (`Incoming`) and answers waiting
+//! in the outbox (`OutboxItem`).
+
+use std::{collections::HashSet, sync::Mutex};
+
+use serde::{Deserialize, Serialize};
+use striae_protocol::{BureauId, SignedMessage, firearm::RecordRef, trace::TraceResponse};
+
+use crate::{
+    firearms::FirearmsNode,
+    store::{Keyspace, Store, StoreError},
+};
+
+pub(super) const OUT_TREE: &str = "traces_out";
+pub(super) const IN_TREE: &str = "traces_in";
+pub(super) const OUTBOX_TREE: &str = "trace_outbox";
+const RETRY_TREE: &str = "trace_retry";
+const PENDING_TREE: &str = "trace_pending";
+
+/// A signed message as stored (hex), so it can be verified again whenever it is shown.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoredSigned {
+    bytes: String,
+    signature: String,
+}
+
+impl StoredSigned {
+    pub(super) fn of(message: &SignedMessage) -> Self {
+        StoredSigned {
+            bytes: hex::encode(&message.bytes),
+            signature: message.signature_hex(),
+        }
+    }
+
+    pub(super) fn message(&self) -> Option<SignedMessage> {
+        let mut signature = [0u8; 64];
+        hex::decode_to_slice(&self.signature, &mut signature).ok()?;
+        Some(SignedMessage {
+            bytes: hex::decode(&self.bytes).ok()?,
+            signature,
+        })
+    }
+}
+
+/// A stored answer, verified again (`None` if it no longer verifies).
+pub(super) fn outcome_of(node: &FirearmsNode, signed: &StoredSigned) -> Option<TraceResponse> {
+    signed.message()?.open::<TraceResponse>(&node.network).ok()
+}
+
+/// An answer received for an outgoing trace.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct ReceivedAnswer {
+    pub(super) received_at_ms: u64,
+    pub(super) message: StoredSigned,
+}
+
+/// A member an outgoing trace asks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct OutTarget {
+    pub(super) bureau: String,
+    pub(super) country: String,
+    /// Why it is asked: `digest_hit`, `country_of_manufacture`, `listed`.
+    pub(super) why: Vec<String>,
+    pub(super) record_refs: Vec<RecordRef>,
+    pub(super) attempts: u32,
+    pub(super) last_error: Option<String>,
+    pub(super) answers: Vec<ReceivedAnswer>,
+}
+
+/// A trace this node sent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct Outgoing {
+    pub(super) created_at_ms: u64,
+    pub(super) make: String,
+    pub(super) model: String,
+    pub(super) caliber: String,
+    pub(super) serial: String,
+    pub(super) case_ref: String,
+    pub(super) reason: String,
+    pub(super) targets: Vec<OutTarget>,
+}
+
+/// A trace request this node received.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct Incoming {
+    pub(super) requester: String,
+    pub(super) country: String,
+    pub(super) received_at_ms: u64,
+    pub(super) make: String,
+    pub(super) model: String,
+    pub(super) caliber: String,
+    pub(super) serial: String,
+    pub(super) case_ref: String,
+    pub(super) reason: String,
+    /// This node's records the request found.
+    pub(super) records: Vec<RecordRef>,
+    /// Answers sent, oldest first (a pending review, then the final one).
+    pub(super) answers: Vec<StoredSigned>,
+    /// `pending_review` or `answered`.
+    pub(super) state: String,
+    /// The reviewer's note, if any.
+    pub(super) note: String,
+}
+
+/// An answer waiting to reach its requester.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct OutboxItem {
+    pub(super) to: String,
+    pub(super) message: StoredSigned,
+    pub(super) attempts: u32,
+}
+
+/// The trace trees.
+pub struct TraceStore {
+    pub(super) out: Keyspace,
+    pub(super) incoming: Keyspace,
+    pub(super) outbox: Keyspace,
+    pub(super) retry: Keyspace,
+    /// Requests waiting for review, keyed by requester and trace id, to bound them per member.
+    pub(super) pending: Keyspace,
+    /// Serialises read-modify-write of trace records.
+    lock: Mutex<()>,
+    /// Reviewed answers being delivered right now: the review's own attempt and the periodic
+    /// retry must not both send one answer.
+    pub(super) delivering: Mutex<HashSet<[u8; 16]>>,
+}
+
+pub(super) fn decode<T: for<'de> Deserialize<'de>>(
+    tree: &'static str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::corrupt(tree, e))
+}
+
+pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Plain structs of strings and numbers always serialise.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// Key of a request waiting for review: requester first, so one member's are counted with a
+/// prefix scan.
+pub(super) fn pending_key(requester: &BureauId, id: &[u8; 16]) -> Vec<u8> {
+    let mut key = requester.0.to_vec();
+    key.extend_from_slice(id);
+    key
+}
+
+/// Key of a request to send again: the trace id, then the member to ask.
+pub(super) fn retry_key(id: &[u8; 16], bureau: &BureauId) -> Vec<u8> {
+    let mut key = id.to_vec();
+    key.extend_from_slice(&bureau.0);
+    key
+}
+
+/// The trace id and member of a retry key.
+pub(super) fn parse_retry_key(key: &[u8]) -> Option<([u8; 16], BureauId)> {
+    let id = <[u8; 16]>::try_from(key.get(..16)?).ok()?;
+    let bureau = BureauId(<[u8; 32]>::try_from(key.get(16..)?).ok()?);
+    Some((id, bureau))
+}
+
+impl TraceStore {
+    /// Opens the trace trees.
+    pub fn open(store: &Store) -> Result<Self, StoreError> {
+        Ok(TraceStore {
+            out: store.keyspace(OUT_TREE)?,
+            incoming: store.keyspace(IN_TREE)?,
+            outbox: store.keyspace(OUTBOX_TREE)?,
+            retry: store.keyspace(RETRY_TREE)?,
+            pending: store.keyspace(PENDING_TREE)?,
+            lock: Mutex::new(()),
+            delivering: Mutex::new(HashSet::new()),
+        })
+    }
+
+    pub(super) fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn outgoing(&self, id: &[u8; 16]) -> Result<Option<Outgoing>, StoreError> {
+        self.out.get(id)?.map(|b| decode(OUT_TREE, &b)).transpose()
+    }
+
+    pub(super) fn update_outgoing<R>(
+        &self,
+        id: &[u8; 16],
+        change: impl FnOnce(&mut Outgoing) -> R,
+    ) -> Result<Option<R>, StoreError> {
+        let _guard = self.guard();
+        let Some(mut trace) = self.outgoing(id)? else {
+            return Ok(None);
+        };
+        let result = change(&mut trace);
+        self.out.insert(id, encode(&trace))?;
+        Ok(Some(result))
+    }
+
+    pub(super) fn incoming(&self, id: &[u8; 16]) -> Result<Option<Incoming>, StoreError> {
+        self.incoming
+            .get(id)?
+            .map(|b| decode(IN_TREE, &b))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_key_gives_back_its_trace_and_member() {
+        let id = [7u8; 16];
+        let bureau = BureauId([9u8; 32]);
+        assert_eq!(
+            parse_retry_key(&retry_key(&id, &bureau)),
+            Some((id, bureau))
+        );
+        assert_eq!(parse_retry_key(&id), None);
+    }
+}
