@@ -15,7 +15,7 @@ use crate::node::NodeHandle;
 const MAX_PAGE: usize = 1_000;
 
 /// The audit routes.
-pub fn routes() -> Router<NodeHandle> {
+pub(super) fn routes() -> Router<NodeHandle> {
     Router::new()
         .route("/audit", get(list))
         .route("/audit/verify", get(verify))
@@ -24,7 +24,7 @@ pub fn routes() -> Router<NodeHandle> {
 /// Paging of `GET /v1/audit`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Page {
+pub(super) struct Page {
     /// First seq to list (default 1).
     from: Option<u64>,
     /// Most records (default and maximum 1,000).

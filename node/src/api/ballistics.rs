@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// The ballistic routes.
-pub fn routes() -> Router<NodeHandle> {
+pub(super) fn routes() -> Router<NodeHandle> {
     Router::new()
         .route("/x3p/inspect", post(inspect))
         .route("/ballistics", post(add).get(list))

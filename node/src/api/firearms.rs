@@ -35,7 +35,7 @@ const MAX_PAGE: usize = 1_000;
 const MAX_QUERY_CHARS: usize = 200;
 
 /// The firearm, reference and trace routes.
-pub fn routes() -> Router<NodeHandle> {
+pub(super) fn routes() -> Router<NodeHandle> {
     Router::new()
         .route("/firearms", post(create).get(list))
         .route("/firearms/import", post(import))
@@ -166,7 +166,7 @@ async fn update(
 /// Paging of `GET /v1/firearms`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Page {
+pub(super) struct Page {
     /// List records after this id.
     after: Option<String>,
     /// Most records (default 100, at most 1,000).
@@ -224,7 +224,7 @@ async fn import(
 /// Body of `POST /v1/firearms/check`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CheckRequest {
+pub(super) struct CheckRequest {
     make: String,
     serial: String,
 }
@@ -321,7 +321,7 @@ async fn add_reference(
 /// Query of `GET /v1/reference/suggest`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SuggestQuery {
+pub(super) struct SuggestQuery {
     field: String,
     q: String,
     /// For models: the make they belong to.
@@ -381,7 +381,7 @@ async fn start_trace(
 /// Paging of trace lists.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Limit {
+pub(super) struct Limit {
     limit: Option<usize>,
 }
 
@@ -423,7 +423,7 @@ async fn incoming(
 /// Body of a review decision (optional).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct ReviewRequest {
+pub(super) struct ReviewRequest {
     #[serde(default)]
     note: String,
 }

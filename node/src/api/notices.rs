@@ -22,7 +22,7 @@ use crate::{
 /// Body of `POST /v1/notices`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IssueRequest {
+pub(super) struct IssueRequest {
     kind: String,
     title: String,
     summary: String,
@@ -34,7 +34,7 @@ pub struct IssueRequest {
 /// Body of `PATCH /v1/notices/{id}`: the fields to change.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UpdateRequest {
+pub(super) struct UpdateRequest {
     kind: Option<String>,
     title: Option<String>,
     summary: Option<String>,
@@ -45,14 +45,14 @@ pub struct UpdateRequest {
 /// Body of `POST /v1/notices/{id}/cancel` (optional).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct CancelRequest {
+pub(super) struct CancelRequest {
     #[serde(default)]
     reason: String,
 }
 
 /// Query of `GET /v1/notices`.
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub(super) struct ListQuery {
     status: Option<String>,
     limit: Option<usize>,
 }
@@ -140,7 +140,7 @@ fn own(node: &NodeHandle, record: &NoticeRecord) -> Result<(), ApiError> {
 }
 
 /// `POST /v1/notices`.
-pub async fn issue(
+pub(super) async fn issue(
     State(node): State<NodeHandle>,
     ApiJson(req): ApiJson<IssueRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -168,7 +168,7 @@ pub async fn issue(
 }
 
 /// `GET /v1/notices`.
-pub async fn list(
+pub(super) async fn list(
     State(node): State<NodeHandle>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -200,7 +200,7 @@ pub async fn list(
 }
 
 /// `GET /v1/notices/{id}`.
-pub async fn show(
+pub(super) async fn show(
     State(node): State<NodeHandle>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -209,7 +209,7 @@ pub async fn show(
 }
 
 /// `PATCH /v1/notices/{id}`.
-pub async fn update(
+pub(super) async fn update(
     State(node): State<NodeHandle>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateRequest>,
@@ -254,7 +254,7 @@ pub async fn update(
 }
 
 /// `POST /v1/notices/{id}/cancel`.
-pub async fn cancel(
+pub(super) async fn cancel(
     State(node): State<NodeHandle>,
     Path(id): Path<String>,
     body: Bytes,

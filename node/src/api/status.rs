@@ -9,7 +9,7 @@ use super::ApiError;
 use crate::{node::NodeHandle, notices::rfc3339};
 
 /// `GET /v1/status`.
-pub async fn status(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiError> {
+pub(super) async fn status(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiError> {
     let peers = node.net.peers().await.map_err(ApiError::internal)?;
     let feeds: BTreeMap<String, u64> = node
         .store
@@ -39,7 +39,7 @@ pub async fn status(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiEr
 }
 
 /// `GET /v1/peers`: roster members other than this node.
-pub async fn peers(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiError> {
+pub(super) async fn peers(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiError> {
     let mut peers = node.net.peers().await.map_err(ApiError::internal)?;
     peers.sort_by_key(|a| node.country_of(&a.bureau));
     let rejected = node.core.rejected_from();

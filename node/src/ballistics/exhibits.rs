@@ -25,10 +25,10 @@ use crate::{ballistics::BallisticsNode, notices::rfc3339, store::StoreError};
 /// Largest side of a prepared surface, in points: 12.8 mm at 12.5 µm, well beyond any
 /// primer (a 9 mm Luger primer is 4.4 mm across). CMC work grows with the square of the
 /// side, so larger surfaces are refused rather than compared.
-pub const MAX_SURFACE_SIDE: usize = 1024;
+pub(super) const MAX_SURFACE_SIDE: usize = 1024;
 
 /// Why a surface (prepared here or received) is too large to compare, if it is.
-pub fn surface_too_large(nx: usize, ny: usize, pixel_um: f64) -> Option<String> {
+pub(super) fn surface_too_large(nx: usize, ny: usize, pixel_um: f64) -> Option<String> {
     (nx.max(ny) > MAX_SURFACE_SIDE).then(|| {
         format!(
             "the breech-face region is {:.1} x {:.1} mm; at most {:.1} mm a side can be compared (crop the scan to the primer)",
@@ -40,7 +40,7 @@ pub fn surface_too_large(nx: usize, ny: usize, pixel_um: f64) -> Option<String> 
 }
 
 /// Longest case reference accepted.
-pub const MAX_CASE_REF_CHARS: usize = 128;
+pub(super) const MAX_CASE_REF_CHARS: usize = 128;
 
 /// What `POST /v1/ballistics` asks for besides the file.
 #[derive(Clone, Debug, Default)]
@@ -185,7 +185,7 @@ impl ExhibitRecord {
 }
 
 /// A caliber as entered, its class and what the reference table said.
-pub struct CaliberClass {
+pub(super) struct CaliberClass {
     /// The class published.
     pub class: String,
     /// Whether the table knew it.
@@ -196,7 +196,7 @@ pub struct CaliberClass {
 
 /// Classifies a caliber through the reference table; unknown or ambiguous ones ("9mm" is
 /// 9x19, .380 ACP or 9x18) go to the unknown class, which is screened against all classes.
-pub fn caliber_class(raw: &str) -> CaliberClass {
+pub(super) fn caliber_class(raw: &str) -> CaliberClass {
     let n = ReferenceTable::builtin().normalise_caliber(raw);
     match n.id {
         Some(id) if n.known && id.chars().count() <= MAX_CALIBER_CLASS_CHARS => CaliberClass {
@@ -213,7 +213,7 @@ pub fn caliber_class(raw: &str) -> CaliberClass {
 }
 
 /// Checks the `kind` parameter: cartridge cases only for now.
-pub fn parse_kind(kind: Option<&str>) -> Result<EvidenceKind, BallisticsError> {
+pub(super) fn parse_kind(kind: Option<&str>) -> Result<EvidenceKind, BallisticsError> {
     let Some(kind) = kind.map(str::trim).filter(|k| !k.is_empty()) else {
         return Err(BallisticsError::Field {
             field: "kind",
@@ -234,7 +234,9 @@ pub fn parse_kind(kind: Option<&str>) -> Result<EvidenceKind, BallisticsError> {
 }
 
 /// Checks the `caliber` parameter.
-pub fn parse_caliber(caliber: Option<&str>) -> Result<(String, CaliberClass), BallisticsError> {
+pub(super) fn parse_caliber(
+    caliber: Option<&str>,
+) -> Result<(String, CaliberClass), BallisticsError> {
     let raw = caliber.map(str::trim).unwrap_or_default();
     if raw.is_empty() || raw.chars().count() > 64 || raw.chars().any(char::is_control) {
         return Err(BallisticsError::Field {
@@ -246,7 +248,10 @@ pub fn parse_caliber(caliber: Option<&str>) -> Result<(String, CaliberClass), Ba
 }
 
 /// Checks a case reference.
-pub fn parse_case_ref(case_ref: Option<&str>, required: bool) -> Result<String, BallisticsError> {
+pub(super) fn parse_case_ref(
+    case_ref: Option<&str>,
+    required: bool,
+) -> Result<String, BallisticsError> {
     let text = case_ref.map(str::trim).unwrap_or_default();
     if (required && text.is_empty())
         || text.chars().count() > MAX_CASE_REF_CHARS
@@ -264,7 +269,7 @@ pub fn parse_case_ref(case_ref: Option<&str>, required: bool) -> Result<String, 
 }
 
 /// A scan read and prepared off the runtime.
-pub struct Prepared {
+pub(super) struct Prepared {
     /// What the file held.
     pub info: X3pInfo,
     /// The prepared surface.
@@ -274,7 +279,7 @@ pub struct Prepared {
 }
 
 /// Reads, checks and prepares an X3P file (CPU work: call it from a blocking thread).
-pub fn prepare_scan(
+pub(super) fn prepare_scan(
     bytes: &[u8],
     prep: &striae_ballistics_lib::preprocess::PrepParams,
 ) -> Result<Prepared, BallisticsError> {

@@ -70,7 +70,7 @@ fn compare_all(
 }
 
 /// One comparison as the audit log and the API show it.
-pub fn comparison_json(exhibit: &ExhibitRef, c: &Comparison) -> Value {
+pub(super) fn comparison_json(exhibit: &ExhibitRef, c: &Comparison) -> Value {
     match c {
         Comparison::Compared {
             cmc_count,

@@ -33,7 +33,7 @@ const JOBS_PER_PASS: usize = 4 * super::LEAD_QUEUE;
 const RETRIES_PER_TICK: usize = 16;
 
 /// Work for the lead screener.
-pub enum LeadJob {
+pub(super) enum LeadJob {
     /// Another member published a digest.
     Digest(Held, Digest),
     /// Another member retracted an exhibit.
@@ -157,7 +157,7 @@ impl Ballistics {
 
 /// Starts a lead pass if none is running: takes the queued jobs, then retries leads whose
 /// holder could not confirm earlier. Runs as its own task, so the periodic work goes on.
-pub fn start_pass(node: &BallisticsNode) {
+pub(super) fn start_pass(node: &BallisticsNode) {
     let b = &node.ballistics;
     if b.lead_busy.swap(true, Ordering::AcqRel) {
         return;

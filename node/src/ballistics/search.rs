@@ -35,9 +35,9 @@ use crate::{
 /// every mate is within the top 10 by screening).
 pub const CONFIRM_TOP: usize = 10;
 /// Most candidates one search returns (and confirms).
-pub const MAX_LIMIT: usize = 50;
+pub(super) const MAX_LIMIT: usize = 50;
 /// Candidates returned unless `limit=` says otherwise.
-pub const DEFAULT_LIMIT: usize = 10;
+pub(super) const DEFAULT_LIMIT: usize = 10;
 /// A holder that has not answered by then leaves its candidates unconfirmed.
 const HOLDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
 
@@ -406,7 +406,7 @@ fn fill(c: &mut Candidate, comparison: Option<&Comparison>, signed: Option<bool>
 /// Why a holder's confirmation of some candidates was not had. Each failure gives those
 /// candidates a `confirmation` status ([`ConfirmError::status`]) and its text as `detail`.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfirmError {
+pub(super) enum ConfirmError {
     /// The holder is not connected.
     #[error("the holder is not connected; search again when it is")]
     Offline,
@@ -442,7 +442,7 @@ pub enum ConfirmError {
 impl ConfirmError {
     /// The candidates' `confirmation` status: `holder_offline`, `not_comparable`,
     /// `holder_refused` or `holder_failed`.
-    pub fn status(&self) -> &'static str {
+    pub(super) fn status(&self) -> &'static str {
         match self {
             ConfirmError::Offline => "holder_offline",
             ConfirmError::Probe(_) => "not_comparable",
@@ -460,7 +460,7 @@ impl ConfirmError {
 
 /// Sends one signed confirmation request to `holder` and checks its signed answer; both are
 /// written to the audit log. An error stands for the candidates concerned.
-pub async fn ask_holder(
+pub(super) async fn ask_holder(
     node: &BallisticsNode,
     holder: BureauId,
     search_id: [u8; 16],

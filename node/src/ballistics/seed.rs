@@ -20,7 +20,7 @@ const GUNS: u64 = 6;
 const DATASET: &str = "shared/datasets/fadul-known";
 
 /// The Fadul scans, if they can be found.
-pub fn find_dataset() -> Option<PathBuf> {
+pub(super) fn find_dataset() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("STRIAE_DATASET_DIR") {
         return Some(PathBuf::from(dir)).filter(|d| d.is_dir());
     }

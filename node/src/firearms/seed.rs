@@ -8,16 +8,16 @@ use striae_firearms_lib::{FirearmInput, record::HistoryInput};
 use crate::{firearms::FirearmsNode, node::NodeError};
 
 /// Records each devnet member starts with (besides the demonstration firearm).
-pub const RECORDS_PER_MEMBER: usize = 300;
+pub(super) const RECORDS_PER_MEMBER: usize = 300;
 
 /// The demonstration firearm, as DE recorded it.
-pub const DEMO_MAKE: &str = "Carl Walther GmbH";
+pub(super) const DEMO_MAKE: &str = "Carl Walther GmbH";
 /// Its model.
-pub const DEMO_MODEL: &str = "P99";
+pub(super) const DEMO_MODEL: &str = "P99";
 /// Its calibre as DE wrote it.
-pub const DEMO_CALIBER: &str = "9mm Parabellum";
+pub(super) const DEMO_CALIBER: &str = "9mm Parabellum";
 /// Its serial as DE wrote it (the letter O where FR will read a zero).
-pub const DEMO_SERIAL: &str = "WK-1O5 733";
+pub(super) const DEMO_SERIAL: &str = "WK-1O5 733";
 
 /// (make, model, calibre, type, country of manufacture) of the example records.
 const TEMPLATES: [(&str, &str, &str, &str, &str); 20] = [
@@ -180,7 +180,7 @@ fn example(country: &str, rng: &mut Rng, n: usize) -> FirearmInput {
 }
 
 /// The demonstration firearm (see the module comment), with its full ownership chain.
-pub fn demo_firearm() -> FirearmInput {
+pub(super) fn demo_firearm() -> FirearmInput {
     FirearmInput {
         make: DEMO_MAKE.into(),
         model: DEMO_MODEL.into(),
@@ -229,7 +229,7 @@ pub fn demo_firearm() -> FirearmInput {
 }
 
 /// The example records of devnet member `index`.
-pub fn examples(country: &str, index: usize) -> Vec<FirearmInput> {
+pub(super) fn examples(country: &str, index: usize) -> Vec<FirearmInput> {
     let mut rng =
         Rng(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let mut records: Vec<FirearmInput> = (0..RECORDS_PER_MEMBER)

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::common::{Target, client, print, s};
 
 #[derive(Subcommand)]
-pub enum AuditAction {
+pub(crate) enum AuditAction {
     /// List audit records, oldest first
     List {
         /// First record to list
@@ -34,7 +34,7 @@ fn record_line(r: &Value) -> String {
     )
 }
 
-pub async fn audit(action: AuditAction, t: &Target) -> Result<()> {
+pub(crate) async fn audit(action: AuditAction, t: &Target) -> Result<()> {
     let c = client(t)?;
     match action {
         AuditAction::List { from, limit } => {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::common::{Target, client, print, s};
 
 #[derive(Subcommand)]
-pub enum BallisticAction {
+pub(crate) enum BallisticAction {
     /// Add a scan (X3P file) as an exhibit; its digest is published to every member
     Add {
         /// The X3P file (ISO 25178-72)
@@ -64,7 +64,7 @@ pub enum BallisticAction {
 }
 
 #[derive(Subcommand)]
-pub enum X3pAction {
+pub(crate) enum X3pAction {
     /// Report what an X3P file holds (read locally: no node needed)
     Inspect { file: PathBuf },
 }
@@ -137,7 +137,7 @@ fn lead_line(l: &Value) -> String {
     )
 }
 
-pub async fn ballistic(action: BallisticAction, t: &Target) -> Result<()> {
+pub(crate) async fn ballistic(action: BallisticAction, t: &Target) -> Result<()> {
     let c = client(t)?;
     match action {
         BallisticAction::Add {
@@ -273,7 +273,7 @@ fn list_text(v: &Value, empty: &str, line: fn(&Value) -> String) -> String {
     list.iter().map(line).collect::<Vec<_>>().join("\n")
 }
 
-pub async fn x3p(action: X3pAction, t: &Target) -> Result<()> {
+pub(crate) async fn x3p(action: X3pAction, t: &Target) -> Result<()> {
     match action {
         X3pAction::Inspect { file } => {
             let bytes = read(&file)?;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use striae_node::client::Client;
 
 #[derive(Args, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// API base URL, e.g. http://127.0.0.1:47002
     #[arg(long, env = "STRIAE_API", global = true)]
     pub api: Option<String>,
@@ -23,7 +23,7 @@ pub struct Target {
     pub json: bool,
 }
 
-pub fn client(t: &Target) -> Result<Client> {
+pub(crate) fn client(t: &Target) -> Result<Client> {
     Ok(Client::resolve(
         t.api.clone(),
         t.token.clone(),
@@ -31,7 +31,7 @@ pub fn client(t: &Target) -> Result<Client> {
     )?)
 }
 
-pub fn print(t: &Target, value: &Value, human: impl FnOnce(&Value) -> String) {
+pub(crate) fn print(t: &Target, value: &Value, human: impl FnOnce(&Value) -> String) {
     if t.json {
         println!("{value}");
     } else {
@@ -39,6 +39,6 @@ pub fn print(t: &Target, value: &Value, human: impl FnOnce(&Value) -> String) {
     }
 }
 
-pub fn s(v: &Value) -> &str {
+pub(crate) fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("-")
 }

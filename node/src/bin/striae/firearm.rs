@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::common::{Target, client, print, s};
 
 #[derive(Args)]
-pub struct AddArgs {
+pub(crate) struct AddArgs {
     #[arg(long)]
     make: String,
     #[arg(long)]
@@ -46,7 +46,7 @@ pub struct AddArgs {
 }
 
 #[derive(Subcommand)]
-pub enum FirearmAction {
+pub(crate) enum FirearmAction {
     /// Add a firearm record (unknown makes, models and calibres are accepted but flagged)
     Add(Box<AddArgs>),
     /// Show one of this node's records with its history
@@ -94,7 +94,7 @@ pub enum FirearmAction {
 }
 
 #[derive(Subcommand)]
-pub enum TraceAction {
+pub(crate) enum TraceAction {
     /// Show a trace and its answers (signatures verified again)
     Show { id: String },
     /// The traces this node sent
@@ -243,7 +243,7 @@ fn opt(v: &Option<String>) -> Value {
     v.as_ref().map_or(Value::Null, |s| json!(s))
 }
 
-pub async fn firearm(action: FirearmAction, t: &Target) -> Result<()> {
+pub(crate) async fn firearm(action: FirearmAction, t: &Target) -> Result<()> {
     let c = client(t)?;
     match action {
         FirearmAction::Add(args) => add(&c, t, *args).await?,
@@ -494,7 +494,7 @@ async fn import(
     Ok(())
 }
 
-pub async fn trace(action: TraceAction, t: &Target) -> Result<()> {
+pub(crate) async fn trace(action: TraceAction, t: &Target) -> Result<()> {
     let c = client(t)?;
     match action {
         TraceAction::Show { id } => {

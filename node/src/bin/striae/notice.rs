@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::common::{Target, client, print, s};
 
 #[derive(Subcommand)]
-pub enum NoticeAction {
+pub(crate) enum NoticeAction {
     /// Issue a notice to all members
     Issue {
         /// orange (threat warning) or purple (modus operandi)
@@ -86,7 +86,7 @@ fn notice_detail(n: &Value) -> String {
     out
 }
 
-pub async fn notice(action: NoticeAction, t: &Target) -> Result<()> {
+pub(crate) async fn notice(action: NoticeAction, t: &Target) -> Result<()> {
     let c = client(t)?;
     match action {
         NoticeAction::Issue {

@@ -38,7 +38,7 @@ const RESPONSE_MARGIN: usize = 16 * 1024;
 
 /// Why a trace request is refused; the requester gets the text.
 #[derive(Debug, thiserror::Error)]
-pub enum RequestRefusal {
+pub(super) enum RequestRefusal {
     /// The signature does not verify, or the request is not signed by its sender.
     #[error("trace request does not verify: {0}")]
     Unverified(#[source] SignedError),

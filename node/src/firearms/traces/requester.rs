@@ -52,7 +52,7 @@ const UNREACHABLE: &str = "unreachable";
 /// Why a request sent to a member got no usable answer. Its text is kept as the member's
 /// `last_error` with the trace.
 #[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
+pub(super) enum DeliveryError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -91,7 +91,7 @@ pub(super) fn stored_unreachable(last_error: &str) -> bool {
 
 /// Why a member's answer to a trace was not kept.
 #[derive(Debug, thiserror::Error)]
-pub enum AnswerError {
+pub(super) enum AnswerError {
     /// The signature does not verify, or the answer is not signed by its sender.
     #[error("answer does not verify: {0}")]
     Unverified(#[source] SignedError),
