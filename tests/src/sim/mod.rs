@@ -13,9 +13,16 @@
 //! stored that does not verify, an honest member's feed frozen as equivocating, and at the
 //! end an honest member left without an honest member's entry.
 
+mod byzantine;
+mod invariants;
+mod setup;
+
+use invariants::{Invariant, remembering_verifier};
+use setup::{notice_entry, random_graph};
+
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
-    sync::{Arc, Mutex},
+    sync::Arc,
 };
 
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
@@ -23,15 +30,12 @@ use serde::Serialize;
 use striae_node::{
     core::{
         feeds::Feeds,
-        sync::{HeadsVerifier, Input, Output, PageError, StoredEntries, SyncConfig, SyncState},
+        sync::{Input, Output, StoredEntries, SyncConfig, SyncState},
     },
     store::Store,
 };
 use striae_protocol::{
-    Body, BureauId, Entry, EntryError, EntryId, Head, Heads, NetworkId, NoticeContent, NoticeKind,
-    NoticeOp, SignedHeads, Signer, VerifiedEntry,
-    feed::{ENTRY_VERSION, UnverifiedEntry},
-    sync::{MAX_PAGE_BYTES, MAX_PAGE_ENTRIES},
+    BureauId, NetworkId, SignedHeads, Signer, VerifiedEntry, feed::UnverifiedEntry,
 };
 
 /// Simulated time per round.
@@ -115,30 +119,6 @@ pub struct SimReport {
     pub messages: u64,
     /// Penalties honest members gave, by offence, and equivocations they caught.
     pub penalties: BTreeMap<String, u64>,
-}
-
-/// An invariant of sync, as the simulator checks it.
-#[derive(Clone, Copy, Debug)]
-enum Invariant {
-    OutOfOrder,
-    Unverified,
-    NotStored,
-    HonestFrozen,
-    HonestPenalised,
-    LeftBehind,
-}
-
-impl Invariant {
-    fn name(self) -> &'static str {
-        match self {
-            Invariant::OutOfOrder => "out_of_order",
-            Invariant::Unverified => "unverified",
-            Invariant::NotStored => "not_stored",
-            Invariant::HonestFrozen => "honest_frozen",
-            Invariant::HonestPenalised => "honest_penalised",
-            Invariant::LeftBehind => "left_behind",
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -319,10 +299,6 @@ impl Sim {
             self.step();
         }
         self.report()
-    }
-
-    fn broke(&mut self, invariant: Invariant) {
-        *self.broken.entry(invariant.name()).or_default() += 1;
     }
 
     fn now(&self) -> u64 {
@@ -521,68 +497,6 @@ impl Sim {
         }
     }
 
-    /// Stores a run as the node does, checking the invariants on the way.
-    fn persist(&mut self, i: usize, run: Vec<VerifiedEntry>) {
-        let Some(first) = run.first() else { return };
-        let origin = first.entry.origin;
-        let store = &self.members[i].store;
-        let (mut seq, mut id) = store
-            .head(&origin)
-            .ok()
-            .flatten()
-            .unwrap_or((0, EntryId::GENESIS));
-        for entry in &run {
-            let in_order = entry.entry.origin == origin
-                && entry.entry.seq == seq + 1
-                && entry.entry.prev == id;
-            let genuine = self.verify(&entry.wire).is_some_and(|v| v.id == entry.id);
-            if !in_order {
-                self.broke(Invariant::OutOfOrder);
-                return;
-            }
-            if !genuine {
-                self.broke(Invariant::Unverified);
-                return;
-            }
-            (seq, id) = (entry.entry.seq, entry.id);
-        }
-        let store = &self.members[i].store;
-        if store
-            .put_entries(&run)
-            .and_then(|()| store.set_head(&origin, seq, &id))
-            .is_err()
-        {
-            self.broke(Invariant::NotStored);
-            return;
-        }
-        if self.members[i].role != Role::Honest {
-            return;
-        }
-        for entry in &run {
-            if let Some((published, holders)) =
-                self.honest_entries.get_mut(&(origin, entry.entry.seq))
-            {
-                *holders += 1;
-                if *holders == self.honest_count {
-                    self.converged_after = self.converged_after.max(self.round - *published);
-                }
-            }
-        }
-    }
-
-    /// The entry in `wire`, if it decodes and its signature verifies (memoised).
-    fn verify(&mut self, wire: &[u8]) -> Option<VerifiedEntry> {
-        let network = self.network;
-        self.verified
-            .entry(blake3::hash(wire))
-            .or_insert_with(|| {
-                UnverifiedEntry::decode(wire)
-                    .and_then(|e| e.verify(&network))
-                    .ok()
-            })
-            .clone()
-    }
-
     fn deliver(&mut self, envelope: Envelope) {
         let Envelope { from, to, msg } = envelope;
         if !self.members[to].online(self.round) || !self.members[from].online(self.round) {
@@ -673,50 +587,6 @@ impl Sim {
         }
     }
 
-    fn serve_pull(
-        &mut self,
-        holder: usize,
-        asker: usize,
-        origin: BureauId,
-        from_seq: u64,
-        limit: u32,
-    ) {
-        let withhold = self.members[holder].role == Role::Byzantine && self.rng.gen_bool(0.5);
-        if withhold {
-            // No answer: the asker's transport gives up after its timeout.
-            let fail_at = self.round + TIMEOUT_ROUNDS;
-            self.delayed.entry(fail_at).or_default().push(Envelope {
-                from: holder,
-                to: asker,
-                msg: Msg::Page {
-                    origin,
-                    from_seq,
-                    page: None,
-                },
-            });
-            return;
-        }
-        let garbage = self.members[holder].role == Role::Byzantine && self.rng.gen_bool(0.3);
-        let page = if garbage {
-            Some(vec![random_bytes(&mut self.rng, 200)])
-        } else {
-            let limit = limit.min(MAX_PAGE_ENTRIES) as usize;
-            self.members[holder]
-                .store
-                .entries_from(&origin, from_seq.max(1), limit, MAX_PAGE_BYTES)
-                .ok()
-        };
-        self.send(
-            holder,
-            asker,
-            Msg::Page {
-                origin,
-                from_seq,
-                page,
-            },
-        );
-    }
-
     fn on_page(
         &mut self,
         to: usize,
@@ -747,255 +617,4 @@ impl Sim {
             },
         );
     }
-
-    /// A page checked as the node's verifier checks it (`verifier::verify_page`: consecutive
-    /// entries of the feed asked for, then each signature), except that each distinct entry's
-    /// signature is verified once for the whole run.
-    fn verify_pulled(
-        &mut self,
-        origin: BureauId,
-        from_seq: u64,
-        page: Vec<Vec<u8>>,
-    ) -> Result<Vec<Result<VerifiedEntry, EntryError>>, PageError> {
-        for (k, wire) in page.iter().enumerate() {
-            let entry = UnverifiedEntry::decode(wire).map_err(PageError::Malformed)?;
-            if entry.entry.origin != origin || entry.entry.seq != from_seq + k as u64 {
-                return Err(PageError::OutOfOrder);
-            }
-        }
-        Ok(page
-            .into_iter()
-            .map(|wire| match self.verify(&wire) {
-                Some(verified) => Ok(verified),
-                None => UnverifiedEntry::decode_owned(wire).and_then(|e| e.verify(&self.network)),
-            })
-            .collect())
-    }
-
-    /// The heads a member states: its real ones, or for a byzantine member now and then an
-    /// inflated claim (every feed it knows 1,000 entries further than it holds).
-    fn heads_of(&mut self, i: usize, real: Arc<SignedHeads>) -> Arc<SignedHeads> {
-        if self.members[i].role != Role::Byzantine || !self.rng.gen_bool(0.5) {
-            return real;
-        }
-        let member = &self.members[i];
-        let heads = Heads {
-            member: member.signer.bureau(),
-            issued_at_ms: self.now(),
-            heads: member
-                .sync
-                .feeds()
-                .heads()
-                .into_iter()
-                .filter(|h| h.1 > 0)
-                .map(|(origin, seq, id)| Head {
-                    origin,
-                    seq: seq + 1_000,
-                    id,
-                })
-                .collect(),
-        };
-        heads
-            .sign(&member.signer, &self.network)
-            .map(Arc::new)
-            .unwrap_or(real)
-    }
-
-    /// A byzantine member's misbehaviour this round: garbage, replays, equivocation, lies.
-    fn misbehave(&mut self, i: usize) {
-        let neighbours = self.members[i].neighbours.clone();
-        let Some(&target) = neighbours.choose(&mut self.rng) else {
-            return;
-        };
-        match self.rng.gen_range(0..10) {
-            0 => {
-                let garbage = random_bytes(&mut self.rng, 300);
-                self.send(i, target, Msg::Gossip(garbage));
-            }
-            1 => {
-                // Replays an entry it holds, from any feed.
-                let heads = self.members[i].sync.feeds().heads();
-                if let Some((origin, seq, _)) = heads.choose(&mut self.rng).copied()
-                    && seq > 0
-                    && let Ok(Some(wire)) = self.members[i].store.entry(&origin, seq)
-                {
-                    self.send(i, target, Msg::Gossip(wire));
-                }
-            }
-            2 if self.round.is_multiple_of(25) => self.equivocate(i),
-            3 => {
-                let now = self.now();
-                if let Ok(real) = self.members[i].sync.own_heads(now) {
-                    let lie = self.heads_of(i, real);
-                    self.send(i, target, Msg::HeadsRequest(lie));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Signs two different entries for its next seq and gossips one to half its neighbours
-    /// and the other to the rest (its own state takes the first).
-    fn equivocate(&mut self, i: usize) {
-        let (Some(a), Some(b)) = (
-            self.sign_next(i, &format!("fork a {}", self.round)),
-            self.sign_next(i, &format!("fork b {}", self.round)),
-        ) else {
-            return;
-        };
-        self.input(i, Input::Own(a.clone()));
-        let neighbours = self.members[i].neighbours.clone();
-        for (k, to) in neighbours.into_iter().enumerate() {
-            let wire = if k % 2 == 0 { &a.wire } else { &b.wire };
-            self.send(i, to, Msg::Gossip(wire.clone()));
-        }
-    }
-
-    fn report(&mut self) -> SimReport {
-        let honest: Vec<usize> = (0..self.members.len())
-            .filter(|i| self.members[*i].role == Role::Honest)
-            .collect();
-        let mut expected: BTreeMap<BureauId, u64> = BTreeMap::new();
-        for (origin, seq) in self.honest_entries.keys() {
-            let e = expected.entry(*origin).or_default();
-            *e = (*e).max(*seq);
-        }
-        let mut delivered_all = true;
-        let mut converged = true;
-        let reference = honest.first().map(|i| self.heads_for(*i, &expected));
-        for i in &honest {
-            let heads = self.heads_for(*i, &expected);
-            for (origin, seq) in &expected {
-                let held = heads.get(origin).map_or(0, |h| h.0);
-                if held < *seq {
-                    delivered_all = false;
-                    self.broke(Invariant::LeftBehind);
-                    if std::env::var_os("STRIAE_SIM_DEBUG").is_some() {
-                        let o = self.index[origin];
-                        eprintln!(
-                            "member {i} (offline {:?}) holds {held}/{seq} of {o} (offline {:?}, schedule {:?}); neighbours {:?}",
-                            self.members[*i].offline,
-                            self.members[o].offline,
-                            self.members[o].schedule,
-                            self.members[*i].neighbours
-                        );
-                    }
-                }
-            }
-            if Some(&heads) != reference.as_ref() {
-                converged = false;
-            }
-        }
-        let incomplete = self
-            .honest_entries
-            .values()
-            .any(|(_, holders)| *holders < self.honest_count);
-        SimReport {
-            members: self.members.len(),
-            seed: self.config.seed,
-            rounds: self.config.rounds,
-            byzantine: self.members.len() - honest.len(),
-            offline: self.config.offline,
-            delivered_all: delivered_all && !incomplete,
-            converged,
-            max_rounds_to_converge: self.converged_after,
-            violations: self.broken.values().sum(),
-            broken: self.broken.clone(),
-            entries: self.honest_entries.len() as u64,
-            messages: self.messages,
-            penalties: self.penalties.clone(),
-        }
-    }
-
-    /// Member `i`'s heads for the honest origins.
-    fn heads_for(
-        &self,
-        i: usize,
-        honest: &BTreeMap<BureauId, u64>,
-    ) -> BTreeMap<BureauId, (u64, EntryId)> {
-        honest
-            .keys()
-            .map(|o| (*o, self.members[i].sync.feeds().head(o)))
-            .collect()
-    }
-}
-
-/// Heads verification that checks each distinct statement once for the whole run (a
-/// statement goes to every neighbour, and is stated again until something changes). Keyed by
-/// signature, with the statement's bytes compared on a hit.
-fn remembering_verifier() -> HeadsVerifier {
-    type Seen = HashMap<[u8; 64], (Vec<u8>, Result<Heads, ()>)>;
-    let seen: Mutex<Seen> = Mutex::default();
-    Arc::new(move |signed: &SignedHeads, network: &NetworkId| {
-        let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() >= REMEMBERED_HEADS {
-            seen.clear();
-        }
-        if let Some((bytes, Ok(heads))) = seen.get(&signed.signature)
-            && *bytes == signed.heads_bytes
-        {
-            return Ok(heads.clone());
-        }
-        let result = signed.verify(network);
-        let remembered = result.as_ref().map(Clone::clone).map_err(|_| ());
-        seen.insert(signed.signature, (signed.heads_bytes.clone(), remembered));
-        result
-    })
-}
-
-/// A notice entry, signed.
-fn notice_entry(
-    signer: &Signer,
-    seq: u64,
-    prev: EntryId,
-    now_ms: u64,
-    title: &str,
-    network: &NetworkId,
-) -> Option<VerifiedEntry> {
-    Entry {
-        version: ENTRY_VERSION,
-        origin: signer.bureau(),
-        seq,
-        prev,
-        timestamp_ms: now_ms,
-        body: Body::Notice(NoticeOp::Issue(NoticeContent {
-            kind: NoticeKind::Purple,
-            title: title.into(),
-            summary: "simulated".into(),
-            body: String::new(),
-            expires_at_ms: now_ms + 86_400_000,
-        })),
-    }
-    .sign(signer, network)
-    .ok()
-}
-
-/// A random connected graph: a ring (so nobody is isolated) plus random links up to `degree`.
-fn random_graph(n: usize, degree: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
-    let mut links: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let link = |a: usize, b: usize, links: &mut Vec<Vec<usize>>| {
-        if a != b && !links[a].contains(&b) {
-            links[a].push(b);
-            links[b].push(a);
-        }
-    };
-    for a in 0..n {
-        link(a, (a + 1) % n, &mut links);
-    }
-    let degree = degree.min(n - 1);
-    for a in 0..n {
-        let mut tries = 0;
-        while links[a].len() < degree && tries < 10 * degree {
-            tries += 1;
-            let b = rng.gen_range(0..n);
-            if links[b].len() < degree + 2 {
-                link(a, b, &mut links);
-            }
-        }
-    }
-    links
-}
-
-fn random_bytes(rng: &mut StdRng, len: usize) -> Vec<u8> {
-    (0..len).map(|_| rng.r#gen()).collect()
 }
