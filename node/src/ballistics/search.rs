@@ -302,6 +302,10 @@ pub async fn search(
     let search_id: [u8; 16] = rand::random();
     let confirmed = confirm.min(candidates.len());
     confirm_candidates(node, &probe, search_id, &mut candidates[..confirmed]).await;
+    if confirmed > 0 {
+        // The confirmation exchanges are in the audit log: on disk before the answer.
+        node.store.flush().await?;
+    }
     // Confirmed first by CMC count; the rest keep the screening order.
     candidates.sort_by(|a, b| {
         b.confirmed()
