@@ -321,6 +321,9 @@ pub struct Tuning {
     pub redial_max: std::time::Duration,
     /// Gossipsub heartbeat.
     pub gossip_heartbeat: std::time::Duration,
+    /// How far ahead of this node's clock an entry may be stamped and still apply now (later
+    /// ones wait until the clock catches up): the clock difference tolerated between members.
+    pub max_clock_ahead: std::time::Duration,
 }
 
 impl Default for Tuning {
@@ -332,6 +335,7 @@ impl Default for Tuning {
             redial_min: Duration::from_millis(500),
             redial_max: Duration::from_secs(60),
             gossip_heartbeat: Duration::from_millis(700),
+            max_clock_ahead: Duration::from_secs(600),
         }
     }
 }

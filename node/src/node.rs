@@ -158,6 +158,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         sync: SyncConfig {
             heads_interval_ms: config.tuning.heads_interval.as_millis() as u64,
             heads_debounce_ms: config.tuning.heads_debounce.as_millis() as u64,
+            max_ahead_ms: config.tuning.max_clock_ahead.as_millis() as u64,
         },
     };
     let parts = CoreParts {
@@ -192,6 +193,7 @@ fn fast_path_of(config: &NodeConfig, store: &Store) -> Result<FastPath, StoreErr
     let frozen: HashSet<BureauId> = store.evidence()?.into_iter().map(|e| e.0).collect();
     Ok(FastPath::new(
         config.roster.network_id,
+        config.tuning.max_clock_ahead.as_millis() as u64,
         config
             .roster
             .members

@@ -220,7 +220,12 @@ pub fn acks(
 }
 
 /// Milliseconds since the epoch as RFC 3339 (UTC, millisecond precision).
+///
+/// Never fails: a time after the last one RFC 3339 can write (what a member could have signed
+/// before `MAX_TIME_MS` was enforced, or an expiry five years past a late timestamp) shows as
+/// that last instant.
 pub fn rfc3339(ms: u64) -> String {
+    let ms = ms.min(striae_protocol::time::MAX_TIME_MS);
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
     humantime::format_rfc3339_millis(t).to_string()
 }
@@ -246,5 +251,20 @@ impl crate::core::Capability for Notices {
     ) -> Result<(), crate::store::StoreError> {
         self.project(run, received_at_ms);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn any_time_formats_without_panicking() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(u64::MAX), "9999-12-31T23:59:59.999Z");
+        assert_eq!(
+            rfc3339(striae_protocol::time::MAX_TIME_MS + 1),
+            "9999-12-31T23:59:59.999Z"
+        );
     }
 }

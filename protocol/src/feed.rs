@@ -16,6 +16,7 @@ use crate::{
     },
     identity::{BureauId, IdentityError, NetworkId, Signer, signing_message},
     notice::NoticeOp,
+    time::MAX_TIME_MS,
 };
 
 pub use crate::entry_id::EntryId;
@@ -173,6 +174,9 @@ pub enum EntryError {
     /// The body breaks the bounds of its kind.
     #[error("bad entry body: {0}")]
     BadBody(#[source] BodyError),
+    /// The entry is stamped after the last instant a timestamp can write (`MAX_TIME_MS`).
+    #[error("entry timestamp {0} ms is after the year 9999")]
+    TimestampOutOfRange(u64),
 }
 
 /// A decoded entry whose signature has not been checked yet.
@@ -227,6 +231,9 @@ impl Entry {
         }
         if self.seq == 1 && self.prev != EntryId::GENESIS {
             return Err(EntryError::BadGenesis);
+        }
+        if self.timestamp_ms > MAX_TIME_MS {
+            return Err(EntryError::TimestampOutOfRange(self.timestamp_ms));
         }
         self.body.check().map_err(EntryError::BadBody)
     }
@@ -375,6 +382,22 @@ mod tests {
 
     fn net() -> NetworkId {
         NetworkId::from_name("test")
+    }
+
+    #[test]
+    fn an_entry_stamped_after_the_year_9999_does_not_decode() {
+        let signer = Signer::from_seed([3; 32]);
+        let mut last = sample_entry(&signer, 1, EntryId::GENESIS);
+        last.timestamp_ms = MAX_TIME_MS;
+        let mut later = last.clone();
+        later.timestamp_ms = MAX_TIME_MS + 1;
+        let last = last.sign(&signer, &net()).expect("test fixture");
+        let later = later.sign(&signer, &net()).expect("test fixture");
+        assert!(UnverifiedEntry::decode(&last.wire).is_ok());
+        assert!(matches!(
+            UnverifiedEntry::decode(&later.wire),
+            Err(EntryError::TimestampOutOfRange(t)) if t == MAX_TIME_MS + 1
+        ));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::{
     codec::{self, CodecError},
     entry_id::EntryId,
     identity::{BureauId, IdentityError, NetworkId, Signer, signing_message},
+    time::MAX_TIME_MS,
 };
 
 /// Domain tag of heads signatures.
@@ -63,6 +64,9 @@ pub enum HeadsError {
     /// The signature does not verify.
     #[error("bad signature on heads: {0}")]
     Signature(#[from] IdentityError),
+    /// Issued after the last instant a timestamp can write (`MAX_TIME_MS`).
+    #[error("heads issued at {0} ms, after the year 9999")]
+    TimestampOutOfRange(u64),
 }
 
 impl Heads {
@@ -70,6 +74,9 @@ impl Heads {
         let sorted = self.heads.windows(2).all(|w| w[0].origin < w[1].origin);
         if self.heads.len() > MAX_ORIGINS || !sorted || self.heads.iter().any(|h| h.seq == 0) {
             return Err(HeadsError::BadShape);
+        }
+        if self.issued_at_ms > MAX_TIME_MS {
+            return Err(HeadsError::TimestampOutOfRange(self.issued_at_ms));
         }
         Ok(())
     }

@@ -261,3 +261,68 @@ async fn an_equivocating_origin_is_detected_and_neither_entry_applies() {
     );
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_stamped_in_the_far_future_are_refused_and_listings_still_answer() {
+    let net = TestNet::start(3).await;
+    assert!(wait_connected(&net, WAIT).await);
+    let rogue = devnet::signer_of(&net.member_dir(1)).unwrap();
+    let me = rogue.bureau();
+    let publish = |bytes: Vec<u8>| {
+        let handle = net.node(1).handle.net.clone();
+        async move { handle.publish(bytes).await.unwrap() }
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Stamped in the year 10000: no timestamp can show it, so no member takes it.
+    let year_10000 = striae_protocol::time::MAX_TIME_MS + 1;
+    let impossible = craft(&rogue, me, 1, EntryId::GENESIS, year_10000, "year 10000");
+    publish(impossible.wire.clone()).await;
+    let refused = eventually(WAIT, || async {
+        net.node(0)
+            .handle
+            .core
+            .rejected_from()
+            .get(&me)
+            .is_some_and(|n| *n >= 1)
+    })
+    .await;
+    assert!(refused, "an entry from the year 10000 was not refused");
+
+    // Stamped a day ahead: not applied while it lies in the future (and it is not the
+    // sender's fault, so nothing more is counted against it).
+    let tomorrow = craft(
+        &rogue,
+        me,
+        1,
+        EntryId::GENESIS,
+        now_ms() + 86_400_000,
+        "tomorrow",
+    );
+    publish(tomorrow.wire.clone()).await;
+    // An honest entry of another member, published after it, arrives everywhere...
+    let (code, _) = net
+        .post(
+            2,
+            "/v1/notices",
+            &json!({"kind": "orange", "title": "After the future", "summary": "s"}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let honest = net.node(2).handle.me;
+    assert!(
+        eventually(WAIT, || async {
+            net.node(0).handle.store.head(&honest).unwrap().is_some()
+        })
+        .await
+    );
+    // ... while the forward-dated one did not apply anywhere.
+    for i in 0..3 {
+        if i != 1 {
+            assert!(net.node(i).handle.store.head(&me).unwrap().is_none());
+        }
+        let (code, list) = net.get(i, "/v1/notices").await;
+        assert_eq!(code, 200, "{list}");
+    }
+    net.shutdown().await;
+}

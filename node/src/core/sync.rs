@@ -35,6 +35,11 @@ pub struct SyncConfig {
     /// After new entries, our heads go to the members whose feeds advanced (their receipt)
     /// this long after the first change, so that a burst costs one statement.
     pub heads_debounce_ms: u64,
+    /// An entry stamped further ahead of our clock than this is not applied yet: it is
+    /// ignored (not forwarded, not held) and applies once our clock has caught up, when it is
+    /// offered again. A signed time in the future would otherwise stretch a notice's five-year
+    /// limit, and every member agrees on "not yet" only once time has passed.
+    pub max_ahead_ms: u64,
 }
 
 /// What happened, as the runtime tells it.
@@ -438,6 +443,11 @@ impl SyncState {
                 return;
             }
         };
+        if self.ahead_of_time(&entry, now_ms) {
+            // Not the sender's fault (its clock, or the origin's, may be off): no penalty.
+            out.push(Output::Verdict(GossipVerdict::Ignore));
+            return;
+        }
         let (origin, seq) = (entry.entry.origin, entry.entry.seq);
         let mut rest = Vec::new();
         let verdict = match self.feeds.offer(entry) {
@@ -483,6 +493,9 @@ impl SyncState {
         stored: &dyn StoredEntries,
         out: &mut Vec<Output>,
     ) {
+        if self.ahead_of_time(&entry, now_ms) {
+            return;
+        }
         let (origin, seq) = (entry.entry.origin, entry.entry.seq);
         match self.feeds.offer(entry) {
             Offer::Apply(run) => self.persist(run, now_ms, out),
@@ -523,6 +536,11 @@ impl SyncState {
             return GossipVerdict::Reject;
         }
         GossipVerdict::Ignore
+    }
+
+    /// Whether `entry` is stamped too far ahead of `now_ms` to apply yet.
+    fn ahead_of_time(&self, entry: &VerifiedEntry, now_ms: u64) -> bool {
+        entry.entry.timestamp_ms > now_ms.saturating_add(self.config.max_ahead_ms)
     }
 
     // ---- heads ----
@@ -690,6 +708,10 @@ impl SyncState {
             };
             if entry.entry.origin != origin {
                 penalise(out, from, Offence::InvalidPage);
+                break;
+            }
+            if self.ahead_of_time(&entry, now_ms) {
+                // The rest waits until our clock catches up; the next exchange pulls it again.
                 break;
             }
             match self.feeds.offer(entry) {

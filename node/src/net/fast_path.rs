@@ -6,11 +6,16 @@
 
 use std::{collections::HashMap, sync::RwLock};
 
-use striae_protocol::{BureauId, EntryId, NetworkId, VerifiedEntry, feed::UnverifiedEntry};
+use striae_protocol::{
+    BureauId, EntryId, NetworkId, VerifiedEntry, feed::UnverifiedEntry, time::now_ms,
+};
 
 /// The tips of the feeds this node holds, as the core last stored them.
 pub struct FastPath {
     network: NetworkId,
+    /// Entries stamped further ahead of our clock take the slow path (see
+    /// `core::sync::SyncConfig::max_ahead_ms`).
+    max_ahead_ms: u64,
     /// Origin -> (highest contiguous seq held, its id). Only members whose feeds are not
     /// frozen are present.
     tips: RwLock<HashMap<BureauId, (u64, EntryId)>>,
@@ -20,6 +25,7 @@ impl FastPath {
     /// A fast path for `members` (every one starts at the genesis unless `held` says more).
     pub fn new(
         network: NetworkId,
+        max_ahead_ms: u64,
         members: impl IntoIterator<Item = BureauId>,
         held: impl IntoIterator<Item = (BureauId, u64, EntryId)>,
     ) -> Self {
@@ -34,6 +40,7 @@ impl FastPath {
         }
         FastPath {
             network,
+            max_ahead_ms,
             tips: RwLock::new(tips),
         }
     }
@@ -64,7 +71,8 @@ impl FastPath {
             let (seq, id) = tips.get(&entry.entry.origin)?;
             entry.entry.seq == seq + 1 && entry.entry.prev == *id
         };
-        if !extends {
+        let too_early = entry.entry.timestamp_ms > now_ms().saturating_add(self.max_ahead_ms);
+        if !extends || too_early {
             return None;
         }
         entry.verify(&self.network).ok()
@@ -103,7 +111,7 @@ mod tests {
         let net = NetworkId::from_name("t");
         let member = Signer::from_seed([1; 32]);
         let stranger = Signer::from_seed([2; 32]);
-        let fast = FastPath::new(net, [member.bureau()], []);
+        let fast = FastPath::new(net, 600_000, [member.bureau()], []);
         let first = entry(&member, &net, 1, EntryId::GENESIS);
         let second = entry(&member, &net, 2, first.id);
         assert!(fast.check(&second.wire).is_none(), "a gap goes to the core");

@@ -233,6 +233,7 @@ impl Sim {
         let sync_config = SyncConfig {
             heads_interval_ms: config.heads_interval_rounds * ROUND_MS,
             heads_debounce_ms: 3 * ROUND_MS,
+            max_ahead_ms: 600_000,
         };
         let window = (config.rounds / 10, config.rounds / 2);
         let verifier = remembering_verifier();

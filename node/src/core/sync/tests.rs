@@ -74,6 +74,7 @@ fn state(me: &Signer, members: &[&Signer]) -> SyncState {
     let config = SyncConfig {
         heads_interval_ms: 1_000,
         heads_debounce_ms: 100,
+        max_ahead_ms: 60_000,
     };
     SyncState::new(me.clone(), net(), config, feeds, 7)
 }
@@ -345,4 +346,36 @@ fn a_members_heads_reaching_our_feed_are_its_receipt_once() {
         &disk,
     );
     assert!(receipts(&out).is_empty());
+}
+
+#[test]
+fn an_entry_stamped_too_far_ahead_waits_for_the_clock_without_penalty() {
+    let (me, them) = (signer(1), signer(2));
+    let mut s = state(&me, &[&me, &them]);
+    let disk = Disk::default();
+    let early = NOW - 3_600_000;
+    let out = s.handle(
+        Input::Gossip {
+            from: them.bureau(),
+            entry: Ok(entry(&them, 1, EntryId::GENESIS, "from the future")),
+        },
+        early,
+        &disk,
+    );
+    assert!(
+        matches!(out[..], [Output::Verdict(GossipVerdict::Ignore)]),
+        "{out:?}"
+    );
+    assert_eq!(s.feeds().head_seq(&them.bureau()), 0);
+    // An hour later the same entry is within the tolerance and applies.
+    let out = s.handle(
+        Input::Gossip {
+            from: them.bureau(),
+            entry: Ok(entry(&them, 1, EntryId::GENESIS, "from the future")),
+        },
+        NOW,
+        &disk,
+    );
+    assert!(matches!(out[0], Output::Verdict(GossipVerdict::Accept)));
+    assert_eq!(s.feeds().head_seq(&them.bureau()), 1);
 }
