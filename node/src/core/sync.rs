@@ -600,8 +600,16 @@ impl SyncState {
     /// Notes when a member's signed heads first reached each new entry of our own feed.
     /// Receipts travel back to the issuer only; recording every member's progress on every
     /// origin would add members × origins rows to every node's store at each heads exchange.
+    ///
+    /// Only what we hold counts: a statement of more of our feed than we have (a lie, or
+    /// entries we lost) or of another entry at our head (a fork) records nothing.
     fn record_receipts(&mut self, heads: &Heads, out: &mut Vec<Output>) {
-        let seq = heads.seq_of(&self.me);
+        let (own_seq, own_id) = self.feeds.head(&self.me);
+        let seq = match heads.heads.iter().find(|h| h.origin == self.me) {
+            None => 0,
+            Some(h) if h.seq > own_seq || (h.seq == own_seq && h.id != own_id) => return,
+            Some(h) => h.seq,
+        };
         let (last_at, last_seq) = self.receipts.get(&heads.member).copied().unwrap_or((0, 0));
         if last_at >= heads.issued_at_ms {
             return;

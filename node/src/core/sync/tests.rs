@@ -318,15 +318,10 @@ fn a_members_heads_reaching_our_feed_are_its_receipt_once() {
     let mine = chain(&me, 2);
     let mut s = state(&me, &[&me, &them]);
     let disk = Disk::default();
+    for e in &mine {
+        s.handle(Input::Own(e.clone()), NOW, &disk);
+    }
     s.handle(Input::Connected(them.bureau()), NOW, &disk);
-    let receipts = |out: &[Output]| {
-        out.iter()
-            .filter_map(|o| match o {
-                Output::Receipt { seq, .. } => Some(*seq),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-    };
     let theirs = heads_of(&them, &mine, NOW);
     let out = s.handle(
         Input::Heads {
@@ -346,6 +341,61 @@ fn a_members_heads_reaching_our_feed_are_its_receipt_once() {
         &disk,
     );
     assert!(receipts(&out).is_empty());
+}
+
+fn receipts(out: &[Output]) -> Vec<u64> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Receipt { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_member_claiming_more_of_our_feed_than_we_hold_or_another_entry_gets_no_receipt() {
+    let (me, them) = (signer(1), signer(2));
+    let mine = chain(&me, 3);
+    let mut s = state(&me, &[&me, &them]);
+    let disk = Disk::default();
+    for e in &mine[..2] {
+        s.handle(Input::Own(e.clone()), NOW, &disk);
+    }
+    s.handle(Input::Connected(them.bureau()), NOW, &disk);
+    // Three of our entries, when we hold two: a lie (or entries we lost), never a receipt.
+    let ahead = heads_of(&them, &mine, NOW);
+    let out = s.handle(
+        Input::Heads {
+            from: them.bureau(),
+            signed: ahead,
+        },
+        NOW,
+        &disk,
+    );
+    assert!(receipts(&out).is_empty());
+    // Our seq 2, but another entry: a fork of our own feed, never a receipt.
+    let forked = entry(&me, 2, mine[0].id, "not ours");
+    let fork = heads_of(&them, &[mine[0].clone(), forked], NOW + 1);
+    let out = s.handle(
+        Input::Heads {
+            from: them.bureau(),
+            signed: fork,
+        },
+        NOW + 1,
+        &disk,
+    );
+    assert!(receipts(&out).is_empty());
+    // The truth is recorded.
+    let truth = heads_of(&them, &mine[..2], NOW + 2);
+    let out = s.handle(
+        Input::Heads {
+            from: them.bureau(),
+            signed: truth,
+        },
+        NOW + 2,
+        &disk,
+    );
+    assert_eq!(receipts(&out), vec![2]);
 }
 
 #[test]
