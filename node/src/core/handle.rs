@@ -18,6 +18,8 @@ use crate::store::StoreError;
 
 /// Capacity of the command queue into the core.
 const CORE_COMMAND_CAPACITY: usize = 256;
+/// Longest an `ask` waits for its answer.
+const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Capacity of the applied-entry broadcast (observers that lag lose events, nothing else).
 const APPLIED_CAPACITY: usize = 65_536;
 
@@ -51,6 +53,9 @@ pub enum AskError {
     /// The node is shutting down.
     #[error("the node is shutting down")]
     Stopped,
+    /// No answer came back in time.
+    #[error("the member did not answer in time")]
+    TimedOut,
     /// The transport gave up (the member is offline, did not answer in time, or the
     /// connection failed); the transport's own words.
     #[error("{0}")]
@@ -143,7 +148,12 @@ impl CoreHandle {
             })
             .await
             .map_err(|_| AskError::Stopped)?;
-        rx.await.map_err(|_| AskError::Stopped)?
+        // The core answers every ask (with the answer, the transport's failure, or after
+        // `TAG_EXPIRY`); this bound is the last resort if the core itself is stuck.
+        match tokio::time::timeout(ASK_TIMEOUT, rx).await {
+            Ok(answer) => answer.map_err(|_| AskError::Stopped)?,
+            Err(_) => Err(AskError::TimedOut),
+        }
     }
 
     /// Whether member `bureau` is connected right now.
@@ -167,5 +177,25 @@ impl CoreHandle {
     /// Entries appended from now on.
     pub fn subscribe_applied(&self) -> broadcast::Receiver<Applied> {
         self.applied.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ask_nobody_answers_ends_with_a_timeout() {
+        let (handle, _inbox) = CoreHandle::new();
+        let to = striae_protocol::Signer::from_seed([1; 32]).bureau();
+        let answer = handle.ask(
+            &to,
+            SyncRequest::Pull {
+                origin: to,
+                from_seq: 1,
+                limit: 1,
+            },
+        );
+        assert!(matches!(answer.await, Err(AskError::TimedOut)));
     }
 }

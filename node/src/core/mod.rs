@@ -44,7 +44,7 @@ use verifier::{PulledPage, VerifiedPage};
 
 use crate::{
     metrics::Metrics,
-    net::{NetEvent, NetHandle, Verdict, fast_path::FastPath},
+    net::{NetEvent, NetHandle, REQUEST_TIMEOUT, Verdict, fast_path::FastPath},
     store::{Store, StoreError},
 };
 
@@ -59,6 +59,10 @@ const PENALTY: f64 = 10.0;
 const SERVICE_QUEUE: usize = 64;
 /// How often the core ticks the state machine's timers.
 const TICK: Duration = Duration::from_millis(50);
+/// A request whose answer has not come back this long after it was sent is given up on: the
+/// transport reports every failure within `REQUEST_TIMEOUT`, so only an answer lost inside
+/// the node (a dropped event) gets this far, and its range or caller must not wait forever.
+const TAG_EXPIRY: Duration = Duration::from_secs(REQUEST_TIMEOUT.as_secs() + 10);
 
 /// What the core needs to start.
 pub struct CoreConfig {
@@ -147,6 +151,7 @@ pub fn start(
         commands: inbox.commands,
         peers,
         tags: HashMap::new(),
+        last_sweep: Instant::now(),
         next_tag: 1,
         to_verify,
         verified_rx,
@@ -206,7 +211,9 @@ struct Core {
     commands: mpsc::Receiver<CoreCommand>,
     /// Roster members by their libp2p peer id.
     peers: HashMap<PeerId, BureauId>,
-    tags: HashMap<u64, Tag>,
+    /// Requests in flight: what each answer is for, and when it was asked.
+    tags: HashMap<u64, (Tag, Instant)>,
+    last_sweep: Instant,
     next_tag: u64,
     to_verify: mpsc::Sender<PulledPage<PeerId>>,
     verified_rx: mpsc::Receiver<VerifiedPage<PeerId>>,
@@ -224,7 +231,10 @@ impl Core {
                 Some(cmd) = self.commands.recv() => self.on_command(cmd).await,
                 Some(page) = self.verified_rx.recv() => self.on_verified(page).await,
                 Some(event) = self.events.recv() => self.on_net_event(event).await,
-                _ = tick.tick() => self.step(Input::Tick).await,
+                _ = tick.tick() => {
+                    self.step(Input::Tick).await;
+                    self.sweep_tags();
+                }
             }
         }
         tracing::debug!("replication core stopped");
@@ -287,7 +297,7 @@ impl Core {
             } => {
                 let tag = self.tag(Tag::Ask(reply));
                 if let Err(e) = self.net.request(peer, request, tag).await
-                    && let Some(Tag::Ask(reply)) = self.tags.remove(&tag)
+                    && let Some((Tag::Ask(reply), _)) = self.tags.remove(&tag)
                 {
                     let _ = reply.send(Err(AskError::Network(e.to_string())));
                 }
@@ -482,7 +492,7 @@ impl Core {
     fn tag(&mut self, tag: Tag) -> u64 {
         let id = self.next_tag;
         self.next_tag += 1;
-        self.tags.insert(id, tag);
+        self.tags.insert(id, (tag, Instant::now()));
         id
     }
 
@@ -496,6 +506,33 @@ impl Core {
             return false;
         }
         true
+    }
+
+    /// Gives up on requests whose answers never came back (see `TAG_EXPIRY`): a pull's range
+    /// is free to be pulled again, and a caller of `ask` hears that the member did not answer.
+    fn sweep_tags(&mut self) {
+        if self.last_sweep.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_sweep = Instant::now();
+        let expired: Vec<u64> = self
+            .tags
+            .iter()
+            .filter(|(_, (_, asked))| asked.elapsed() >= TAG_EXPIRY)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            match self.tags.remove(&id) {
+                Some((Tag::Pull { origin, from }, _)) => self.step_now(Input::PullFailed {
+                    origin,
+                    from_seq: from,
+                }),
+                Some((Tag::Ask(reply), _)) => {
+                    let _ = reply.send(Err(AskError::TimedOut));
+                }
+                Some((Tag::Heads, _)) | None => {}
+            }
+        }
     }
 
     async fn send_heads(&mut self, member: BureauId) {
@@ -593,7 +630,7 @@ impl Core {
     }
 
     async fn on_response(&mut self, peer: PeerId, tag: u64, result: Result<SyncResponse, String>) {
-        let Some(tag) = self.tags.remove(&tag) else {
+        let Some((tag, _)) = self.tags.remove(&tag) else {
             return;
         };
         let Some(from) = self.peers.get(&peer).copied() else {

@@ -162,7 +162,7 @@ impl Behaviour {
             SyncCodec,
             [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
             request_response::Config::default()
-                .with_request_timeout(Duration::from_secs(30))
+                .with_request_timeout(super::REQUEST_TIMEOUT)
                 .with_max_concurrent_streams(256),
         );
         Ok(Behaviour {

@@ -28,6 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 use behaviour::{Behaviour, BehaviourEvent, ENTRIES_TOPIC};
 use fast_path::FastPath;
 
+/// How long a request to a member may go unanswered before the transport gives up on it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Capacity of the command channel into the network task.
 pub const COMMAND_CAPACITY: usize = 1024;
 /// Capacity of the event channel out of the network task.
