@@ -120,6 +120,10 @@ pub enum ProbeSurfaceError {
     /// The grid spacing is not a positive finite number, or the centre is not finite.
     #[error("probe spacing or centre not a positive finite number")]
     Geometry,
+    /// The centre lies more than two grid widths outside the grid. (The fitted centre of a
+    /// partly scanned face may lie beyond its edge, but not that far.)
+    #[error("probe centre far outside its grid")]
+    CentreOutside,
 }
 
 impl ProbeSurface {
@@ -132,6 +136,10 @@ impl ProbeSurface {
         let finite = [self.pixel_um, self.center_x, self.center_y];
         if finite.iter().any(|v| !v.is_finite()) || self.pixel_um <= 0.0 {
             return Err(ProbeSurfaceError::Geometry);
+        }
+        let near = |c: f64, n: u32| (-2.0 * f64::from(n)..=3.0 * f64::from(n)).contains(&c);
+        if !near(self.center_x, self.nx) || !near(self.center_y, self.ny) {
+            return Err(ProbeSurfaceError::CentreOutside);
         }
         Ok(())
     }
@@ -232,6 +240,29 @@ mod tests {
             probe.check().unwrap_err().to_string(),
             "probe grid empty, too large, or not nx*ny points"
         );
+    }
+
+    #[test]
+    fn a_probe_centred_off_its_grid_is_refused() {
+        let mut probe = ProbeSurface {
+            nx: 2,
+            ny: 2,
+            pixel_um: 12.5,
+            center_x: 2.0,
+            center_y: 0.0,
+            z: vec![0.0; 4],
+        };
+        assert_eq!(probe.check(), Ok(()));
+        probe.center_x = 1e300;
+        assert_eq!(probe.check(), Err(ProbeSurfaceError::CentreOutside));
+        probe.center_x = -1.5;
+        assert_eq!(
+            probe.check(),
+            Ok(()),
+            "a centre just beyond the edge is a partial scan"
+        );
+        probe.center_x = -4.5;
+        assert_eq!(probe.check(), Err(ProbeSurfaceError::CentreOutside));
     }
 
     #[test]

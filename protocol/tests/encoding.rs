@@ -89,7 +89,8 @@ fn entry() -> impl Strategy<Value = (u8, Entry)> {
         any::<u8>(),
         2u64..u64::MAX,
         any::<[u8; 32]>(),
-        any::<u64>(),
+        // Every time a signed object may carry (later ones are refused when decoded).
+        0..=striae_protocol::time::MAX_TIME_MS,
         body(),
     )
         .prop_map(|(seed, seq, prev, timestamp_ms, body)| {

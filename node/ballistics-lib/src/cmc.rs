@@ -580,8 +580,9 @@ fn bilinear(t: &Surface, x: f64, y: f64) -> f32 {
     if !(x >= 0.0 && y >= 0.0) {
         return f32::NAN;
     }
+    // `as` saturates for huge coordinates: compare without adding, so nothing can overflow.
     let (xi, yi) = (x as usize, y as usize);
-    if xi + 1 >= t.nx || yi + 1 >= t.ny {
+    if xi >= t.nx.saturating_sub(1) || yi >= t.ny.saturating_sub(1) {
         return f32::NAN;
     }
     let (fx, fy) = ((x - xi as f64) as f32, (y - yi as f64) as f32);
