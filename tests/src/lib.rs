@@ -1,6 +1,7 @@
 //! Test and benchmark harness: networks of real members in one process, on loopback TCP, each
 //! with its own data dir and API, plus helpers to drive them through the HTTP API.
 
+pub mod fuzz_targets;
 pub mod sim;
 
 use std::{
