@@ -420,6 +420,7 @@ pub fn parse_csv<R: Read>(reader: R) -> CsvRecords<R> {
         reader,
         headers: None,
         record: csv::ByteRecord::new(),
+        last_line: 0,
         done: false,
     }
 }
@@ -429,6 +430,8 @@ pub struct CsvRecords<R> {
     reader: csv::Reader<LineLimit<R>>,
     headers: Option<Vec<String>>,
     record: csv::ByteRecord,
+    /// Line number given to the last record read (header and blank records included).
+    last_line: u64,
     done: bool,
 }
 
@@ -505,6 +508,13 @@ impl<R: Read> Iterator for CsvRecords<R> {
                 Ok(false) => self.done = true,
                 Ok(true) => {
                     let line = self.record.position().map_or(line, |p| p.line());
+                    // The CSV reader ends a record at a bare CR too, but counts lines by LF
+                    // only: a record after a bare CR would share its predecessor's number
+                    // (every record of a CR-only file would be line 1). Such a record is
+                    // numbered one past the record before it: exact for CR-only and LF
+                    // files, close for files that mix them.
+                    let line = line.max(self.last_line + 1);
+                    self.last_line = line;
                     if self
                         .record
                         .iter()

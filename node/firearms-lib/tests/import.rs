@@ -95,6 +95,14 @@ fn csv_keeps_good_lines_and_names_bad_fields() {
 }
 
 #[test]
+fn csv_lines_ended_by_a_bare_cr_are_numbered_apart() {
+    let text = "make,serial\rGlock,A1\rGlock,A2\rCZ,D4\r";
+    let items = texts(parse_csv(Cursor::new(text)));
+    let lines: Vec<u64> = items.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, vec![2, 3, 4]);
+}
+
+#[test]
 fn csv_with_an_unknown_column_is_refused_once() {
     let items = texts(parse_csv(Cursor::new("make,serial_no\nGlock,1\n")));
     assert_eq!(items.len(), 1);
