@@ -29,8 +29,11 @@ use striae_protocol::{
 };
 use striae_tests::fuzz_targets::{self, FUZZ_NETWORK};
 
-/// Every target, with the function its fuzz binary calls.
-const TARGETS: [(&str, fn(&[u8])); 9] = [
+/// A target's name and the function its fuzz binary calls.
+type Target = (&'static str, fn(&[u8]));
+
+/// Every target.
+const TARGETS: [Target; 9] = [
     ("entry", fuzz_targets::entry),
     ("heads", fuzz_targets::heads),
     ("sync_message", fuzz_targets::sync_message),
@@ -355,11 +358,11 @@ impl Seeds {
     fn sync_messages(&self) -> Vec<Vec<u8>> {
         let requests = self
             .requests()
-            .iter()
+            .into_iter()
             .map(|r| prefixed(0, &r.encode().expect("request encodes")));
         let responses = self
             .responses()
-            .iter()
+            .into_iter()
             .map(|r| prefixed(1, &r.encode().expect("response encodes")));
         requests.chain(responses).collect()
     }

@@ -295,9 +295,8 @@ impl ReferenceTable {
                 raw,
                 suggest::best(
                     &keys[0],
-                    self.make_keys
-                        .iter()
-                        .map(|(k, &i)| (k.as_str(), self.makes[i].name.clone())),
+                    self.make_keys.iter().map(|(k, &i)| (k.as_str(), i)),
+                    |i| self.makes[i].name.clone(),
                 ),
             ),
         }
@@ -316,9 +315,8 @@ impl ReferenceTable {
                 raw,
                 suggest::best(
                     &keys[1],
-                    self.caliber_keys
-                        .iter()
-                        .map(|(k, &i)| (k.as_str(), self.calibres[i].name.clone())),
+                    self.caliber_keys.iter().map(|(k, &i)| (k.as_str(), i)),
+                    |i| self.calibres[i].name.clone(),
                 ),
             ),
         }
@@ -334,9 +332,8 @@ impl ReferenceTable {
                 raw,
                 suggest::best(
                     &keys[0],
-                    self.type_keys
-                        .iter()
-                        .map(|(k, &i)| (k.as_str(), self.types[i].name.clone())),
+                    self.type_keys.iter().map(|(k, &i)| (k.as_str(), i)),
+                    |i| self.types[i].name.clone(),
                 ),
             ),
         }
@@ -468,8 +465,8 @@ impl ReferenceTable {
             .into_iter()
             .filter_map(|s| self.model_keys.get(s))
             .flat_map(|index| index.iter())
-            .map(|(k, &i)| (k.as_str(), self.model_label(i, scope.is_none())));
-        suggest::best(key, candidates)
+            .map(|(k, &i)| (k.as_str(), i));
+        suggest::best(key, candidates, |i| self.model_label(i, scope.is_none()))
     }
 
     /// A model's name, with its make in brackets when the caller gave no make.

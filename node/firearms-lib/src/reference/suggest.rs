@@ -15,22 +15,29 @@ fn similarity(a: &str, b: &str) -> f64 {
     strsim::jaro_winkler(a, b).max(strsim::normalized_levenshtein(a, b))
 }
 
-/// The best distinct labels among `candidates` (folded key, label) for the folded `query`.
+/// Longest folded value (in characters) that gets suggestions: no name in the table comes
+/// close, and the edit distance costs the product of both lengths for every candidate, so a
+/// long unknown value in a bulk import would otherwise cost far more than the line is worth.
+pub(super) const MAX_QUERY_CHARS: usize = 64;
+
+/// The best distinct labels among `candidates` (folded key, position) for the folded `query`;
+/// `label` names a position, and is asked only for the candidates close enough to show.
 /// Runs over the whole namespace, which is fine because only unknown values get here.
 pub(super) fn best<'a>(
     query: &str,
-    candidates: impl Iterator<Item = (&'a str, String)>,
+    candidates: impl Iterator<Item = (&'a str, usize)>,
+    label: impl Fn(usize) -> String,
 ) -> Vec<String> {
-    if query.is_empty() {
+    if query.is_empty() || query.chars().count() > MAX_QUERY_CHARS {
         return Vec::new();
     }
     let mut scores: HashMap<String, f64> = HashMap::new();
-    for (key, label) in candidates {
+    for (key, position) in candidates {
         let score = similarity(query, key);
         if score < MIN_SIMILARITY {
             continue;
         }
-        let entry = scores.entry(label).or_insert(score);
+        let entry = scores.entry(label(position)).or_insert(score);
         if score > *entry {
             *entry = score;
         }
@@ -51,7 +58,9 @@ mod tests {
     #[test]
     fn ranks_closest_first_and_caps_the_list() {
         let names = ["glock", "glok", "block", "lock", "clock", "gloch", "zzz"];
-        let found = best("glocck", names.iter().map(|n| (*n, n.to_uppercase())));
+        let found = best("glocck", names.iter().copied().zip(0..), |i| {
+            names[i].to_uppercase()
+        });
         assert_eq!(found.first().map(String::as_str), Some("GLOCK"));
         assert!(found.len() <= MAX_SUGGESTIONS);
         assert!(!found.contains(&"ZZZ".to_owned()));
@@ -59,6 +68,12 @@ mod tests {
 
     #[test]
     fn empty_query_suggests_nothing() {
-        assert!(best("", [("a", "A".to_owned())].into_iter()).is_empty());
+        assert!(best("", [("a", 0)].into_iter(), |_| "A".to_owned()).is_empty());
+    }
+
+    #[test]
+    fn a_value_longer_than_any_name_gets_no_suggestions() {
+        let long = "glock".repeat(MAX_QUERY_CHARS);
+        assert!(best(&long, [("glock", 0)].into_iter(), |_| "GLOCK".to_owned()).is_empty());
     }
 }
