@@ -324,6 +324,9 @@ pub struct Tuning {
     /// How far ahead of this node's clock an entry may be stamped and still apply now (later
     /// ones wait until the clock catches up): the clock difference tolerated between members.
     pub max_clock_ahead: std::time::Duration,
+    /// After start, how long the node waits to hear a member's heads (which say how far its
+    /// own feed reached) before it signs a new entry with no member heard from.
+    pub own_head_grace: std::time::Duration,
 }
 
 impl Default for Tuning {
@@ -336,6 +339,7 @@ impl Default for Tuning {
             redial_max: Duration::from_secs(60),
             gossip_heartbeat: Duration::from_millis(700),
             max_clock_ahead: Duration::from_secs(600),
+            own_head_grace: Duration::from_secs(10),
         }
     }
 }
@@ -429,12 +433,20 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<(), ConfigError> {
     file.sync_all().map_err(io)
 }
 
+/// Creates `data_dir` if absent and makes it accessible to its owner only (mode 0700): it
+/// holds the key, the token and the store.
+fn create_private_dir(data_dir: &Path) -> Result<(), ConfigError> {
+    fs::create_dir_all(data_dir)
+        .and_then(|()| crate::store::private_folder(data_dir))
+        .map_err(|source| ConfigError::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })
+}
+
 /// Loads the node key from `data_dir`, creating it (mode 0600) if absent.
 pub fn load_or_create_key(data_dir: &Path) -> Result<Signer, ConfigError> {
-    fs::create_dir_all(data_dir).map_err(|source| ConfigError::Io {
-        path: data_dir.to_path_buf(),
-        source,
-    })?;
+    create_private_dir(data_dir)?;
     let path = data_dir.join(KEY_FILE);
     if !path.exists() {
         let signer = Signer::generate();
@@ -472,10 +484,7 @@ fn warn_if_shared(path: &Path) {
 
 /// Loads the API token from `data_dir`, creating a random one (mode 0600) if absent.
 pub fn load_or_create_token(data_dir: &Path) -> Result<String, ConfigError> {
-    fs::create_dir_all(data_dir).map_err(|source| ConfigError::Io {
-        path: data_dir.to_path_buf(),
-        source,
-    })?;
+    create_private_dir(data_dir)?;
     let path = data_dir.join(TOKEN_FILE);
     if !path.exists() {
         let token = hex::encode(rand::random::<[u8; 32]>());

@@ -159,6 +159,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             heads_interval_ms: config.tuning.heads_interval.as_millis() as u64,
             heads_debounce_ms: config.tuning.heads_debounce.as_millis() as u64,
             max_ahead_ms: config.tuning.max_clock_ahead.as_millis() as u64,
+            own_head_grace_ms: config.tuning.own_head_grace.as_millis() as u64,
         },
     };
     let parts = CoreParts {
@@ -176,6 +177,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         core_inbox,
         shutdown_rx.clone(),
     )?;
+    tasks.push(tokio::spawn(reconcile_records(handle.firearms.clone())));
     let (api_task, api_addr) = serve_api(&config, handle.clone(), shutdown_rx).await?;
     tasks.insert(0, api_task);
     tracing::info!(country = %config.country, bureau = %me, api = %api_addr, "member started");
@@ -186,6 +188,13 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         tasks,
         net_task,
     })
+}
+
+/// Announces what a crash left written but unannounced (see `Firearms::reconcile`).
+async fn reconcile_records(firearms: FirearmsNode) {
+    if let Err(e) = firearms.firearms.reconcile(&firearms).await {
+        tracing::error!("cannot finish the record changes a crash interrupted: {e}");
+    }
 }
 
 /// The network task's view of the feed tips, from what is stored (frozen feeds left out).

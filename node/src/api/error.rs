@@ -75,7 +75,16 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl From<crate::core::CoreError> for ApiError {
     fn from(e: crate::core::CoreError) -> Self {
-        ApiError::internal(e)
+        use crate::core::CoreError;
+        match e {
+            CoreError::CatchingUp | CoreError::Stopped => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
+            CoreError::Frozen => Self::new(StatusCode::CONFLICT, "feed_frozen", e.to_string()),
+            other => ApiError::internal(other),
+        }
     }
 }
 

@@ -53,7 +53,13 @@ pub(super) fn routes() -> Router<NodeHandle> {
 
 impl From<FirearmsError> for ApiError {
     fn from(e: FirearmsError) -> Self {
-        ApiError::internal(e)
+        match e {
+            FirearmsError::ImportInProgress => {
+                ApiError::new(StatusCode::CONFLICT, "import_in_progress", e.to_string())
+            }
+            FirearmsError::Core(core) => core.into(),
+            other => ApiError::internal(other),
+        }
     }
 }
 
@@ -213,12 +219,34 @@ async fn import(
             "is empty: send the file's contents",
         ));
     }
+    let key = idempotency_key(&headers)?;
     let outcome = node
         .firearms
         .firearms
-        .import(&node.firearms, format, body.to_vec())
+        .import(&node.firearms, format, body.to_vec(), key)
         .await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
+}
+
+/// The caller's `Idempotency-Key` (any text up to 256 bytes), hashed into an import key.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<[u8; 32]>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .ok()
+        .filter(|t| !t.trim().is_empty() && t.len() <= 256)
+        .ok_or_else(|| {
+            ApiError::field(
+                "Idempotency-Key",
+                "must be 1 to 256 visible ASCII characters",
+            )
+        })?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"striae-import-key-v1:");
+    hasher.update(text.as_bytes());
+    Ok(Some(*hasher.finalize().as_bytes()))
 }
 
 /// Body of `POST /v1/firearms/check`.

@@ -14,6 +14,15 @@ use striae_protocol::{BureauId, EntryId, VerifiedEntry};
 pub const MAX_PENDING_PER_ORIGIN: usize = 8_192;
 /// Most entries held ahead of gaps in all.
 pub const MAX_PENDING_TOTAL: usize = 65_536;
+/// Most bytes held ahead of a gap for one origin. An entry may be up to 1 MiB, so the count
+/// alone would let one member park gigabytes here; honest gaps are a few pages of small
+/// entries.
+pub const MAX_PENDING_BYTES_PER_ORIGIN: usize = 16 << 20;
+/// Most bytes held ahead of gaps in all.
+pub const MAX_PENDING_BYTES_TOTAL: usize = 128 << 20;
+/// A held entry whose gap has not filled in this long is dropped: it is pulled again with
+/// the rest of its feed once the gap is pulled.
+pub const PENDING_EXPIRY_MS: u64 = 300_000;
 /// Entries asked for in one pull.
 pub const PULL_PAGE: u64 = 1_024;
 /// Pulls in flight for one origin at once.
@@ -50,13 +59,27 @@ pub enum Offer {
     Overloaded,
 }
 
+/// One origin's entries waiting for a gap to fill, with when each arrived.
+#[derive(Debug, Default)]
+struct Held {
+    entries: BTreeMap<u64, (VerifiedEntry, u64)>,
+    bytes: usize,
+}
+
+/// What an entry held in memory costs: its signed bytes, its decoded copy (of about the same
+/// size) and the map's bookkeeping.
+fn held_cost(entry: &VerifiedEntry) -> usize {
+    2 * entry.wire.len() + 256
+}
+
 /// Per-origin chain state and the entries waiting for gaps to fill.
 #[derive(Debug, Default)]
 pub struct Feeds {
     members: HashSet<BureauId>,
     heads: HashMap<BureauId, (u64, EntryId)>,
-    pending: HashMap<BureauId, BTreeMap<u64, VerifiedEntry>>,
+    pending: HashMap<BureauId, Held>,
     pending_total: usize,
+    pending_bytes: usize,
     frozen: HashSet<BureauId>,
 }
 
@@ -104,10 +127,15 @@ impl Feeds {
 
     /// Stops applying anything from `origin` (after equivocation found elsewhere).
     pub fn freeze(&mut self, origin: BureauId) {
-        if let Some(held) = self.pending.remove(&origin) {
-            self.pending_total -= held.len();
-        }
+        self.drop_held(&origin);
         self.frozen.insert(origin);
+    }
+
+    fn drop_held(&mut self, origin: &BureauId) {
+        if let Some(held) = self.pending.remove(origin) {
+            self.pending_total -= held.entries.len();
+            self.pending_bytes -= held.bytes;
+        }
     }
 
     /// Number of entries waiting for gaps.
@@ -115,9 +143,34 @@ impl Feeds {
         self.pending_total
     }
 
-    /// Offers a verified entry. On `Apply`, the heads move at once: the caller must persist
-    /// the returned entries before anything else reads the store.
-    pub fn offer(&mut self, entry: VerifiedEntry) -> Offer {
+    /// Memory the entries waiting for gaps take, in bytes (as `held_cost` counts it).
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// Drops held entries that arrived more than `PENDING_EXPIRY_MS` before `now_ms`.
+    pub fn expire_pending(&mut self, now_ms: u64) {
+        let cutoff = now_ms.saturating_sub(PENDING_EXPIRY_MS);
+        for held in self.pending.values_mut() {
+            let before = held.entries.len();
+            let mut released = 0;
+            held.entries.retain(|_, (entry, at)| {
+                let keep = *at >= cutoff;
+                if !keep {
+                    released += held_cost(entry);
+                }
+                keep
+            });
+            held.bytes -= released;
+            self.pending_bytes -= released;
+            self.pending_total -= before - held.entries.len();
+        }
+        self.pending.retain(|_, held| !held.entries.is_empty());
+    }
+
+    /// Offers a verified entry that arrived at `now_ms`. On `Apply`, the heads move at once:
+    /// the caller must persist the returned entries before anything else reads the store.
+    pub fn offer(&mut self, entry: VerifiedEntry, now_ms: u64) -> Offer {
         let origin = entry.entry.origin;
         if !self.members.contains(&origin) {
             return Offer::NotMember;
@@ -136,14 +189,14 @@ impl Feeds {
             }
             return Offer::Apply(self.apply_run(entry));
         }
-        self.hold(entry)
+        self.hold(entry, now_ms)
     }
 
-    fn hold(&mut self, entry: VerifiedEntry) -> Offer {
+    fn hold(&mut self, entry: VerifiedEntry, now_ms: u64) -> Offer {
         let origin = entry.entry.origin;
         let seq = entry.entry.seq;
         let held = self.pending.entry(origin).or_default();
-        if let Some(existing) = held.get(&seq) {
+        if let Some((existing, _)) = held.entries.get(&seq) {
             if existing.id == entry.id {
                 return Offer::Duplicate;
             }
@@ -155,11 +208,21 @@ impl Feeds {
                 second: entry.wire,
             };
         }
-        if held.len() >= MAX_PENDING_PER_ORIGIN || self.pending_total >= MAX_PENDING_TOTAL {
+        let cost = held_cost(&entry);
+        if held.entries.len() >= MAX_PENDING_PER_ORIGIN
+            || self.pending_total >= MAX_PENDING_TOTAL
+            || held.bytes + cost > MAX_PENDING_BYTES_PER_ORIGIN
+            || self.pending_bytes + cost > MAX_PENDING_BYTES_TOTAL
+        {
+            if held.entries.is_empty() {
+                self.pending.remove(&origin);
+            }
             return Offer::Overloaded;
         }
-        held.insert(seq, entry);
+        held.entries.insert(seq, (entry, now_ms));
+        held.bytes += cost;
         self.pending_total += 1;
+        self.pending_bytes += cost;
         Offer::Held
     }
 
@@ -169,23 +232,29 @@ impl Feeds {
         let mut head = (first.entry.seq, first.id);
         let mut run = vec![first];
         if let Some(held) = self.pending.get_mut(&origin) {
+            let mut released = 0;
             // Held entries at or below the new head can never apply any more.
-            while let Some((&seq, _)) = held.first_key_value() {
+            while let Some((&seq, _)) = held.entries.first_key_value() {
                 if seq > head.0 {
                     break;
                 }
-                held.pop_first();
+                if let Some((_, (stale, _))) = held.entries.pop_first() {
+                    released += held_cost(&stale);
+                }
                 self.pending_total -= 1;
             }
-            while let Some(next) = held.remove(&(head.0 + 1)) {
+            while let Some((next, _)) = held.entries.remove(&(head.0 + 1)) {
                 self.pending_total -= 1;
+                released += held_cost(&next);
                 if next.entry.prev != head.1 {
                     break;
                 }
                 head = (next.entry.seq, next.id);
                 run.push(next);
             }
-            if held.is_empty() {
+            held.bytes -= released;
+            self.pending_bytes -= released;
+            if held.entries.is_empty() {
                 self.pending.remove(&origin);
             }
         }
@@ -209,7 +278,7 @@ impl Feeds {
         let held = self.pending.get(origin);
         while from <= their_seq && in_flight.len() + out.len() < PULL_WINDOW {
             let to = (from + PULL_PAGE - 1).min(their_seq);
-            let covered = held.is_some_and(|h| (from..=to).all(|s| h.contains_key(&s)));
+            let covered = held.is_some_and(|h| (from..=to).all(|s| h.entries.contains_key(&s)));
             if !in_flight.contains(&from) && !covered {
                 out.push((from, to));
             }
@@ -269,15 +338,18 @@ mod tests {
         let s = Signer::from_seed([1; 32]);
         let c = chain(&s, 5);
         let mut feeds = Feeds::new([s.bureau()], []);
-        assert!(matches!(feeds.offer(c[2].clone()), Offer::Held));
-        assert!(matches!(feeds.offer(c[4].clone()), Offer::Held));
-        assert!(matches!(feeds.offer(c[2].clone()), Offer::Duplicate));
-        assert_eq!(applied(feeds.offer(c[0].clone())), vec![1]);
-        assert_eq!(applied(feeds.offer(c[1].clone())), vec![2, 3]);
+        assert!(matches!(feeds.offer(c[2].clone(), 0), Offer::Held));
+        assert!(matches!(feeds.offer(c[4].clone(), 0), Offer::Held));
+        assert!(matches!(feeds.offer(c[2].clone(), 0), Offer::Duplicate));
+        assert_eq!(applied(feeds.offer(c[0].clone(), 0)), vec![1]);
+        assert_eq!(applied(feeds.offer(c[1].clone(), 0)), vec![2, 3]);
         assert_eq!(feeds.head_seq(&s.bureau()), 3);
-        assert_eq!(applied(feeds.offer(c[3].clone())), vec![4, 5]);
+        assert_eq!(applied(feeds.offer(c[3].clone(), 0)), vec![4, 5]);
         assert_eq!(feeds.pending_len(), 0);
-        assert!(matches!(feeds.offer(c[1].clone()), Offer::AtOrBelowHead(_)));
+        assert!(matches!(
+            feeds.offer(c[1].clone(), 0),
+            Offer::AtOrBelowHead(_)
+        ));
     }
 
     #[test]
@@ -292,13 +364,13 @@ mod tests {
             .sign(&s, &net)
             .expect("test fixture");
         let mut feeds = Feeds::new([s.bureau()], []);
-        assert_eq!(applied(feeds.offer(c[0].clone())), vec![1]);
-        assert!(matches!(feeds.offer(real), Offer::Held));
+        assert_eq!(applied(feeds.offer(c[0].clone(), 0)), vec![1]);
+        assert!(matches!(feeds.offer(real, 0), Offer::Held));
         assert!(matches!(
-            feeds.offer(fork),
+            feeds.offer(fork, 0),
             Offer::Equivocation { seq: 3, .. }
         ));
-        assert!(matches!(feeds.offer(c[1].clone()), Offer::Frozen));
+        assert!(matches!(feeds.offer(c[1].clone(), 0), Offer::Frozen));
         assert_eq!(feeds.head_seq(&s.bureau()), 1);
     }
 
@@ -311,8 +383,55 @@ mod tests {
             .sign(&s, &net)
             .expect("test fixture");
         let mut feeds = Feeds::new([s.bureau()], []);
-        feeds.offer(c[0].clone());
-        assert!(matches!(feeds.offer(bad), Offer::ChainBroken));
+        feeds.offer(c[0].clone(), 0);
+        assert!(matches!(feeds.offer(bad, 0), Offer::ChainBroken));
+    }
+
+    fn big_entry(signer: &Signer, seq: u64, bytes: usize) -> VerifiedEntry {
+        let net = NetworkId::from_name("t");
+        let mut e = entry(signer, seq, EntryId([7; 32]), "big");
+        if let Body::Notice(NoticeOp::Issue(content)) = &mut e.body {
+            content.body = "x".repeat(bytes);
+        }
+        e.sign(signer, &net).expect("test fixture")
+    }
+
+    #[test]
+    fn one_mebibyte_entries_behind_a_gap_stay_under_the_byte_cap() {
+        let s = Signer::from_seed([7; 32]);
+        let mut feeds = Feeds::new([s.bureau()], []);
+        let one = big_entry(&s, 2, (1 << 20) - 1024);
+        let mut held = 0;
+        for seq in 2..2 + MAX_PENDING_PER_ORIGIN as u64 {
+            let mut e = one.clone();
+            e.entry.seq = seq;
+            match feeds.offer(e, 0) {
+                Offer::Held => held += 1,
+                Offer::Overloaded => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(held > 0);
+        assert!(feeds.pending_bytes() <= MAX_PENDING_BYTES_PER_ORIGIN);
+        assert!(feeds.pending_len() < MAX_PENDING_PER_ORIGIN / 100);
+    }
+
+    #[test]
+    fn held_entries_expire_and_their_bytes_are_released() {
+        let s = Signer::from_seed([8; 32]);
+        let c = chain(&s, 4);
+        let mut feeds = Feeds::new([s.bureau()], []);
+        assert!(matches!(feeds.offer(c[2].clone(), 1_000), Offer::Held));
+        assert!(matches!(
+            feeds.offer(c[3].clone(), 1_000 + PENDING_EXPIRY_MS),
+            Offer::Held
+        ));
+        feeds.expire_pending(2_000 + PENDING_EXPIRY_MS);
+        assert_eq!(feeds.pending_len(), 1);
+        assert_eq!(feeds.pending_bytes(), held_cost(&c[3]));
+        feeds.expire_pending(u64::MAX);
+        assert_eq!((feeds.pending_len(), feeds.pending_bytes()), (0, 0));
+        assert_eq!(applied(feeds.offer(c[0].clone(), 0)), vec![1]);
     }
 
     #[test]
@@ -320,7 +439,7 @@ mod tests {
         let s = Signer::from_seed([4; 32]);
         let c = chain(&s, 1);
         let mut feeds = Feeds::new([Signer::from_seed([5; 32]).bureau()], []);
-        assert!(matches!(feeds.offer(c[0].clone()), Offer::NotMember));
+        assert!(matches!(feeds.offer(c[0].clone(), 0), Offer::NotMember));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod sync;
 pub mod verifier;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -50,6 +50,8 @@ use crate::{
 
 /// Publications made durable by one flush, at most.
 const MAX_PUBLISH_BATCH: usize = 64;
+/// Most publications kept waiting while the node learns its own head after start.
+const MAX_WAITING_PUBLICATIONS: usize = 4_096;
 /// Pulled pages waiting for the verifier, and verified pages waiting to be applied (each is at
 /// most one page in flight).
 const VERIFIED_CAPACITY: usize = 64;
@@ -156,6 +158,7 @@ pub fn start(
         to_verify,
         verified_rx,
         services: services_tx,
+        waiting: VecDeque::new(),
     };
     let core_task = tokio::spawn(core.run(shutdown));
     Ok(vec![core_task, services_task, background_task])
@@ -218,6 +221,8 @@ struct Core {
     to_verify: mpsc::Sender<PulledPage<PeerId>>,
     verified_rx: mpsc::Receiver<VerifiedPage<PeerId>>,
     services: mpsc::Sender<ServiceCall>,
+    /// Publications that arrived before this node may sign (`SyncState::may_sign`).
+    waiting: VecDeque<(Body, PublishReply)>,
 }
 
 impl Core {
@@ -234,6 +239,7 @@ impl Core {
                 _ = tick.tick() => {
                     self.step(Input::Tick).await;
                     self.sweep_tags();
+                    self.publish_if_ready().await;
                 }
             }
         }
@@ -289,7 +295,14 @@ impl Core {
 
     async fn on_command(&mut self, cmd: CoreCommand) {
         match cmd {
-            CoreCommand::Publish { body, reply } => self.publish_waiting(body, reply).await,
+            CoreCommand::Publish { body, reply } => {
+                if self.waiting.len() >= MAX_WAITING_PUBLICATIONS {
+                    let _ = reply.send(Err(CoreError::CatchingUp));
+                    return;
+                }
+                self.waiting.push_back((body, reply));
+                self.publish_if_ready().await;
+            }
             CoreCommand::Ask {
                 peer,
                 request,
@@ -305,25 +318,36 @@ impl Core {
         }
     }
 
-    /// Publishes `body` and any other publications already waiting: each signed and stored in
-    /// order, all made durable by one flush, then gossiped. On disk before anyone hears of
-    /// them: a member that announced an entry it then lost in a crash would sign another entry
-    /// for the same seq after restart, and every peer would see it equivocate.
-    async fn publish_waiting(&mut self, body: Body, reply: PublishReply) {
-        let mut batch = vec![(self.append_own(body), reply)];
-        let mut next = None;
-        while batch.len() < MAX_PUBLISH_BATCH {
-            match self.commands.try_recv() {
-                Ok(CoreCommand::Publish { body, reply }) => {
-                    batch.push((self.append_own(body), reply));
+    /// Publishes what waits, once this node may sign: each signed and stored in order, all
+    /// made durable by one flush, then gossiped. On disk before anyone hears of them: a
+    /// member that announced an entry it then lost in a crash would sign another entry for
+    /// the same seq after restart, and every peer would see it equivocate.
+    async fn publish_if_ready(&mut self) {
+        while !self.waiting.is_empty() && self.sync.may_sign(now_ms()) {
+            // Publications that queued in the channel meanwhile join this batch.
+            while self.waiting.len() < MAX_PUBLISH_BATCH {
+                match self.commands.try_recv() {
+                    Ok(CoreCommand::Publish { body, reply }) => {
+                        self.waiting.push_back((body, reply))
+                    }
+                    Ok(other) => {
+                        Box::pin(self.on_command(other)).await;
+                        break;
+                    }
+                    Err(_) => break,
                 }
-                Ok(other) => {
-                    next = Some(other);
-                    break;
-                }
-                Err(_) => break,
             }
+            let take = self.waiting.len().min(MAX_PUBLISH_BATCH);
+            let batch: Vec<_> = self.waiting.drain(..take).collect();
+            self.publish_batch(batch).await;
         }
+    }
+
+    async fn publish_batch(&mut self, batch: Vec<(Body, PublishReply)>) {
+        let batch: Vec<_> = batch
+            .into_iter()
+            .map(|(body, reply)| (self.append_own(body), reply))
+            .collect();
         let flushed = self.store.flush().await.map_err(Arc::new);
         for (appended, reply) in batch {
             let result = match (appended, &flushed) {
@@ -339,9 +363,6 @@ impl Core {
                 (Err(e), _) => Err(e),
             };
             let _ = reply.send(result);
-        }
-        if let Some(command) = next {
-            Box::pin(self.on_command(command)).await;
         }
     }
 

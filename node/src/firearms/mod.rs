@@ -2,12 +2,15 @@
 //! digests held from every member, checks, and traces between members.
 //!
 //! - `records`: this node's records in sled and the digests announcing them;
+//! - `journal`: changes not yet announced and imports already done (crash recovery and
+//!   idempotent imports);
 //! - `index`: the in-memory digest index, rebuilt from the stored feeds at start and kept
 //!   current by [`Firearms::project`];
 //! - `traces`: signed trace requests and answers, the review queue and the delivery outbox;
 //! - `seed`: example records for the devnet.
 
 pub mod index;
+pub mod journal;
 pub mod records;
 mod seed;
 pub mod traces;
@@ -18,7 +21,7 @@ use std::sync::{
 };
 
 use futures::future::BoxFuture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use striae_firearms_lib::{
     FirearmInput, FirearmRecord, ReferenceAddition, ReferenceTable, import, validate_input,
 };
@@ -39,6 +42,7 @@ pub use seed::seed_devnet;
 pub use traces::{on_trace_answer, on_trace_request, tick};
 
 use index::{DigestIndex, Hit};
+use journal::{ImportKey, ImportPhase, ImportState, Journal};
 use records::{
     META_TREE, RECORDS_TREE, RefCipher, StoredRecord, digest_of, encode_input, query_digests,
     query_make_keys, store_key,
@@ -134,6 +138,9 @@ pub enum FirearmsError {
     /// A blocking task failed (it panicked or was cancelled).
     #[error("internal task failed: {0}")]
     Task(#[source] tokio::task::JoinError),
+    /// The same import is running now (or was interrupted and is being finished).
+    #[error("this import is already in progress; try again when it has finished")]
+    ImportInProgress,
 }
 
 /// Firearm records, the digest index, the reference table and traces.
@@ -151,6 +158,9 @@ pub struct Firearms {
     writes: tokio::sync::Mutex<()>,
     traces: traces::TraceStore,
     policy: TracePolicy,
+    journal: Journal,
+    /// Imports running now, by key.
+    importing: Mutex<std::collections::HashSet<ImportKey>>,
 }
 
 /// A reference addition applied from some member's feed.
@@ -165,7 +175,7 @@ pub struct AppliedAddition {
 }
 
 /// The result of an import.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImportOutcome {
     /// Records stored.
     pub imported: u64,
@@ -175,10 +185,14 @@ pub struct ImportOutcome {
     pub rejected_total: u64,
     /// Digests published.
     pub announced: u64,
+    /// True when this import was done before (same `Idempotency-Key`, or the same document
+    /// when none was given) and this answer is the earlier one: nothing was stored again.
+    #[serde(default)]
+    pub repeated: bool,
 }
 
 /// One refused import line.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Rejection {
     /// The 1-based line the record starts on.
     pub line: u64,
@@ -226,6 +240,8 @@ impl Firearms {
             writes: tokio::sync::Mutex::new(()),
             traces: traces::TraceStore::open(store)?,
             policy: config.trace_policy,
+            journal: Journal::open(store)?,
+            importing: Mutex::new(Default::default()),
         };
         Ok(firearms)
     }
@@ -431,6 +447,7 @@ impl Firearms {
             created_at_ms: now,
             updated_at_ms: now,
         };
+        self.journal.mark_record(n)?;
         self.records.insert(store_key(n), stored.encode())?;
         match digest_of(&node.digest_key, &stored.record, id) {
             Some(digest) => {
@@ -438,6 +455,7 @@ impl Firearms {
             }
             None => node.store.flush().await?,
         }
+        self.journal.clear_record(n)?;
         Ok((id, stored))
     }
 
@@ -466,6 +484,7 @@ impl Firearms {
             created_at_ms: old.created_at_ms,
             updated_at_ms: now_ms(),
         };
+        self.journal.mark_record(n)?;
         self.records.insert(store_key(n), stored.encode())?;
         let before = digest_of(&node.digest_key, &old.record, id);
         let after = digest_of(&node.digest_key, &stored.record, id);
@@ -478,6 +497,7 @@ impl Firearms {
             }
             _ => node.store.flush().await?,
         }
+        self.journal.clear_record(n)?;
         Ok(Some(Ok(stored)))
     }
 
@@ -485,12 +505,21 @@ impl Firearms {
     /// blocking task (in parallel), stores the good records with batched writes, announces
     /// them in few large digest entries, and flushes once. Good lines are kept when others
     /// are refused.
+    ///
+    /// An import is done once per `key` (the caller's, or the document's hash when `None`):
+    /// sent again, it answers what it answered the first time, with `repeated` set.
     pub async fn import(
         &self,
         node: &FirearmsNode,
         format: import::ImportFormat,
         bytes: Vec<u8>,
+        key: Option<ImportKey>,
     ) -> Result<ImportOutcome, FirearmsError> {
+        let key = key.unwrap_or_else(|| content_key(format, &bytes));
+        let _running = match self.begin_import(key)? {
+            Ok(running) => running,
+            Err(earlier) => return Ok(earlier),
+        };
         let table = self.table();
         let started = std::time::Instant::now();
         let items = tokio::task::spawn_blocking(move || {
@@ -503,21 +532,62 @@ impl Firearms {
             ms = started.elapsed().as_millis() as u64,
             "import parsed"
         );
-        self.store_inputs(node, table, items).await
+        self.store_inputs(node, table, items, key).await
     }
 
-    /// Stores already parsed inputs (import and devnet seeding share this path).
+    /// Marks import `key` as running here, or gives its earlier answer.
+    fn begin_import(
+        &self,
+        key: ImportKey,
+    ) -> Result<Result<ImportRunning<'_>, ImportOutcome>, FirearmsError> {
+        let mut running = self.importing.lock().unwrap_or_else(|p| p.into_inner());
+        if running.contains(&key) {
+            return Err(FirearmsError::ImportInProgress);
+        }
+        match self.journal.import(&key)? {
+            Some(ImportState {
+                phase: ImportPhase::Done,
+                outcome: Some(outcome),
+                ..
+            }) => {
+                return Ok(Err(ImportOutcome {
+                    repeated: true,
+                    ..outcome
+                }));
+            }
+            Some(_) => return Err(FirearmsError::ImportInProgress),
+            None => {}
+        }
+        running.insert(key);
+        Ok(Ok(ImportRunning {
+            firearms: self,
+            key,
+        }))
+    }
+
+    /// Stores already parsed inputs as import `key` (import and devnet seeding share this
+    /// path). The journal says where it got to, so that a crash is undone (records written,
+    /// none announced) or finished (all written, announcing) at the next start.
     pub async fn store_inputs(
         &self,
         node: &FirearmsNode,
         table: Arc<ReferenceTable>,
         items: Vec<import::ImportItem>,
+        import_key: ImportKey,
     ) -> Result<ImportOutcome, FirearmsError> {
         // No write lock: an import only adds records, each with its own sequence numbers, so
         // imports run side by side (one parses and validates while another writes).
         let key = node.digest_key;
         let tree = self.records.clone();
-        let first = self.allocate(items.len() as u64);
+        let count = items.len() as u64;
+        let first = self.allocate(count);
+        let mut state = ImportState {
+            first,
+            count,
+            phase: ImportPhase::Storing,
+            outcome: None,
+        };
+        self.journal.set_import(&import_key, &state)?;
         let refs = self.refs.clone();
         let started = std::time::Instant::now();
         let (digests, imported, rejected, rejected_total) =
@@ -528,29 +598,149 @@ impl Firearms {
             .map_err(FirearmsError::Task)??;
         let stored_ms = started.elapsed().as_millis() as u64;
         let announced = digests.len() as u64;
-        // Published together: the core appends them in order and one flush covers many.
-        futures::future::try_join_all(
-            digests
-                .chunks(ANNOUNCE_BATCH)
-                .map(|chunk| node.publish(Body::FirearmDigests(chunk.to_vec()))),
-        )
-        .await?;
+        let outcome = ImportOutcome {
+            imported,
+            rejected,
+            rejected_total,
+            announced,
+            repeated: false,
+        };
+        state.phase = ImportPhase::Announcing;
+        state.outcome = Some(outcome.clone());
+        self.journal.set_import(&import_key, &state)?;
+        self.announce(node, &digests).await?;
         if digests.is_empty() {
             node.store.flush().await?;
         }
+        state.phase = ImportPhase::Done;
+        self.journal.set_import(&import_key, &state)?;
         tracing::debug!(
             imported,
             stored_ms,
             announced_ms = started.elapsed().as_millis() as u64 - stored_ms,
             "import stored and announced"
         );
-        Ok(ImportOutcome {
-            imported,
-            rejected,
-            rejected_total,
-            announced,
-        })
+        Ok(outcome)
     }
+
+    /// Finishes what a crash interrupted: announces records changed but maybe not announced,
+    /// undoes imports whose records were being written (none of them was announced, and the
+    /// caller got no answer), and announces imports whose records were all written. Run once
+    /// at start, before anything else writes records.
+    pub async fn reconcile(&self, node: &FirearmsNode) -> Result<(), FirearmsError> {
+        let _writing = self.writes.lock().await;
+        for (key, state) in self.journal.unfinished_imports()? {
+            let range = state.first..state.first.saturating_add(state.count);
+            match state.phase {
+                ImportPhase::Storing => {
+                    for n in range {
+                        self.records.remove(store_key(n))?;
+                    }
+                    self.journal.remove_import(&key)?;
+                    tracing::warn!(
+                        records = state.count,
+                        "an import interrupted by a crash was undone; send it again"
+                    );
+                }
+                ImportPhase::Announcing | ImportPhase::Done => {
+                    let digests = self.digests_of_range(node, range)?;
+                    self.announce(node, &digests).await?;
+                    self.journal.set_import(
+                        &key,
+                        &ImportState {
+                            phase: ImportPhase::Done,
+                            ..state
+                        },
+                    )?;
+                    tracing::info!(
+                        digests = digests.len(),
+                        "an import interrupted by a crash was announced"
+                    );
+                }
+            }
+        }
+        for n in self.journal.marked_records()? {
+            let id = self.refs.encrypt(n);
+            match self
+                .record(&id)?
+                .map(|r| digest_of(&node.digest_key, &r.record, id))
+            {
+                Some(Some(digest)) => node.publish(Body::FirearmDigests(vec![digest])).await?,
+                // Not active (or never stored): whatever was announced of it is withdrawn.
+                _ => node.publish(Body::FirearmRetractions(vec![id])).await?,
+            };
+            self.journal.clear_record(n)?;
+        }
+        node.store.flush().await?;
+        Ok(())
+    }
+
+    fn digests_of_range(
+        &self,
+        node: &FirearmsNode,
+        range: std::ops::Range<u64>,
+    ) -> Result<Vec<FirearmDigest>, FirearmsError> {
+        let table = self.table();
+        let mut digests = Vec::new();
+        for item in self
+            .records
+            .range(store_key(range.start)..store_key(range.end))
+        {
+            let (key, value) = item?;
+            let Ok(bytes) = <[u8; 8]>::try_from(key.as_ref()) else {
+                continue;
+            };
+            let id = self.refs.encrypt(u64::from_be_bytes(bytes));
+            match StoredRecord::decode(&value, &table) {
+                Ok(stored) => digests.extend(digest_of(&node.digest_key, &stored.record, id)),
+                Err(e) => tracing::error!("record not announced: {e}"),
+            }
+        }
+        Ok(digests)
+    }
+
+    /// Publishes `digests` in entries of `ANNOUNCE_BATCH`, together: the core appends them in
+    /// order and one flush covers many.
+    async fn announce(
+        &self,
+        node: &FirearmsNode,
+        digests: &[FirearmDigest],
+    ) -> Result<(), FirearmsError> {
+        futures::future::try_join_all(
+            digests
+                .chunks(ANNOUNCE_BATCH)
+                .map(|chunk| node.publish(Body::FirearmDigests(chunk.to_vec()))),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// An import running here; its key is released when dropped.
+struct ImportRunning<'a> {
+    firearms: &'a Firearms,
+    key: ImportKey,
+}
+
+impl Drop for ImportRunning<'_> {
+    fn drop(&mut self) {
+        let mut running = self
+            .firearms
+            .importing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        running.remove(&self.key);
+    }
+}
+
+/// The key of an import sent without one: the hash of its format and bytes.
+pub fn content_key(format: import::ImportFormat, bytes: &[u8]) -> ImportKey {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"striae-import-v1:");
+    hasher.update(format!("{format:?}").as_bytes());
+    hasher.update(&[0]);
+    hasher.update(bytes);
+    *hasher.finalize().as_bytes()
 }
 
 type BatchResult = (Vec<FirearmDigest>, u64, Vec<Rejection>, u64);

@@ -234,6 +234,7 @@ impl Sim {
             heads_interval_ms: config.heads_interval_rounds * ROUND_MS,
             heads_debounce_ms: 3 * ROUND_MS,
             max_ahead_ms: 600_000,
+            own_head_grace_ms: 10 * ROUND_MS,
         };
         let window = (config.rounds / 10, config.rounds / 2);
         let verifier = remembering_verifier();
