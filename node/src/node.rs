@@ -122,6 +122,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let network = config.roster.network_id;
     let (core_handle, core_inbox) = CoreHandle::new();
     let metrics = Arc::new(Metrics::default());
+    let limits = Arc::new(crate::core::limits::RateLimits::default());
     let ctx = Context::new(ContextInner {
         country: config.country.clone(),
         name: config.name.clone(),
@@ -134,6 +135,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         store: store.clone(),
         audit: AuditLog::open(&store, signer.clone(), network)?,
         metrics: metrics.clone(),
+        limits: limits.clone(),
         core: core_handle.clone(),
     });
     let handle = NodeHandle {
@@ -149,6 +151,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         handle.notices.clone(),
         Arc::new(handle.firearms.clone()),
         Arc::new(handle.ballistics.clone()),
+        Arc::new(crate::audit::AuditAnchoring::new(handle.ctx.clone())),
     ]);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let core_config = CoreConfig {
@@ -169,6 +172,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         fast_path,
         metrics,
         capabilities,
+        limits,
     };
     let mut tasks = core::start(
         core_config,

@@ -42,6 +42,19 @@ pub enum Body {
     BallisticDigests(Vec<BallisticDigest>),
     /// Exhibits the origin no longer offers for comparison.
     BallisticRetractions(Vec<ExhibitRef>),
+    /// The head of the origin's audit log. Every member keeps it in the origin's feed, out of
+    /// reach of whoever can edit the origin's disk: a log cut back below an anchor, or
+    /// rewritten before it, no longer matches.
+    AuditAnchor(AuditAnchor),
+}
+
+/// Where the origin's audit log stood when it was anchored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct AuditAnchor {
+    /// Records in the log (the seq of the last).
+    pub records: u64,
+    /// Hash of the last stored record (BLAKE3 of its signature and JSON).
+    pub last_hash: [u8; 32],
 }
 
 impl Body {
@@ -54,6 +67,7 @@ impl Body {
             Body::ReferenceAddition(_) => "reference_addition",
             Body::BallisticDigests(_) => "ballistic_digests",
             Body::BallisticRetractions(_) => "ballistic_retractions",
+            Body::AuditAnchor(_) => "audit_anchor",
         }
     }
 

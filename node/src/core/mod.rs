@@ -10,11 +10,13 @@
 //! - `services`: capability requests from other members, answered off the core, and the
 //!   capabilities' periodic work;
 //! - `capability`: the trait a capability implements;
+//! - `limits`: per-member token buckets for the requests members send;
 //! - `handle`: `CoreHandle`, how the rest of the node publishes, asks and observes.
 
 pub mod capability;
 pub mod feeds;
 mod handle;
+pub mod limits;
 mod services;
 pub mod sync;
 pub mod verifier;
@@ -38,6 +40,7 @@ pub use capability::{Capabilities, Capability};
 use feeds::Feeds;
 pub use handle::{Applied, AskError, CoreError, CoreHandle, CoreInbox};
 use handle::{AskReply, CoreCommand, PublishReply};
+use limits::{RateLimits, RequestKind};
 use services::ServiceCall;
 use sync::{GossipVerdict, Input, Offence, Output, StoredEntries, SyncConfig, SyncState};
 use verifier::{PulledPage, VerifiedPage};
@@ -92,6 +95,8 @@ pub struct CoreParts {
     pub metrics: Arc<Metrics>,
     /// The registered capabilities.
     pub capabilities: Capabilities,
+    /// Per-member request budgets (shared with the capabilities, which charge their own).
+    pub limits: Arc<RateLimits>,
 }
 
 /// Rebuilds every capability's projection from the stored feeds (one pass), then starts the
@@ -149,6 +154,7 @@ pub fn start(
         fast_path: parts.fast_path,
         metrics: parts.metrics,
         capabilities: parts.capabilities,
+        limits: parts.limits,
         handle: handle.clone(),
         commands: inbox.commands,
         peers,
@@ -210,6 +216,7 @@ struct Core {
     fast_path: Arc<FastPath>,
     metrics: Arc<Metrics>,
     capabilities: Capabilities,
+    limits: Arc<RateLimits>,
     handle: CoreHandle,
     commands: mpsc::Receiver<CoreCommand>,
     /// Roster members by their libp2p peer id.
@@ -595,6 +602,12 @@ impl Core {
         let Some(from) = self.peers.get(&peer).copied() else {
             return;
         };
+        if let Some(kind) = self.over_budget(from, &request) {
+            self.metrics.refused(kind.label());
+            let refused = SyncResponse::Refused(format!("rate limited: {}", kind.label()));
+            let _ = self.net.respond(channel, refused).await;
+            return;
+        }
         let response = match request {
             SyncRequest::Heads(signed) => {
                 let signed = Arc::new(signed);
@@ -608,10 +621,31 @@ impl Core {
                 origin,
                 from_seq,
                 limit,
-            } => self.serve_pull(origin, from_seq, limit),
+            } => {
+                let page = self.serve_pull(origin, from_seq, limit);
+                if let SyncResponse::Entries(list) = &page {
+                    let bytes: usize = list.iter().map(Vec::len).sum();
+                    self.limits
+                        .charge(from, RequestKind::PullBytes, bytes as f64);
+                }
+                page
+            }
             request => return self.hand_to_capability(from, request, channel).await,
         };
         let _ = self.net.respond(channel, response).await;
+    }
+
+    /// The budget `request` would overdraw, if any. Pulls are charged the bytes served
+    /// afterwards; a member whose budget is spent is refused until it refills.
+    fn over_budget(&self, from: BureauId, request: &SyncRequest) -> Option<RequestKind> {
+        let (kind, cost) = match request {
+            SyncRequest::Heads(_) => (RequestKind::Heads, 1.0),
+            SyncRequest::Pull { .. } => (RequestKind::PullBytes, 0.0),
+            SyncRequest::Trace(_) | SyncRequest::TraceAnswer(_) => (RequestKind::Trace, 1.0),
+            // The capability charges the exhibits beyond the first once it has read them.
+            SyncRequest::Confirm(_) => (RequestKind::ConfirmExhibit, 1.0),
+        };
+        (!self.limits.allow(from, kind, cost)).then_some(kind)
     }
 
     /// Hands a capability's request to the worker pool: capabilities answer off the core (a
