@@ -327,6 +327,11 @@ pub struct Tuning {
     /// After start, how long the node waits to hear a member's heads (which say how far its
     /// own feed reached) before it signs a new entry with no member heard from.
     pub own_head_grace: std::time::Duration,
+    /// Most bytes of one other member's feed this node stores (and so holds in its indexes):
+    /// a member with a valid key cannot make every node hold more of its data than this. A
+    /// large national database (millions of firearm records and a million ballistic
+    /// exhibits) fits well within the default.
+    pub max_feed_bytes_per_member: u64,
 }
 
 impl Default for Tuning {
@@ -340,6 +345,7 @@ impl Default for Tuning {
             gossip_heartbeat: Duration::from_millis(700),
             max_clock_ahead: Duration::from_secs(600),
             own_head_grace: Duration::from_secs(10),
+            max_feed_bytes_per_member: 16 << 30,
         }
     }
 }

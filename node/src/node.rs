@@ -164,6 +164,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             max_ahead_ms: config.tuning.max_clock_ahead.as_millis() as u64,
             own_head_grace_ms: config.tuning.own_head_grace.as_millis() as u64,
         },
+        feed_quota_bytes: config.tuning.max_feed_bytes_per_member,
     };
     let parts = CoreParts {
         store,

@@ -57,6 +57,9 @@ pub enum Offer {
     Frozen,
     /// The pending buffer is full; the entry will be pulled again later.
     Overloaded,
+    /// The origin's feed reached the bytes this node stores for one member
+    /// (`Feeds::set_quota`): nothing more of it applies until an operator raises the quota.
+    OverQuota,
 }
 
 /// One origin's entries waiting for a gap to fill, with when each arrived.
@@ -81,6 +84,11 @@ pub struct Feeds {
     pending_total: usize,
     pending_bytes: usize,
     frozen: HashSet<BureauId>,
+    /// Bytes of each origin's feed stored (as applied).
+    stored_bytes: HashMap<BureauId, u64>,
+    /// Most bytes stored of one member's feed (this node's own is not limited).
+    quota: u64,
+    me: Option<BureauId>,
 }
 
 impl Feeds {
@@ -92,8 +100,33 @@ impl Feeds {
         Feeds {
             members: members.into_iter().collect(),
             heads: heads.into_iter().map(|(o, s, id)| (o, (s, id))).collect(),
+            quota: u64::MAX,
             ..Default::default()
         }
+    }
+
+    /// Limits the bytes stored of any member's feed but `me`'s to `quota`, given what is
+    /// stored already. Everything a member can make every other node hold (the firearm index,
+    /// the ballistic shelf, notices) comes from its feed, so this bounds them all.
+    pub fn set_quota(
+        &mut self,
+        me: BureauId,
+        quota: u64,
+        stored: impl IntoIterator<Item = (BureauId, u64)>,
+    ) {
+        self.me = Some(me);
+        self.quota = quota;
+        self.stored_bytes = stored.into_iter().collect();
+    }
+
+    /// Bytes stored of `origin`'s feed.
+    pub fn stored_bytes(&self, origin: &BureauId) -> u64 {
+        self.stored_bytes.get(origin).copied().unwrap_or(0)
+    }
+
+    fn over_quota(&self, entry: &VerifiedEntry) -> bool {
+        let origin = entry.entry.origin;
+        self.me != Some(origin) && self.stored_bytes(&origin) + entry.wire.len() as u64 > self.quota
     }
 
     /// Highest contiguous seq held from `origin` (0 when none).
@@ -187,6 +220,9 @@ impl Feeds {
             if entry.entry.prev != head_id {
                 return Offer::ChainBroken;
             }
+            if self.over_quota(&entry) {
+                return Offer::OverQuota;
+            }
             return Offer::Apply(self.apply_run(entry));
         }
         self.hold(entry, now_ms)
@@ -229,6 +265,7 @@ impl Feeds {
     /// Applies `first` and every held entry that follows it without a gap.
     fn apply_run(&mut self, first: VerifiedEntry) -> Vec<VerifiedEntry> {
         let origin = first.entry.origin;
+        let first_bytes = first.wire.len() as u64;
         let mut head = (first.entry.seq, first.id);
         let mut run = vec![first];
         if let Some(held) = self.pending.get_mut(&origin) {
@@ -243,12 +280,18 @@ impl Feeds {
                 }
                 self.pending_total -= 1;
             }
+            let mut room = self
+                .quota
+                .saturating_sub(self.stored_bytes.get(&origin).copied().unwrap_or(0))
+                .saturating_sub(first_bytes);
             while let Some((next, _)) = held.entries.remove(&(head.0 + 1)) {
                 self.pending_total -= 1;
                 released += held_cost(&next);
-                if next.entry.prev != head.1 {
+                let bytes = next.wire.len() as u64;
+                if next.entry.prev != head.1 || (self.me != Some(origin) && bytes > room) {
                     break;
                 }
+                room -= bytes.min(room);
                 head = (next.entry.seq, next.id);
                 run.push(next);
             }
@@ -259,6 +302,8 @@ impl Feeds {
             }
         }
         self.heads.insert(origin, head);
+        let bytes: u64 = run.iter().map(|e| e.wire.len() as u64).sum();
+        *self.stored_bytes.entry(origin).or_default() += bytes;
         run
     }
 
@@ -270,7 +315,8 @@ impl Feeds {
         their_seq: u64,
         in_flight: &[u64],
     ) -> Vec<(u64, u64)> {
-        if self.frozen.contains(origin) || !self.members.contains(origin) {
+        let full = self.me != Some(*origin) && self.stored_bytes(origin) >= self.quota;
+        if full || self.frozen.contains(origin) || !self.members.contains(origin) {
             return Vec::new();
         }
         let mut out = Vec::new();
@@ -432,6 +478,26 @@ mod tests {
         feeds.expire_pending(u64::MAX);
         assert_eq!((feeds.pending_len(), feeds.pending_bytes()), (0, 0));
         assert_eq!(applied(feeds.offer(c[0].clone(), 0)), vec![1]);
+    }
+
+    #[test]
+    fn a_member_feed_stops_applying_at_the_quota_and_our_own_never_does() {
+        let s = Signer::from_seed([9; 32]);
+        let me = Signer::from_seed([10; 32]);
+        let c = chain(&s, 4);
+        let mine = chain(&me, 4);
+        let mut feeds = Feeds::new([s.bureau(), me.bureau()], []);
+        let two = (c[0].wire.len() + c[1].wire.len()) as u64;
+        feeds.set_quota(me.bureau(), two, []);
+        assert!(matches!(feeds.offer(c[2].clone(), 0), Offer::Held));
+        assert_eq!(applied(feeds.offer(c[0].clone(), 0)), vec![1]);
+        // The held third entry would go over: only the second applies.
+        assert_eq!(applied(feeds.offer(c[1].clone(), 0)), vec![2]);
+        assert!(matches!(feeds.offer(c[2].clone(), 0), Offer::OverQuota));
+        assert_eq!(feeds.stored_bytes(&s.bureau()), two);
+        for (i, e) in mine.iter().enumerate() {
+            assert_eq!(applied(feeds.offer(e.clone(), 0)), vec![i as u64 + 1]);
+        }
     }
 
     #[test]

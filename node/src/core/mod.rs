@@ -79,6 +79,8 @@ pub struct CoreConfig {
     pub members: Vec<BureauId>,
     /// Timing of the heads exchange.
     pub sync: SyncConfig,
+    /// Most bytes stored of one other member's feed.
+    pub feed_quota_bytes: u64,
 }
 
 /// The pieces the core runs with.
@@ -109,10 +111,15 @@ pub fn start(
     inbox: CoreInbox,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, StoreError> {
-    replay(&parts.store, &parts.capabilities)?;
+    let stored_bytes = replay(&parts.store, &parts.capabilities)?;
     let mut feeds = Feeds::new(
         config.members.iter().copied(),
         parts.store.heads()?.iter().map(|h| (h.origin, h.seq, h.id)),
+    );
+    feeds.set_quota(
+        config.signer.bureau(),
+        config.feed_quota_bytes,
+        stored_bytes,
     );
     for (origin, seq) in parts.store.evidence()? {
         tracing::warn!(%origin, seq, "member was caught equivocating: its feed stays frozen");
@@ -170,14 +177,20 @@ pub fn start(
     Ok(vec![core_task, services_task, background_task])
 }
 
-/// Rebuilds the capabilities' in-memory projections from the stored feeds, in one pass.
-fn replay(store: &Store, capabilities: &Capabilities) -> Result<(), StoreError> {
+/// Rebuilds the capabilities' in-memory projections from the stored feeds, in one pass;
+/// returns the bytes stored of each feed.
+fn replay(
+    store: &Store,
+    capabilities: &Capabilities,
+) -> Result<HashMap<BureauId, u64>, StoreError> {
     let started = Instant::now();
     let mut entries = 0u64;
+    let mut bytes: HashMap<BureauId, u64> = HashMap::new();
     store.for_each_entry_received(|entry, received_at_ms| {
         for capability in capabilities.iter() {
             capability.replay(&entry, received_at_ms);
         }
+        *bytes.entry(entry.entry.origin).or_default() += entry.wire.len() as u64;
         entries += 1;
         Ok(())
     })?;
@@ -189,7 +202,7 @@ fn replay(store: &Store, capabilities: &Capabilities) -> Result<(), StoreError> 
         ms = started.elapsed().as_millis() as u64,
         "projections rebuilt from the stored feeds"
     );
-    Ok(())
+    Ok(bytes)
 }
 
 impl StoredEntries for Store {

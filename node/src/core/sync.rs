@@ -504,7 +504,9 @@ impl SyncState {
                 self.pull_from(from, origin, seq.saturating_sub(1), &mut rest);
                 GossipVerdict::Ignore
             }
-            Offer::Duplicate | Offer::Frozen | Offer::Overloaded => GossipVerdict::Ignore,
+            Offer::Duplicate | Offer::Frozen | Offer::Overloaded | Offer::OverQuota => {
+                GossipVerdict::Ignore
+            }
             Offer::AtOrBelowHead(entry) => {
                 self.on_old_entry(from, entry, now_ms, stored, &mut rest)
             }
@@ -553,6 +555,7 @@ impl SyncState {
             Offer::Duplicate
             | Offer::Frozen
             | Offer::Overloaded
+            | Offer::OverQuota
             | Offer::ChainBroken
             | Offer::NotMember => {}
         }
@@ -825,6 +828,7 @@ impl SyncState {
                     penalise(out, from, Offence::NotMember);
                     break;
                 }
+                Offer::OverQuota => break,
                 Offer::Held | Offer::Duplicate | Offer::Frozen | Offer::Overloaded => {}
             }
         }
