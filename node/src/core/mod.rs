@@ -172,6 +172,7 @@ pub fn start(
         verified_rx,
         services: services_tx,
         waiting: VecDeque::new(),
+        storage_failed: false,
     };
     let core_task = tokio::spawn(core.run(shutdown));
     Ok(vec![core_task, services_task, background_task])
@@ -243,6 +244,8 @@ struct Core {
     services: mpsc::Sender<ServiceCall>,
     /// Publications that arrived before this node may sign (`SyncState::may_sign`).
     waiting: VecDeque<(Body, PublishReply)>,
+    /// Storing or flushing our own entries failed: the core stops.
+    storage_failed: bool,
 }
 
 impl Core {
@@ -261,6 +264,14 @@ impl Core {
                     self.sweep_tags();
                     self.publish_if_ready().await;
                 }
+            }
+            if self.storage_failed {
+                // Our feed in memory is ahead of what the disk may keep: announcing it (heads,
+                // pages) could make us sign a second entry for the same seq after a restart.
+                tracing::error!(
+                    "STORAGE FAILED while publishing: replication stopped so that nothing unsaved is announced; fix the disk and restart the node"
+                );
+                break;
             }
         }
         tracing::debug!("replication core stopped");
@@ -369,9 +380,13 @@ impl Core {
             .map(|(body, reply)| (self.append_own(body), reply))
             .collect();
         let flushed = self.store.flush().await.map_err(Arc::new);
+        self.storage_failed |= flushed.is_err()
+            || batch
+                .iter()
+                .any(|(a, _)| matches!(a, Err(CoreError::Store(_))));
         for (appended, reply) in batch {
             let result = match (appended, &flushed) {
-                (Ok(entry), Ok(())) => {
+                (Ok(entry), Ok(())) if !self.storage_failed => {
                     if let Err(e) = self.net.publish(entry.wire.clone()).await {
                         // Sync delivers it anyway; gossip is only the fast path.
                         let cause = std::error::Error::source(&e).map(ToString::to_string);
@@ -380,6 +395,7 @@ impl Core {
                     Ok(entry)
                 }
                 (Ok(_), Err(e)) => Err(CoreError::NotDurable(e.clone())),
+                (Ok(_), Ok(())) => Err(CoreError::Stopped),
                 (Err(e), _) => Err(e),
             };
             let _ = reply.send(result);
