@@ -286,6 +286,11 @@ pub async fn seed_devnet(
     Ok(())
 }
 
+/// The import key of a member's example records.
+fn seed_key(country: &str) -> super::journal::ImportKey {
+    *blake3::hash(format!("striae-devnet-seed:{country}").as_bytes()).as_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,9 +316,4 @@ mod tests {
         assert_eq!(examples("FR", 0), examples("FR", 0));
         assert_ne!(examples("FR", 0)[0].serial, examples("DE", 1)[0].serial);
     }
-}
-
-/// The import key of a member's example records.
-fn seed_key(country: &str) -> super::journal::ImportKey {
-    *blake3::hash(format!("striae-devnet-seed:{country}").as_bytes()).as_bytes()
 }
