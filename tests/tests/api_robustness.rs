@@ -851,7 +851,7 @@ async fn over_the_cap(api: &Api, route: &Route, name: &str, cap: usize) {
 /// Any JSON value, some of them deep, long, or full of control characters.
 fn any_json() -> impl Strategy<Value = Value> {
     let text = prop::collection::vec(any::<char>(), 0..40).prop_map(String::from_iter);
-    let long = (any::<char>(), 1_000usize..300_000).prop_map(|(c, n)| c.to_string().repeat(n));
+    let long = (any::<char>(), 1_000usize..100_000).prop_map(|(c, n)| c.to_string().repeat(n));
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
@@ -871,7 +871,7 @@ fn any_json() -> impl Strategy<Value = Value> {
 }
 
 /// A body for a route with `fields`: mostly an object of some of its fields with any values,
-/// now and then with a field it does not take, or not an object at all.
+/// now and then with a field it does not take, or not an object at all; never over the cap.
 fn body_for(fields: Vec<&'static str>) -> impl Strategy<Value = Value> {
     let n = fields.len();
     let object = (
@@ -890,7 +890,11 @@ fn body_for(fields: Vec<&'static str>) -> impl Strategy<Value = Value> {
             }
             Value::Object(object)
         });
-    prop_oneof![8 => object, 1 => any_json()]
+    // Bodies over the cap are refused before they are read, so the client may see the
+    // connection close while still sending: the cap has its own cases above.
+    prop_oneof![8 => object, 1 => any_json()].prop_filter("under the JSON cap", |body| {
+        serde_json::to_vec(body).is_ok_and(|bytes| bytes.len() <= JSON_CAP)
+    })
 }
 
 /// Query pairs from `params` and a stray name now and then, with any text as values.
@@ -965,7 +969,7 @@ async fn random_bodies_queries_and_ids_never_get_a_5xx() {
             let (api, method, url) = (api.clone(), route.method.clone(), url.clone());
             run_random(
                 name.clone(),
-                24,
+                48,
                 move || body_for(fields.to_vec()),
                 move |body| {
                     let (api, method, url) = (api.clone(), method.clone(), url.clone());
@@ -980,7 +984,7 @@ async fn random_bodies_queries_and_ids_never_get_a_5xx() {
             let id = ids.of(&route).to_string();
             run_random(
                 name.clone(),
-                16,
+                32,
                 move || query_for(params),
                 move |pairs| {
                     let (api, method) = (api.clone(), method.clone());
@@ -994,7 +998,7 @@ async fn random_bodies_queries_and_ids_never_get_a_5xx() {
         if route.id != IdOf::NoId {
             let (api, method, path) = (api.clone(), route.method.clone(), route.path);
             let ids = || prop::collection::vec(any::<char>(), 0..80).prop_map(String::from_iter);
-            run_random(name.clone(), 16, ids, move |id| {
+            run_random(name.clone(), 32, ids, move |id| {
                 let (api, method) = (api.clone(), method.clone());
                 let url = api.url_with_id(path, &id);
                 async move { api.call(&method, url, None).await }
