@@ -90,12 +90,35 @@ pub struct NetworkSection {
     pub dial_only: Option<Vec<String>>,
 }
 
-/// `[api]` of the node config file.
+/// Where the API listens when the config does not say: loopback only, since the API speaks
+/// plain HTTP.
+pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:7470";
+
+/// `[api]` of the node config file (optional).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSection {
-    /// Address of the HTTP API.
+    /// Address of the HTTP API (default `DEFAULT_API_LISTEN`). Anything but loopback is
+    /// warned about at start: the API has no TLS of its own.
+    #[serde(default = "default_api_listen")]
     pub listen: String,
+    /// Serve `/metrics` without the API token, for scrapers on a trusted network (default
+    /// false: `/metrics` needs the token like every `/v1` route).
+    #[serde(default)]
+    pub metrics_public: bool,
+}
+
+fn default_api_listen() -> String {
+    DEFAULT_API_LISTEN.to_string()
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            listen: default_api_listen(),
+            metrics_public: false,
+        }
+    }
 }
 
 /// How this node answers firearm trace requests from other members.
@@ -128,7 +151,8 @@ pub struct NodeFile {
     pub node: NodeSection,
     /// `[network]`.
     pub network: NetworkSection,
-    /// `[api]`.
+    /// `[api]`, optional: the API on loopback, `/metrics` behind the token.
+    #[serde(default)]
     pub api: ApiSection,
     /// `[traces]`, optional: how trace requests from other members are answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -298,6 +322,8 @@ pub struct NodeConfig {
     pub listen: Vec<Multiaddr>,
     /// API listen address.
     pub api_listen: SocketAddr,
+    /// Whether `/metrics` is served without the API token.
+    pub metrics_public: bool,
     /// The roster.
     pub roster: Roster,
     /// Members to dial (all other members when `None`).
@@ -394,6 +420,7 @@ impl NodeConfig {
             data_dir: base.join(file.node.data_dir),
             listen,
             api_listen,
+            metrics_public: file.api.metrics_public,
             roster,
             dial_only,
             trace_policy: file.traces.map(|t| t.policy).unwrap_or_default(),
@@ -540,6 +567,29 @@ mod tests {
                 assert_eq!(mode & 0o777, 0o600, "{f}");
             }
         }
+    }
+
+    fn node_file(api: &str) -> NodeFile {
+        let text = format!(
+            "[node]\ncountry = \"FR\"\nname = \"N\"\ndata_dir = \"data\"\n\
+             [network]\nlisten = []\nroster = \"roster.toml\"\n{api}"
+        );
+        toml::from_str(&text).expect("test config parses")
+    }
+
+    #[test]
+    fn the_api_defaults_to_loopback_with_metrics_behind_the_token() {
+        let file = node_file("");
+        assert_eq!(file.api.listen, DEFAULT_API_LISTEN);
+        assert!(!file.api.metrics_public);
+        let listen: SocketAddr = DEFAULT_API_LISTEN.parse().expect("default parses");
+        assert!(listen.ip().is_loopback());
+        let file = node_file("[api]\nmetrics_public = true\n");
+        assert_eq!(file.api.listen, DEFAULT_API_LISTEN);
+        assert!(file.api.metrics_public);
+        let file = node_file("[api]\nlisten = \"0.0.0.0:9000\"\n");
+        assert_eq!(file.api.listen, "0.0.0.0:9000");
+        assert!(!file.api.metrics_public);
     }
 
     #[test]

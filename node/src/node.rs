@@ -262,7 +262,14 @@ async fn serve_api(
         .map_err(listen_error)?;
     let addr = listener.local_addr().map_err(listen_error)?;
     Ok((
-        tokio::spawn(crate::api::serve(listener, handle, shutdown)),
+        tokio::spawn(crate::api::serve(
+            listener,
+            handle,
+            crate::api::ApiOptions {
+                metrics_public: config.metrics_public,
+            },
+            shutdown,
+        )),
         addr,
     ))
 }
