@@ -324,6 +324,10 @@ pub struct Tuning {
     /// How far ahead of this node's clock an entry may be stamped and still apply now (later
     /// ones wait until the clock catches up): the clock difference tolerated between members.
     pub max_clock_ahead: std::time::Duration,
+    /// Ballistic leads a member may receive a confirmation request for each day without an
+    /// operator approving each one (every request sends one of our prepared surfaces). 0, the
+    /// default: every lead waits for an operator.
+    pub lead_auto_confirms_per_day: u32,
 }
 
 impl Default for Tuning {
@@ -336,6 +340,7 @@ impl Default for Tuning {
             redial_max: Duration::from_secs(60),
             gossip_heartbeat: Duration::from_millis(700),
             max_clock_ahead: Duration::from_secs(600),
+            lead_auto_confirms_per_day: 0,
         }
     }
 }
