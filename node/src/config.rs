@@ -358,6 +358,10 @@ pub struct Tuning {
     /// large national database (millions of firearm records and a million ballistic
     /// exhibits) fits well within the default.
     pub max_feed_bytes_per_member: u64,
+    /// Ballistic leads a member may receive a confirmation request for each day without an
+    /// operator approving each one (every request sends one of our prepared surfaces). 0, the
+    /// default: every lead waits for an operator.
+    pub lead_auto_confirms_per_day: u32,
 }
 
 impl Default for Tuning {
@@ -372,6 +376,7 @@ impl Default for Tuning {
             max_clock_ahead: Duration::from_secs(600),
             own_head_grace: Duration::from_secs(10),
             max_feed_bytes_per_member: 16 << 30,
+            lead_auto_confirms_per_day: 0,
         }
     }
 }

@@ -221,6 +221,13 @@ fn routes() -> Vec<Route> {
             None,
             NoId,
         ),
+        r(
+            Method::POST,
+            "/v1/ballistics/leads/{id}/approve",
+            &[],
+            None,
+            Unknown,
+        ),
         r(Method::GET, "/v1/ballistics/{id}", &[], None, Unknown),
         r(Method::DELETE, "/v1/ballistics/{id}", &[], None, Unknown),
         r(

@@ -28,6 +28,7 @@ pub(super) fn routes() -> Router<NodeHandle> {
         .route("/ballistics", post(add).get(list))
         .route("/ballistics/search", post(search_upload))
         .route("/ballistics/leads", get(leads))
+        .route("/ballistics/leads/{id}/approve", post(approve_lead))
         .route("/ballistics/{id}", get(show).delete(retract))
         .route("/ballistics/{id}/search", post(search_stored))
 }
@@ -38,6 +39,7 @@ impl From<BallisticsError> for ApiError {
             BallisticsError::Field { field, message }
             | BallisticsError::Unsupported { field, message } => ApiError::field(field, message),
             BallisticsError::NotFound(m) => ApiError::not_found(m),
+            BallisticsError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             e @ (BallisticsError::Store(_)
             | BallisticsError::Blob(_)
             | BallisticsError::Publish { .. }
@@ -194,4 +196,15 @@ async fn leads(State(node): State<NodeHandle>, query: Params) -> Result<Json<Val
             .map(|l| l.to_json(&node.ballistics))
             .collect(),
     )))
+}
+
+/// An operator approves a proposed lead: our exhibit's surface goes to the holder for
+/// confirmation.
+async fn approve_lead(
+    State(node): State<NodeHandle>,
+    PathId(id): PathId,
+    _: NoQuery,
+) -> Result<Json<Value>, ApiError> {
+    let lead = ballistics::approve_lead(&node.ballistics, &id).await?;
+    Ok(Json(lead.to_json(&node.ballistics)))
 }

@@ -15,15 +15,19 @@ pub mod records;
 mod seed;
 pub mod traces;
 
-use std::sync::{
-    Arc, Mutex, RwLock,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use striae_firearms_lib::{
-    FirearmInput, FirearmRecord, ReferenceAddition, ReferenceTable, import, validate_input,
+    AdditionOrder, FirearmInput, FirearmRecord, MergedReference, ReferenceAddition, ReferenceTable,
+    import, validate_input,
 };
 use striae_protocol::{
     Body, BureauId, SyncRequest, SyncResponse, VerifiedEntry,
@@ -81,18 +85,20 @@ impl Capability for FirearmsNode {
     }
 
     fn replay(&self, entry: &VerifiedEntry, _received_at_ms: u64) {
-        self.firearms.apply(entry);
+        self.firearms.rebuild_from(entry);
     }
 
     fn replayed(&self) {
         self.firearms.rebuilt();
     }
 
-    /// Digests, retractions and reference additions of a run, in order.
+    /// Digests and retractions of a run, in order; its reference additions together.
     fn apply(&self, run: &[VerifiedEntry], _received_at_ms: u64) -> Result<(), StoreError> {
         for entry in run {
-            self.firearms.apply(entry);
+            self.firearms.apply_digests(entry);
         }
+        self.firearms
+            .merge_additions(run.iter().filter_map(parse_addition).collect());
         Ok(())
     }
 
@@ -121,8 +127,8 @@ impl Capability for FirearmsNode {
 pub const ANNOUNCE_BATCH: usize = 4_000;
 const _: () = assert!(ANNOUNCE_BATCH <= MAX_DIGESTS_PER_ENTRY);
 
-/// Most hits a check answers with.
-pub const MAX_CHECK_HITS: usize = 256;
+/// Most records of one member a check answers with (every member holding a match is named).
+pub const MAX_CHECK_HITS_PER_MEMBER: usize = 2 * index::MAX_SLOTS_PER_MEMBER;
 /// Most rejected lines an import lists (the count is always given).
 pub const MAX_LISTED_REJECTIONS: usize = 10_000;
 
@@ -151,8 +157,12 @@ pub struct Firearms {
     /// The next record sequence number.
     next: AtomicU64,
     index: RwLock<DigestIndex>,
+    /// The table in force (a snapshot of `reference`'s, cheap to hand out).
     table: RwLock<Arc<ReferenceTable>>,
-    additions: Mutex<Vec<AppliedAddition>>,
+    /// The built-in table and every member's additions, merged in one order.
+    reference: Mutex<MergedReference>,
+    /// Additions met while the projections are rebuilt at start, merged once at the end.
+    replayed_additions: Mutex<Vec<(AdditionOrder, ReferenceAddition)>>,
     /// Serialises record writes, so a record's status and the digests announcing it change
     /// together.
     writes: tokio::sync::Mutex<()>,
@@ -163,13 +173,16 @@ pub struct Firearms {
     importing: Mutex<std::collections::HashSet<ImportKey>>,
 }
 
-/// A reference addition applied from some member's feed.
+/// A reference addition in force, from some member's feed.
 #[derive(Clone, Debug, Serialize)]
 pub struct AppliedAddition {
     /// The publishing member.
     pub origin: String,
     /// Its feed seq.
     pub seq: u64,
+    /// The publishing entry's timestamp (additions apply in order of it, then of origin and
+    /// seq).
+    pub timestamp_ms: u64,
     /// The addition.
     pub addition: ReferenceAddition,
 }
@@ -235,8 +248,9 @@ impl Firearms {
             next: AtomicU64::new(next),
             records,
             index: RwLock::new(DigestIndex::new()),
-            table: RwLock::new(Arc::new(table)),
-            additions: Mutex::new(Vec::new()),
+            table: RwLock::new(Arc::new(table.clone())),
+            reference: Mutex::new(MergedReference::new(table)),
+            replayed_additions: Mutex::new(Vec::new()),
             writes: tokio::sync::Mutex::new(()),
             traces: traces::TraceStore::open(store)?,
             policy: config.trace_policy,
@@ -249,11 +263,25 @@ impl Firearms {
     /// Applies one stored entry while the node rebuilds its projections at start (every
     /// stored entry, feed by feed, in order), then `rebuilt` once.
     pub fn rebuild_from(&self, entry: &VerifiedEntry) {
-        self.apply(entry);
+        self.apply_digests(entry);
+        if let Some(addition) = parse_addition(entry) {
+            self.replayed_additions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(addition);
+        }
     }
 
-    /// The rebuild at start is over: the index is compacted and its size logged.
+    /// The rebuild at start is over: the reference additions are merged, the index is
+    /// compacted and its size logged.
     pub fn rebuilt(&self) {
+        let additions = std::mem::take(
+            &mut *self
+                .replayed_additions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        self.merge_additions(additions);
         self.index
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -266,7 +294,7 @@ impl Firearms {
         );
     }
 
-    fn apply(&self, entry: &VerifiedEntry) {
+    fn apply_digests(&self, entry: &VerifiedEntry) {
         let origin = entry.entry.origin;
         match &entry.entry.body {
             Body::FirearmDigests(list) => {
@@ -281,41 +309,25 @@ impl Firearms {
                     index.retract(&origin, record_ref);
                 }
             }
-            Body::ReferenceAddition(json) => self.apply_addition(origin, entry.entry.seq, json),
             _ => {}
         }
     }
 
-    /// Applies a member's addition to this node's table; one that does not parse or
-    /// conflicts with the table is skipped (and logged), never fatal.
-    fn apply_addition(&self, origin: BureauId, seq: u64, json: &str) {
-        let addition: ReferenceAddition = match serde_json::from_str(json) {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(%origin, seq, "reference addition does not parse: {e}");
-                return;
-            }
-        };
-        if let Err(e) = addition.validate() {
-            tracing::warn!(%origin, seq, "reference addition refused: {e}");
+    /// Merges members' additions into the table: it is the same whatever order they arrive
+    /// in. One that conflicts with an addition sorting before it is not in force (logged).
+    fn merge_additions(&self, additions: Vec<(AdditionOrder, ReferenceAddition)>) {
+        if additions.is_empty() {
             return;
         }
-        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
-        let mut next = (**table).clone();
-        match next.add(addition.clone()) {
-            Ok(()) => {
-                *table = Arc::new(next);
-                self.additions
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(AppliedAddition {
-                        origin: origin.to_string(),
-                        seq,
-                        addition,
-                    });
+        let mut reference = self.reference.lock().unwrap_or_else(|p| p.into_inner());
+        for (order, refused) in reference.insert(additions) {
+            if let Some(e) = refused {
+                tracing::warn!(origin = %BureauId(order.origin), seq = order.seq,
+                    "reference addition not applied: {e}");
             }
-            Err(e) => tracing::warn!(%origin, seq, "reference addition not applied: {e}"),
         }
+        *self.table.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(reference.table().clone());
     }
 
     /// The reference table as it stands (built-in plus applied additions).
@@ -323,12 +335,18 @@ impl Firearms {
         self.table.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The additions applied so far, in the order applied.
+    /// The additions in force, in the order they apply.
     pub fn additions(&self) -> Vec<AppliedAddition> {
-        self.additions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        let reference = self.reference.lock().unwrap_or_else(|p| p.into_inner());
+        reference
+            .applied()
+            .map(|(order, addition)| AppliedAddition {
+                origin: BureauId(order.origin).to_string(),
+                seq: order.seq,
+                timestamp_ms: order.timestamp_ms,
+                addition: addition.clone(),
+            })
+            .collect()
     }
 
     /// Figures about the digest index.
@@ -342,6 +360,8 @@ impl Firearms {
     }
 
     /// Digests matching a make and serial as written, by any member (this node included).
+    /// Every member holding one is named, with at most `MAX_CHECK_HITS_PER_MEMBER` records
+    /// each, so copies of a member's digests published by another cannot push it out.
     pub fn lookup(&self, node: &FirearmsNode, make: &str, serial: &str) -> Vec<Hit> {
         let table = self.table();
         let keys: Vec<([u8; 16], [u8; 16])> = query_make_keys(&table, make)
@@ -350,15 +370,19 @@ impl Firearms {
             .collect();
         let index = self.index.read().unwrap_or_else(|p| p.into_inner());
         let mut hits: Vec<Hit> = Vec::new();
+        let mut at: HashMap<(BureauId, RecordRef), usize> = HashMap::new();
+        let mut per_member: HashMap<BureauId, usize> = HashMap::new();
         for (exact, confusable) in keys {
-            for hit in index.lookup(&exact, &confusable, MAX_CHECK_HITS) {
-                let known = hits
-                    .iter()
-                    .position(|h| h.origin == hit.origin && h.record_ref == hit.record_ref);
-                match known {
-                    Some(at) => hits[at].exact |= hit.exact,
-                    None if hits.len() < MAX_CHECK_HITS => hits.push(hit),
-                    None => {}
+            for hit in index.lookup(&exact, &confusable) {
+                if let Some(&i) = at.get(&(hit.origin, hit.record_ref)) {
+                    hits[i].exact |= hit.exact;
+                    continue;
+                }
+                let taken = per_member.entry(hit.origin).or_default();
+                if *taken < MAX_CHECK_HITS_PER_MEMBER {
+                    *taken += 1;
+                    at.insert((hit.origin, hit.record_ref), hits.len());
+                    hits.push(hit);
                 }
             }
         }
@@ -802,4 +826,30 @@ fn store_batch(
         }
     }
     Ok((digests, imported, rejected, rejected_total))
+}
+
+/// A member's reference addition carried by `entry`, with where it sorts; one that does not
+/// parse or validate is skipped (and logged), never fatal.
+fn parse_addition(entry: &VerifiedEntry) -> Option<(AdditionOrder, ReferenceAddition)> {
+    let Body::ReferenceAddition(json) = &entry.entry.body else {
+        return None;
+    };
+    let (origin, seq) = (entry.entry.origin, entry.entry.seq);
+    let addition: ReferenceAddition = match serde_json::from_str(json) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(%origin, seq, "reference addition does not parse: {e}");
+            return None;
+        }
+    };
+    if let Err(e) = addition.validate() {
+        tracing::warn!(%origin, seq, "reference addition refused: {e}");
+        return None;
+    }
+    let order = AdditionOrder {
+        timestamp_ms: entry.entry.timestamp_ms,
+        origin: origin.0,
+        seq,
+    };
+    Some((order, addition))
 }
