@@ -205,6 +205,12 @@ async fn approve_lead(
     PathId(id): PathId,
     _: NoQuery,
 ) -> Result<Json<Value>, ApiError> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::field(
+            "id",
+            "a lead id is 32 hexadecimal characters",
+        ));
+    }
     let lead = ballistics::approve_lead(&node.ballistics, &id).await?;
     Ok(Json(lead.to_json(&node.ballistics)))
 }

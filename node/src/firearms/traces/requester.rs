@@ -333,7 +333,9 @@ async fn try_send_request(
             "serial": request.serial,
             "record_refs": request.record_refs.len(),
         }),
-    );
+    )?;
+    // What the request discloses (case, serial) leaves only once its record is on disk.
+    node.store.flush().await?;
     match node.ask(&bureau, SyncRequest::Trace(message)).await {
         Ok(SyncResponse::Trace(answer)) => {
             accept_answer(node, bureau, &answer, Some(id))?;
@@ -422,7 +424,7 @@ fn keep_answer(
             "records": response.records.len(),
             "note": response.note,
         }),
-    );
+    )?;
     Ok(Accepted::New)
 }
 
