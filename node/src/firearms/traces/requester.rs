@@ -161,6 +161,17 @@ pub async fn start(node: &FirearmsNode, input: TraceInput) -> Result<String, Tra
         targets,
     };
     node.firearms.traces.out.insert(id, encode(&trace))?;
+    // Every target is due until its first outcome is stored: a crash after this answer
+    // leaves the requests to `tick`, never forgotten (a holder that already answered
+    // answers a repeated request with the same answer).
+    for target in &trace.targets {
+        if let Ok(bureau) = target.bureau.parse::<BureauId>() {
+            node.firearms
+                .traces
+                .retry
+                .insert(retry_key(&id, &bureau), [])?;
+        }
+    }
     node.store.flush().await?;
     for target in &trace.targets {
         if let Ok(bureau) = target.bureau.parse::<BureauId>() {
