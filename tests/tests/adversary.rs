@@ -163,10 +163,13 @@ async fn a_member_republishing_our_digests_is_sent_no_surface() {
     assert!(confirmed, "{leads}");
     let (code, again) = net.post(a, &path, &Value::Null).await;
     assert_eq!(code, 409, "{again}");
-    let (code, _) = net
+    let unknown = format!("/v1/ballistics/leads/{}/approve", "0".repeat(32));
+    let (code, _) = net.post(a, &unknown, &Value::Null).await;
+    assert_eq!(code, 404);
+    let (code, malformed) = net
         .post(a, "/v1/ballistics/leads/00/approve", &Value::Null)
         .await;
-    assert_eq!(code, 404);
+    assert_eq!(code, 400, "{malformed}");
     let (_, audit_a) = net.get(a, "/v1/audit").await;
     assert_eq!(audit_of(&audit_a, "lead_approved", "out").len(), 1);
     let sent = audit_of(&audit_a, "confirm_request", "out");
