@@ -90,12 +90,35 @@ pub struct NetworkSection {
     pub dial_only: Option<Vec<String>>,
 }
 
-/// `[api]` of the node config file.
+/// Where the API listens when the config does not say: loopback only, since the API speaks
+/// plain HTTP.
+pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:7470";
+
+/// `[api]` of the node config file (optional).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSection {
-    /// Address of the HTTP API.
+    /// Address of the HTTP API (default `DEFAULT_API_LISTEN`). Anything but loopback is
+    /// warned about at start: the API has no TLS of its own.
+    #[serde(default = "default_api_listen")]
     pub listen: String,
+    /// Serve `/metrics` without the API token, for scrapers on a trusted network (default
+    /// false: `/metrics` needs the token like every `/v1` route).
+    #[serde(default)]
+    pub metrics_public: bool,
+}
+
+fn default_api_listen() -> String {
+    DEFAULT_API_LISTEN.to_string()
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            listen: default_api_listen(),
+            metrics_public: false,
+        }
+    }
 }
 
 /// How this node answers firearm trace requests from other members.
@@ -128,7 +151,8 @@ pub struct NodeFile {
     pub node: NodeSection,
     /// `[network]`.
     pub network: NetworkSection,
-    /// `[api]`.
+    /// `[api]`, optional: the API on loopback, `/metrics` behind the token.
+    #[serde(default)]
     pub api: ApiSection,
     /// `[traces]`, optional: how trace requests from other members are answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -298,6 +322,8 @@ pub struct NodeConfig {
     pub listen: Vec<Multiaddr>,
     /// API listen address.
     pub api_listen: SocketAddr,
+    /// Whether `/metrics` is served without the API token.
+    pub metrics_public: bool,
     /// The roster.
     pub roster: Roster,
     /// Members to dial (all other members when `None`).
@@ -324,6 +350,18 @@ pub struct Tuning {
     /// How far ahead of this node's clock an entry may be stamped and still apply now (later
     /// ones wait until the clock catches up): the clock difference tolerated between members.
     pub max_clock_ahead: std::time::Duration,
+    /// After start, how long the node waits to hear a member's heads (which say how far its
+    /// own feed reached) before it signs a new entry with no member heard from.
+    pub own_head_grace: std::time::Duration,
+    /// Most bytes of one other member's feed this node stores (and so holds in its indexes):
+    /// a member with a valid key cannot make every node hold more of its data than this. A
+    /// large national database (millions of firearm records and a million ballistic
+    /// exhibits) fits well within the default.
+    pub max_feed_bytes_per_member: u64,
+    /// Ballistic leads a member may receive a confirmation request for each day without an
+    /// operator approving each one (every request sends one of our prepared surfaces). 0, the
+    /// default: every lead waits for an operator.
+    pub lead_auto_confirms_per_day: u32,
 }
 
 impl Default for Tuning {
@@ -336,6 +374,9 @@ impl Default for Tuning {
             redial_max: Duration::from_secs(60),
             gossip_heartbeat: Duration::from_millis(700),
             max_clock_ahead: Duration::from_secs(600),
+            own_head_grace: Duration::from_secs(10),
+            max_feed_bytes_per_member: 16 << 30,
+            lead_auto_confirms_per_day: 0,
         }
     }
 }
@@ -384,6 +425,7 @@ impl NodeConfig {
             data_dir: base.join(file.node.data_dir),
             listen,
             api_listen,
+            metrics_public: file.api.metrics_public,
             roster,
             dial_only,
             trace_policy: file.traces.map(|t| t.policy).unwrap_or_default(),
@@ -429,12 +471,20 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<(), ConfigError> {
     file.sync_all().map_err(io)
 }
 
+/// Creates `data_dir` if absent and makes it accessible to its owner only (mode 0700): it
+/// holds the key, the token and the store.
+fn create_private_dir(data_dir: &Path) -> Result<(), ConfigError> {
+    fs::create_dir_all(data_dir)
+        .and_then(|()| crate::store::private_folder(data_dir))
+        .map_err(|source| ConfigError::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })
+}
+
 /// Loads the node key from `data_dir`, creating it (mode 0600) if absent.
 pub fn load_or_create_key(data_dir: &Path) -> Result<Signer, ConfigError> {
-    fs::create_dir_all(data_dir).map_err(|source| ConfigError::Io {
-        path: data_dir.to_path_buf(),
-        source,
-    })?;
+    create_private_dir(data_dir)?;
     let path = data_dir.join(KEY_FILE);
     if !path.exists() {
         let signer = Signer::generate();
@@ -472,10 +522,7 @@ fn warn_if_shared(path: &Path) {
 
 /// Loads the API token from `data_dir`, creating a random one (mode 0600) if absent.
 pub fn load_or_create_token(data_dir: &Path) -> Result<String, ConfigError> {
-    fs::create_dir_all(data_dir).map_err(|source| ConfigError::Io {
-        path: data_dir.to_path_buf(),
-        source,
-    })?;
+    create_private_dir(data_dir)?;
     let path = data_dir.join(TOKEN_FILE);
     if !path.exists() {
         let token = hex::encode(rand::random::<[u8; 32]>());
@@ -525,6 +572,29 @@ mod tests {
                 assert_eq!(mode & 0o777, 0o600, "{f}");
             }
         }
+    }
+
+    fn node_file(api: &str) -> NodeFile {
+        let text = format!(
+            "[node]\ncountry = \"FR\"\nname = \"N\"\ndata_dir = \"data\"\n\
+             [network]\nlisten = []\nroster = \"roster.toml\"\n{api}"
+        );
+        toml::from_str(&text).expect("test config parses")
+    }
+
+    #[test]
+    fn the_api_defaults_to_loopback_with_metrics_behind_the_token() {
+        let file = node_file("");
+        assert_eq!(file.api.listen, DEFAULT_API_LISTEN);
+        assert!(!file.api.metrics_public);
+        let listen: SocketAddr = DEFAULT_API_LISTEN.parse().expect("default parses");
+        assert!(listen.ip().is_loopback());
+        let file = node_file("[api]\nmetrics_public = true\n");
+        assert_eq!(file.api.listen, DEFAULT_API_LISTEN);
+        assert!(file.api.metrics_public);
+        let file = node_file("[api]\nlisten = \"0.0.0.0:9000\"\n");
+        assert_eq!(file.api.listen, "0.0.0.0:9000");
+        assert!(!file.api.metrics_public);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use striae_protocol::{
 use crate::{
     audit::AuditLog,
     config::Roster,
-    core::{AskError, CoreError, CoreHandle},
+    core::{AskError, CoreError, CoreHandle, limits::RateLimits},
     metrics::Metrics,
     store::Store,
 };
@@ -46,6 +46,8 @@ pub struct ContextInner {
     pub metrics: Arc<Metrics>,
     /// The replication core.
     pub core: CoreHandle,
+    /// Per-member request budgets; capabilities charge the costly parts of requests.
+    pub limits: Arc<RateLimits>,
 }
 
 impl Context {

@@ -133,6 +133,7 @@ pub fn init_with_ports(
             },
             api: ApiSection {
                 listen: format!("127.0.0.1:{api_port}"),
+                metrics_public: false,
             },
             traces: None,
         };

@@ -31,6 +31,8 @@ pub struct Metrics {
     pub peers_connected: Gauge,
     /// Entries held ahead of gaps.
     pub entries_pending: Gauge,
+    /// Requests from members refused because the member was over its budget, by kind.
+    pub requests_refused: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -44,6 +46,7 @@ impl Default for Metrics {
             requests_served: Counter::default(),
             peers_connected: Gauge::default(),
             entries_pending: Gauge::default(),
+            requests_refused: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -81,6 +84,11 @@ impl Default for Metrics {
             "Entries held until a gap fills",
             m.entries_pending.clone(),
         );
+        registry.register(
+            "requests_refused",
+            "Requests from members refused over the member's rate budget, by kind",
+            m.requests_refused.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -89,6 +97,13 @@ impl Metrics {
     /// Counts a refused entry.
     pub fn rejected(&self, reason: &'static str) {
         self.entries_rejected
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Counts a request refused over a member's budget.
+    pub fn refused(&self, reason: &'static str) {
+        self.requests_refused
             .get_or_create(&ReasonLabel { reason })
             .inc();
     }

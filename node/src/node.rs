@@ -122,6 +122,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let network = config.roster.network_id;
     let (core_handle, core_inbox) = CoreHandle::new();
     let metrics = Arc::new(Metrics::default());
+    let limits = Arc::new(crate::core::limits::RateLimits::default());
     let ctx = Context::new(ContextInner {
         country: config.country.clone(),
         name: config.name.clone(),
@@ -134,6 +135,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         store: store.clone(),
         audit: AuditLog::open(&store, signer.clone(), network)?,
         metrics: metrics.clone(),
+        limits: limits.clone(),
         core: core_handle.clone(),
     });
     let handle = NodeHandle {
@@ -149,6 +151,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         handle.notices.clone(),
         Arc::new(handle.firearms.clone()),
         Arc::new(handle.ballistics.clone()),
+        Arc::new(crate::audit::AuditAnchoring::new(handle.ctx.clone())),
     ]);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let core_config = CoreConfig {
@@ -159,7 +162,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             heads_interval_ms: config.tuning.heads_interval.as_millis() as u64,
             heads_debounce_ms: config.tuning.heads_debounce.as_millis() as u64,
             max_ahead_ms: config.tuning.max_clock_ahead.as_millis() as u64,
+            own_head_grace_ms: config.tuning.own_head_grace.as_millis() as u64,
         },
+        feed_quota_bytes: config.tuning.max_feed_bytes_per_member,
     };
     let parts = CoreParts {
         store,
@@ -168,6 +173,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         fast_path,
         metrics,
         capabilities,
+        limits,
     };
     let mut tasks = core::start(
         core_config,
@@ -176,6 +182,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         core_inbox,
         shutdown_rx.clone(),
     )?;
+    tasks.push(tokio::spawn(reconcile_records(handle.firearms.clone())));
     let (api_task, api_addr) = serve_api(&config, handle.clone(), shutdown_rx).await?;
     tasks.insert(0, api_task);
     tracing::info!(country = %config.country, bureau = %me, api = %api_addr, "member started");
@@ -186,6 +193,13 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         tasks,
         net_task,
     })
+}
+
+/// Announces what a crash left written but unannounced (see `Firearms::reconcile`).
+async fn reconcile_records(firearms: FirearmsNode) {
+    if let Err(e) = firearms.firearms.reconcile(&firearms).await {
+        tracing::error!("cannot finish the record changes a crash interrupted: {e}");
+    }
 }
 
 /// The network task's view of the feed tips, from what is stored (frozen feeds left out).
@@ -248,7 +262,14 @@ async fn serve_api(
         .map_err(listen_error)?;
     let addr = listener.local_addr().map_err(listen_error)?;
     Ok((
-        tokio::spawn(crate::api::serve(listener, handle, shutdown)),
+        tokio::spawn(crate::api::serve(
+            listener,
+            handle,
+            crate::api::ApiOptions {
+                metrics_public: config.metrics_public,
+            },
+            shutdown,
+        )),
         addr,
     ))
 }

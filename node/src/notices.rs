@@ -73,7 +73,36 @@ fn apply_content(record: &mut NoticeRecord, content: &NoticeContent) {
 /// are few, and a per-notice database write would cost more than verifying the entry).
 #[derive(Default)]
 pub struct Notices {
-    records: RwLock<HashMap<NoticeId, NoticeRecord>>,
+    records: RwLock<Held>,
+}
+
+/// Most memory the notices of one member may take here (a member issues a few hundred
+/// notices a year; each is at most a few tens of KB). Notices past it are skipped with a
+/// warning: a member with a valid key cannot fill every node's memory with notices.
+pub const MAX_NOTICE_BYTES_PER_MEMBER: usize = 64 << 20;
+
+/// The notices and what each issuer's take in memory.
+#[derive(Default)]
+struct Held {
+    records: HashMap<NoticeId, NoticeRecord>,
+    bytes: HashMap<BureauId, usize>,
+}
+
+fn notice_bytes(content: &NoticeContent) -> usize {
+    content.title.len() + content.summary.len() + content.body.len() + 256
+}
+
+impl Held {
+    /// Whether `issuer` may hold `grow` more bytes; if so they are counted.
+    fn make_room(&mut self, issuer: BureauId, grow: isize) -> bool {
+        let used = self.bytes.entry(issuer).or_default();
+        let after = used.saturating_add_signed(grow);
+        if grow > 0 && after > MAX_NOTICE_BYTES_PER_MEMBER {
+            return false;
+        }
+        *used = after;
+        true
+    }
 }
 
 impl Notices {
@@ -92,22 +121,42 @@ impl Notices {
                 tracing::warn!(origin = %e.entry.origin, seq = e.entry.seq, "invalid notice operation skipped: {err}");
                 continue;
             }
-            apply(&mut records, e, op, received_at_ms);
+            if !room_for(&mut records, e, op) {
+                tracing::warn!(origin = %e.entry.origin, seq = e.entry.seq, "notice skipped: the member's notices take {MAX_NOTICE_BYTES_PER_MEMBER} bytes here already");
+                continue;
+            }
+            apply(&mut records.records, e, op, received_at_ms);
         }
     }
 
     /// One notice.
     pub fn get(&self, id: &NoticeId) -> Option<NoticeRecord> {
-        self.records.read().ok()?.get(id).cloned()
+        self.records.read().ok()?.records.get(id).cloned()
     }
 
     /// Every notice held.
     pub fn list(&self) -> Vec<NoticeRecord> {
         self.records
             .read()
-            .map(|r| r.values().cloned().collect())
+            .map(|r| r.records.values().cloned().collect())
             .unwrap_or_default()
     }
+}
+
+/// Counts what `op` adds to its issuer's notices, or says there is no room for it.
+fn room_for(held: &mut Held, e: &VerifiedEntry, op: &NoticeOp) -> bool {
+    let grow = match op {
+        NoticeOp::Issue(content) => notice_bytes(content) as isize,
+        NoticeOp::Update { notice, content } => match held.records.get(notice) {
+            Some(old) if old.issuer == e.entry.origin => {
+                let before = old.title.len() + old.summary.len() + old.body.len() + 256;
+                notice_bytes(content) as isize - before as isize
+            }
+            _ => 0,
+        },
+        NoticeOp::Cancel { reason, .. } => reason.len() as isize,
+    };
+    held.make_room(e.entry.origin, grow)
 }
 
 fn apply(
@@ -256,7 +305,49 @@ impl crate::core::Capability for Notices {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use striae_protocol::{
+        Entry, EntryId, NetworkId, NoticeKind, Signer, feed::ENTRY_VERSION, notice::MAX_BODY_BYTES,
+        time::now_ms,
+    };
+
+    use super::*;
+
+    #[test]
+    fn one_member_cannot_fill_memory_with_notices_and_others_still_apply() {
+        let net = NetworkId::from_name("t");
+        let (flooder, honest) = (Signer::from_seed([1; 32]), Signer::from_seed([2; 32]));
+        let notices = Notices::default();
+        let now = now_ms();
+        let issue = |signer: &Signer, seq: u64, prev: EntryId| {
+            Entry {
+                version: ENTRY_VERSION,
+                origin: signer.bureau(),
+                seq,
+                prev,
+                timestamp_ms: now,
+                body: Body::Notice(NoticeOp::Issue(NoticeContent {
+                    kind: NoticeKind::Purple,
+                    title: format!("n{seq}"),
+                    summary: "s".into(),
+                    body: "x".repeat(MAX_BODY_BYTES),
+                    expires_at_ms: now + 1_000,
+                })),
+            }
+            .sign(signer, &net)
+            .expect("test fixture")
+        };
+        let mut prev = EntryId::GENESIS;
+        let flood = MAX_NOTICE_BYTES_PER_MEMBER / MAX_BODY_BYTES + 50;
+        for seq in 1..=flood as u64 {
+            let e = issue(&flooder, seq, prev);
+            prev = e.id;
+            notices.project(std::slice::from_ref(&e), now);
+        }
+        let held = notices.list().len();
+        assert!(held < flood && held > flood - 100, "{held} of {flood}");
+        notices.project(&[issue(&honest, 1, EntryId::GENESIS)], now);
+        assert_eq!(notices.list().len(), held + 1);
+    }
 
     #[test]
     fn any_time_formats_without_panicking() {

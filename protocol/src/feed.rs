@@ -42,6 +42,19 @@ pub enum Body {
     BallisticDigests(Vec<BallisticDigest>),
     /// Exhibits the origin no longer offers for comparison.
     BallisticRetractions(Vec<ExhibitRef>),
+    /// The head of the origin's audit log. Every member keeps it in the origin's feed, out of
+    /// reach of whoever can edit the origin's disk: a log cut back below an anchor, or
+    /// rewritten before it, no longer matches.
+    AuditAnchor(AuditAnchor),
+}
+
+/// Where the origin's audit log stood when it was anchored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct AuditAnchor {
+    /// Records in the log (the seq of the last).
+    pub records: u64,
+    /// Hash of the last stored record (BLAKE3 of its signature and JSON).
+    pub last_hash: [u8; 32],
 }
 
 impl Body {
@@ -54,6 +67,7 @@ impl Body {
             Body::ReferenceAddition(_) => "reference_addition",
             Body::BallisticDigests(_) => "ballistic_digests",
             Body::BallisticRetractions(_) => "ballistic_retractions",
+            Body::AuditAnchor(_) => "audit_anchor",
         }
     }
 
@@ -329,6 +343,9 @@ fn batch_signatures_valid(entries: &[UnverifiedEntry], network: &NetworkId) -> b
             _ => return false,
         }
     }
+    if entries.iter().any(|e| small_order_r(&e.wire.signature)) {
+        return false;
+    }
     let messages: Vec<Vec<u8>> = entries.iter().map(|e| e.message(network)).collect();
     let message_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
     let signatures: Vec<Signature> = entries
@@ -336,6 +353,16 @@ fn batch_signatures_valid(entries: &[UnverifiedEntry], network: &NetworkId) -> b
         .map(|e| Signature::from_bytes(&e.wire.signature))
         .collect();
     ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).is_ok()
+}
+
+/// Whether a signature's `R` is a point of small order (or not a point at all), which
+/// `verify_strict` refuses and plain batch verification would accept.
+fn small_order_r(signature: &[u8; 64]) -> bool {
+    let mut r = [0u8; 32];
+    r.copy_from_slice(&signature[..32]);
+    curve25519_dalek::edwards::CompressedEdwardsY(r)
+        .decompress()
+        .is_none_or(|point| point.is_small_order())
 }
 
 impl VerifiedEntry {
@@ -465,6 +492,57 @@ mod tests {
         let results = verify_batch(unverified, &net());
         for (i, r) in results.iter().enumerate() {
             assert_eq!(r.is_ok(), i != 6, "entry {}", i + 1);
+        }
+    }
+
+    /// A signature whose `R` is the identity point, made with the origin's secret scalar:
+    /// `sB = kA` holds, so a check that skips the small-order test accepts it.
+    fn small_order_signature(seed: [u8; 32], message: &[u8]) -> [u8; 64] {
+        use curve25519_dalek::scalar::Scalar;
+        use sha2::{Digest, Sha512};
+        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let mut r = [0u8; 32];
+        r[0] = 1; // the identity, compressed
+        let mut hash = Sha512::new();
+        hash.update(r);
+        hash.update(key.verifying_key().as_bytes());
+        hash.update(message);
+        let mut wide = [0u8; 64];
+        wide.copy_from_slice(&hash.finalize());
+        let k = Scalar::from_bytes_mod_order_wide(&wide);
+        let s = k * key.to_scalar();
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(&r);
+        signature[32..].copy_from_slice(s.as_bytes());
+        signature
+    }
+
+    #[test]
+    fn pages_refuse_the_small_order_signatures_single_entries_refuse() {
+        let seed = [5; 32];
+        let signer = Signer::from_seed(seed);
+        let mut wires = Vec::new();
+        let mut prev = EntryId::GENESIS;
+        for seq in 1..=6u64 {
+            let signed = sample_entry(&signer, seq, prev)
+                .sign(&signer, &net())
+                .expect("test fixture");
+            prev = signed.id;
+            wires.push(signed.wire);
+        }
+        let mut unverified: Vec<UnverifiedEntry> = wires
+            .iter()
+            .map(|w| UnverifiedEntry::decode(w).expect("test fixture"))
+            .collect();
+        let message = unverified[2].message(&net());
+        let forged = small_order_signature(seed, &message);
+        unverified[2].wire.signature = forged;
+        let mut alone = UnverifiedEntry::decode(&wires[2]).expect("test fixture");
+        alone.wire.signature = forged;
+        assert!(alone.verify(&net()).is_err(), "verify_strict refuses it");
+        let results = verify_batch(unverified, &net());
+        for (i, r) in results.iter().enumerate() {
+            assert_eq!(r.is_ok(), i != 2, "entry {}", i + 1);
         }
     }
 

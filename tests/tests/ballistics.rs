@@ -1,8 +1,9 @@
 //! Ballistic evidence across real members, through the HTTP API: a cartridge case entered at
 //! one member finds its same-gun mate held by another and the holder confirms it; an offline
 //! holder leaves its candidates unconfirmed without failing the search; a lead appears
-//! without anyone searching; bad files and parameters are refused with a 4xx naming the
-//! problem; and leave-one-out accuracy on the Fadul scans when they are present.
+//! without anyone searching and is confirmed once an operator approves it; bad files and
+//! parameters are refused with a 4xx naming the problem; and leave-one-out accuracy on the
+//! Fadul scans when they are present.
 //!
 //! Scans: the real Fadul scans (`../shared/datasets/fadul-known`, or `STRIAE_DATASET_DIR`)
 //! when present, otherwise synthetic scans of one make (two cases per gun).
@@ -303,8 +304,31 @@ async fn a_lead_appears_when_another_member_adds_a_same_gun_case() {
     let (_, none) = net.get(1, "/v1/ballistics/leads").await;
     assert_eq!(none, serde_json::json!([]));
 
-    // FR adds the other case of the same gun; nobody searches.
+    // FR adds the other case of the same gun; nobody searches. The lead is proposed, and our
+    // surface goes to FR only once an operator approves it.
     let theirs = add(&net, 0, scans.case(1, 2), "FR-9").await;
+    let proposed = eventually(WAIT, || async {
+        let (_, leads) = net.get(1, "/v1/ballistics/leads").await;
+        leads
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|l| l["exhibit_ref"] == theirs.as_str() && l["confirmation"] == "proposed")
+    })
+    .await;
+    let (_, leads) = net.get(1, "/v1/ballistics/leads").await;
+    assert!(proposed, "no proposed lead: {leads}");
+    let (_, audit) = net.get(1, "/v1/audit").await;
+    assert!(!audit_actions(&audit).contains(&("out".into(), "confirm_request".into())));
+    let id = leads[0]["id"].as_str().unwrap();
+    let (code, v) = net
+        .post(
+            1,
+            &format!("/v1/ballistics/leads/{id}/approve"),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
     let confirmed = eventually(WAIT, || async {
         let (_, leads) = net.get(1, "/v1/ballistics/leads").await;
         leads

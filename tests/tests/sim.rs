@@ -2,6 +2,7 @@
 //! members that were offline catch up, byzantine members break no invariant, and a seed
 //! always gives the same run.
 
+use striae_node::core::feeds::MAX_PENDING_BYTES_TOTAL;
 use striae_tests::sim::{Sim, SimConfig};
 
 fn config(seed: u64, offline: usize, byzantine: usize) -> SimConfig {
@@ -34,6 +35,12 @@ fn byzantine_members_break_no_invariant_and_are_caught() {
         assert!(report.delivered_all, "{report:?}");
         let caught: u64 = report.penalties.values().sum();
         assert!(caught > 0, "the misbehaviour was never noticed: {report:?}");
+        // Floods were held, within the cap, and never forwarded as if they applied.
+        assert!(report.max_held_bytes > 0, "{report:?}");
+        assert!(
+            report.max_held_bytes <= MAX_PENDING_BYTES_TOTAL,
+            "{report:?}"
+        );
     }
 }
 

@@ -15,5 +15,8 @@ pub mod serial;
 
 pub use date::Date;
 pub use record::{FieldError, FirearmInput, FirearmRecord, validate_input};
-pub use reference::{Normalised, RefError, ReferenceAddition, ReferenceTable, clean_unknown};
+pub use reference::{
+    AdditionOrder, MergedReference, Normalised, RefError, ReferenceAddition, ReferenceTable,
+    clean_unknown,
+};
 pub use serial::{SerialError, confusable_fold, normalise_serial};

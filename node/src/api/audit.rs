@@ -1,14 +1,13 @@
 //! `/v1/audit`: the node's signed, hash-chained audit log, and its verification.
 
-use axum::{
-    Json, Router,
-    extract::{Query, State},
-    routing::get,
-};
+use axum::{Json, Router, extract::State, routing::get};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiError;
+use super::{
+    ApiError,
+    error::{ApiQuery, NoQuery},
+};
 use crate::node::NodeHandle;
 
 /// Most records one page lists.
@@ -33,7 +32,7 @@ pub(super) struct Page {
 
 async fn list(
     State(node): State<NodeHandle>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = page.limit.unwrap_or(MAX_PAGE);
     if limit == 0 || limit > MAX_PAGE {
@@ -46,7 +45,7 @@ async fn list(
     Ok(Json(json!(records)))
 }
 
-async fn verify(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiError> {
+async fn verify(State(node): State<NodeHandle>, _: NoQuery) -> Result<Json<Value>, ApiError> {
     let audit = node.clone();
     let verification = tokio::task::spawn_blocking(move || audit.audit.verify())
         .await

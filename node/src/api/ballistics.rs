@@ -5,14 +5,17 @@ use std::collections::HashMap;
 
 use axum::{
     Json, Router,
-    body::Bytes,
-    extract::{Path, Query, State, rejection::BytesRejection, rejection::QueryRejection},
+    extract::State,
     http::StatusCode,
     routing::{get, post},
 };
 use serde_json::{Value, json};
+use striae_protocol::ballistic::ExhibitRef;
 
-use super::ApiError;
+use super::{
+    ApiError,
+    error::{ApiQuery, NoQuery, PathId, Upload},
+};
 use crate::{
     ballistics::{self, AddRequest, BallisticsError, Probe, SearchRequest},
     node::NodeHandle,
@@ -25,6 +28,7 @@ pub(super) fn routes() -> Router<NodeHandle> {
         .route("/ballistics", post(add).get(list))
         .route("/ballistics/search", post(search_upload))
         .route("/ballistics/leads", get(leads))
+        .route("/ballistics/leads/{id}/approve", post(approve_lead))
         .route("/ballistics/{id}", get(show).delete(retract))
         .route("/ballistics/{id}/search", post(search_stored))
 }
@@ -35,6 +39,7 @@ impl From<BallisticsError> for ApiError {
             BallisticsError::Field { field, message }
             | BallisticsError::Unsupported { field, message } => ApiError::field(field, message),
             BallisticsError::NotFound(m) => ApiError::not_found(m),
+            BallisticsError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             e @ (BallisticsError::Store(_)
             | BallisticsError::Blob(_)
             | BallisticsError::Publish { .. }
@@ -46,12 +51,12 @@ impl From<BallisticsError> for ApiError {
     }
 }
 
-type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+type Params = ApiQuery<HashMap<String, String>>;
 
 /// The query parameters, refusing any the route does not know (a misspelt `limt=` must not
 /// silently fall back to a default).
 fn params(query: Params, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
-    let Query(map) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let ApiQuery(map) = query;
     if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(ApiError::field(
             unknown.clone(),
@@ -64,28 +69,26 @@ fn params(query: Params, allowed: &[&str]) -> Result<HashMap<String, String>, Ap
     Ok(map)
 }
 
-fn body(bytes: Result<Bytes, BytesRejection>) -> Result<Vec<u8>, ApiError> {
-    bytes.map(|b| b.to_vec()).map_err(|e| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_unreadable",
-            format!("body: {}", e.body_text()),
-        )
-    })
+/// An exhibit id from the path: the exhibit reference, 32 hexadecimal characters.
+fn exhibit_id(id: &str) -> Result<String, ApiError> {
+    ExhibitRef::from_hex(id)
+        .map(|r| r.to_hex())
+        .ok_or_else(|| ApiError::field("id", "an exhibit id is 32 hexadecimal characters"))
 }
 
 async fn inspect(
     State(node): State<NodeHandle>,
-    bytes: Result<Bytes, BytesRejection>,
+    _: NoQuery,
+    Upload(bytes): Upload,
 ) -> Result<Json<Value>, ApiError> {
-    let info = ballistics::inspect(&node.ballistics, body(bytes)?).await?;
+    let info = ballistics::inspect(&node.ballistics, bytes).await?;
     Ok(Json(json!(info)))
 }
 
 async fn add(
     State(node): State<NodeHandle>,
     query: Params,
-    bytes: Result<Bytes, BytesRejection>,
+    Upload(bytes): Upload,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut q = params(query, &["kind", "caliber", "case_ref"])?;
     let request = AddRequest {
@@ -93,8 +96,7 @@ async fn add(
         caliber: q.remove("caliber"),
         case_ref: q.remove("case_ref"),
     };
-    let (record, warnings) =
-        ballistics::add_exhibit(&node.ballistics, request, body(bytes)?).await?;
+    let (record, warnings) = ballistics::add_exhibit(&node.ballistics, request, bytes).await?;
     let mut v = record.to_json(&node.country);
     v["warnings"] = json!(warnings);
     Ok((StatusCode::CREATED, Json(v)))
@@ -110,8 +112,10 @@ async fn list(State(node): State<NodeHandle>, query: Params) -> Result<Json<Valu
 
 async fn show(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
+    _: NoQuery,
 ) -> Result<Json<Value>, ApiError> {
+    let id = exhibit_id(&id)?;
     match node.ballistics.ballistics.record(&id)? {
         Some(r) => Ok(Json(r.to_json(&node.country))),
         None => Err(ApiError::not_found(format!("no exhibit {id} at this node"))),
@@ -120,8 +124,10 @@ async fn show(
 
 async fn retract(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
+    _: NoQuery,
 ) -> Result<Json<Value>, ApiError> {
+    let id = exhibit_id(&id)?;
     let record = ballistics::retract_exhibit(&node.ballistics, &id).await?;
     Ok(Json(record.to_json(&node.country)))
 }
@@ -139,19 +145,20 @@ fn search_request(mut q: HashMap<String, String>) -> SearchRequest {
 async fn search_upload(
     State(node): State<NodeHandle>,
     query: Params,
-    bytes: Result<Bytes, BytesRejection>,
+    Upload(bytes): Upload,
 ) -> Result<Json<Value>, ApiError> {
     let q = params(query, &["kind", "caliber", "case_ref", "limit", "confirm"])?;
     let request = search_request(q);
-    let result = ballistics::search(&node.ballistics, Probe::Upload(body(bytes)?), request).await?;
+    let result = ballistics::search(&node.ballistics, Probe::Upload(bytes), request).await?;
     Ok(Json(result.to_json(&node.ballistics)))
 }
 
 async fn search_stored(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     query: Params,
 ) -> Result<Json<Value>, ApiError> {
+    let id = exhibit_id(&id)?;
     let q = params(query, &["case_ref", "limit", "confirm"])?;
     let result = ballistics::search(&node.ballistics, Probe::Stored(id), search_request(q)).await?;
     Ok(Json(result.to_json(&node.ballistics)))
@@ -189,4 +196,21 @@ async fn leads(State(node): State<NodeHandle>, query: Params) -> Result<Json<Val
             .map(|l| l.to_json(&node.ballistics))
             .collect(),
     )))
+}
+
+/// An operator approves a proposed lead: our exhibit's surface goes to the holder for
+/// confirmation.
+async fn approve_lead(
+    State(node): State<NodeHandle>,
+    PathId(id): PathId,
+    _: NoQuery,
+) -> Result<Json<Value>, ApiError> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::field(
+            "id",
+            "a lead id is 32 hexadecimal characters",
+        ));
+    }
+    let lead = ballistics::approve_lead(&node.ballistics, &id).await?;
+    Ok(Json(lead.to_json(&node.ballistics)))
 }

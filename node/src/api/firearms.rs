@@ -3,15 +3,14 @@
 
 use axum::{
     Json, Router,
-    body::Bytes,
-    extract::{Path, Query, State},
+    extract::State,
     http::{HeaderMap, StatusCode, header},
     routing::{get, post},
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use striae_firearms_lib::{
-    FirearmInput, RefError, ReferenceAddition, import::ImportFormat, normalise_serial,
+    FieldError, FirearmInput, RefError, ReferenceAddition, import::ImportFormat, normalise_serial,
     record::INPUT_FIELDS, validate_input,
 };
 use striae_protocol::{
@@ -19,7 +18,10 @@ use striae_protocol::{
     firearm::{MAX_REFERENCE_ADDITION_BYTES, RecordRef},
 };
 
-use super::{ApiError, ApiJson, error::parse_json};
+use super::{
+    ApiError, ApiJson,
+    error::{ApiQuery, NoQuery, OptionalJson, PathId, Upload, field_of},
+};
 use crate::{
     firearms::{
         FirearmsError,
@@ -53,7 +55,13 @@ pub(super) fn routes() -> Router<NodeHandle> {
 
 impl From<FirearmsError> for ApiError {
     fn from(e: FirearmsError) -> Self {
-        ApiError::internal(e)
+        match e {
+            FirearmsError::ImportInProgress => {
+                ApiError::new(StatusCode::CONFLICT, "import_in_progress", e.to_string())
+            }
+            FirearmsError::Core(core) => core.into(),
+            other => ApiError::internal(other),
+        }
     }
 }
 
@@ -76,8 +84,7 @@ fn parse_ref(text: &str) -> Result<RecordRef, ApiError> {
 }
 
 /// A JSON object whose keys are all record fields.
-fn record_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let value: Value = parse_json(bytes)?;
+fn record_object(value: Value) -> Result<Map<String, Value>, ApiError> {
     let Value::Object(object) = value else {
         return Err(ApiError::field(
             "body",
@@ -93,7 +100,17 @@ fn record_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     Ok(object)
 }
 
-fn invalid_record(errors: &[striae_firearms_lib::FieldError]) -> ApiError {
+/// A record input from an object of its fields; a wrongly typed value is named
+/// (`history[0].date`).
+fn input_from(object: Map<String, Value>) -> Result<FirearmInput, FieldError> {
+    serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        FieldError::new(field_of(&path, &message, "body"), message)
+    })
+}
+
+fn invalid_record(errors: &[FieldError]) -> ApiError {
     let (field, message) = describe_errors(errors);
     let message = message
         .strip_prefix(&format!("{field}: "))
@@ -104,10 +121,11 @@ fn invalid_record(errors: &[striae_firearms_lib::FieldError]) -> ApiError {
 
 async fn create(
     State(node): State<NodeHandle>,
-    body: Bytes,
+    _: NoQuery,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let object = record_object(&body)?;
-    let input: FirearmInput = parse_json(&serde_json::to_vec(&object).unwrap_or_default())?;
+    let object = record_object(body)?;
+    let input = input_from(object).map_err(|e| ApiError::field(e.field, e.message))?;
     let table = node.firearms.firearms.table();
     let record = validate_input(&input, &table).map_err(|e| invalid_record(&e))?;
     let (id, stored) = node
@@ -120,7 +138,8 @@ async fn create(
 
 async fn show(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
+    _: NoQuery,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_ref(&id)?;
     let stored = node
@@ -133,11 +152,18 @@ async fn show(
 
 async fn update(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
-    body: Bytes,
+    PathId(id): PathId,
+    _: NoQuery,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_ref(&id)?;
-    let mut changes = record_object(&body)?;
+    let mut changes = record_object(body)?;
+    if changes.is_empty() {
+        return Err(ApiError::field(
+            "body",
+            format!("name at least one of {}", INPUT_FIELDS.join(", ")),
+        ));
+    }
     if let Some(value) = changes.remove("calibre") {
         changes.insert("caliber".into(), value);
     }
@@ -151,8 +177,7 @@ async fn update(
                 _ => Map::new(),
             };
             merged.extend(changes);
-            let input: FirearmInput = serde_json::from_value(Value::Object(merged))
-                .map_err(|e| vec![striae_firearms_lib::FieldError::new("body", e.to_string())])?;
+            let input = input_from(merged).map_err(|e| vec![e])?;
             validate_input(&input, &table)
         })
         .await?;
@@ -175,13 +200,20 @@ pub(super) struct Page {
 
 async fn list(
     State(node): State<NodeHandle>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = page.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::field("limit", format!("must be 1 to {MAX_PAGE}")));
     }
-    let after = page.after.as_deref().map(parse_ref).transpose()?;
+    let after = page
+        .after
+        .as_deref()
+        .map(|text| {
+            RecordRef::from_hex(text)
+                .ok_or_else(|| ApiError::field("after", "a record id is 32 hexadecimal characters"))
+        })
+        .transpose()?;
     let records = node.firearms.firearms.list(after, limit)?;
     Ok(Json(json!({
         "total": node.firearms.firearms.record_count(),
@@ -191,8 +223,9 @@ async fn list(
 
 async fn import(
     State(node): State<NodeHandle>,
+    _: NoQuery,
     headers: HeaderMap,
-    body: Bytes,
+    Upload(body): Upload,
 ) -> Result<Json<Value>, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -213,12 +246,36 @@ async fn import(
             "is empty: send the file's contents",
         ));
     }
+    let key = idempotency_key(&headers)?;
     let outcome = node
         .firearms
         .firearms
-        .import(&node.firearms, format, body.to_vec())
+        .import(&node.firearms, format, body, key)
         .await?;
-    Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
+    Ok(Json(
+        serde_json::to_value(outcome).map_err(ApiError::internal)?,
+    ))
+}
+
+/// The caller's `Idempotency-Key` (any text up to 256 bytes), hashed into an import key.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<[u8; 32]>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .ok()
+        .filter(|t| !t.trim().is_empty() && t.len() <= 256)
+        .ok_or_else(|| {
+            ApiError::field(
+                "Idempotency-Key",
+                "must be 1 to 256 visible ASCII characters",
+            )
+        })?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"striae-import-key-v1:");
+    hasher.update(text.as_bytes());
+    Ok(Some(*hasher.finalize().as_bytes()))
 }
 
 /// Body of `POST /v1/firearms/check`.
@@ -231,6 +288,7 @@ pub(super) struct CheckRequest {
 
 async fn check(
     State(node): State<NodeHandle>,
+    _: NoQuery,
     ApiJson(query): ApiJson<CheckRequest>,
 ) -> Result<Json<Value>, ApiError> {
     if query.make.trim().is_empty() {
@@ -258,7 +316,7 @@ async fn check(
     })))
 }
 
-async fn index_stats(State(node): State<NodeHandle>) -> Json<Value> {
+async fn index_stats(State(node): State<NodeHandle>, _: NoQuery) -> Json<Value> {
     let stats = node.firearms.firearms.index_stats();
     Json(json!({
         "digests": stats.live,
@@ -270,7 +328,7 @@ async fn index_stats(State(node): State<NodeHandle>) -> Json<Value> {
 
 // ---------------------------------------------------------------- reference table
 
-async fn reference(State(node): State<NodeHandle>) -> Json<Value> {
+async fn reference(State(node): State<NodeHandle>, _: NoQuery) -> Json<Value> {
     let table = node.firearms.firearms.table();
     Json(json!({
         "version": table.version(),
@@ -296,15 +354,98 @@ fn ref_error(e: RefError) -> ApiError {
     }
 }
 
+/// The fields each kind of reference addition takes (`kind` aside). The addition is an
+/// internally tagged enum: serde reads it through a buffer that loses the path of a wrongly
+/// typed value and ignores fields of another kind, so its shape is checked here first.
+const ADDITION_FIELDS: [(&str, &[&str]); 4] = [
+    ("make", &["id", "name", "country", "aliases"]),
+    ("model", &["id", "make_id", "name", "aliases"]),
+    ("caliber", &["id", "name", "aliases", "related"]),
+    ("alias", &["target_id", "alias"]),
+];
+/// Fields of an addition that hold lists of text; the others hold text.
+const ADDITION_LISTS: [&str; 2] = ["aliases", "related"];
+/// Fields of an addition that may be null.
+const ADDITION_OPTIONAL: [&str; 2] = ["id", "make_id"];
+
+/// Checks that `body` is an object of one addition kind's fields, each of the right type.
+fn check_addition_shape(body: &Value) -> Result<(), ApiError> {
+    let Value::Object(object) = body else {
+        return Err(ApiError::field("body", "expected a JSON object"));
+    };
+    let kinds = || {
+        ADDITION_FIELDS
+            .iter()
+            .map(|(k, _)| *k)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let kind = match object.get("kind") {
+        None => {
+            return Err(ApiError::field(
+                "kind",
+                format!("is required: one of {}", kinds()),
+            ));
+        }
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(_) => {
+            return Err(ApiError::field(
+                "kind",
+                format!("must be one of {}", kinds()),
+            ));
+        }
+    };
+    let Some((_, fields)) = ADDITION_FIELDS.iter().find(|(k, _)| *k == kind) else {
+        return Err(ApiError::field(
+            "kind",
+            format!("must be one of {}", kinds()),
+        ));
+    };
+    for (name, value) in object.iter().filter(|(name, _)| *name != "kind") {
+        if !fields.contains(&name.as_str()) {
+            return Err(ApiError::field(
+                name.as_str(),
+                format!(
+                    "unknown field for a {kind}; its fields are {}",
+                    fields.join(", ")
+                ),
+            ));
+        }
+        let fits = match value {
+            Value::String(_) => !ADDITION_LISTS.contains(&name.as_str()),
+            Value::Null => ADDITION_OPTIONAL.contains(&name.as_str()),
+            Value::Array(items) => {
+                ADDITION_LISTS.contains(&name.as_str()) && items.iter().all(Value::is_string)
+            }
+            _ => false,
+        };
+        if !fits {
+            let expected = if ADDITION_LISTS.contains(&name.as_str()) {
+                "a list of text"
+            } else {
+                "text"
+            };
+            return Err(ApiError::field(
+                name.as_str(),
+                format!("must be {expected}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 async fn add_reference(
     State(node): State<NodeHandle>,
-    body: Bytes,
+    _: NoQuery,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let addition: ReferenceAddition = parse_json(&body)?;
+    check_addition_shape(&body)?;
+    let addition: ReferenceAddition =
+        serde_json::from_value(body).map_err(|e| ApiError::field("body", e.to_string()))?;
     addition.validate().map_err(ref_error)?;
     let mut trial = (*node.firearms.firearms.table()).clone();
     trial.add(addition.clone()).map_err(ref_error)?;
-    let json = serde_json::to_string(&addition).unwrap_or_default();
+    let json = serde_json::to_string(&addition).map_err(ApiError::internal)?;
     if json.len() > MAX_REFERENCE_ADDITION_BYTES {
         return Err(ApiError::field(
             "body",
@@ -330,12 +471,22 @@ pub(super) struct SuggestQuery {
 
 async fn suggest(
     State(node): State<NodeHandle>,
-    Query(query): Query<SuggestQuery>,
+    ApiQuery(query): ApiQuery<SuggestQuery>,
 ) -> Result<Json<Value>, ApiError> {
     if query.q.trim().is_empty() || query.q.chars().count() > MAX_QUERY_CHARS {
         return Err(ApiError::field(
             "q",
             format!("must be 1 to {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    if query
+        .make
+        .as_ref()
+        .is_some_and(|make| make.chars().count() > MAX_QUERY_CHARS)
+    {
+        return Err(ApiError::field(
+            "make",
+            format!("is longer than {MAX_QUERY_CHARS} characters"),
         ));
     }
     let table = node.firearms.firearms.table();
@@ -372,6 +523,7 @@ async fn suggest(
 
 async fn start_trace(
     State(node): State<NodeHandle>,
+    _: NoQuery,
     ApiJson(input): ApiJson<TraceInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = traces::start(&node.firearms, input).await?;
@@ -398,21 +550,22 @@ fn limit_of(l: &Limit) -> Result<usize, ApiError> {
 
 async fn list_traces(
     State(node): State<NodeHandle>,
-    Query(l): Query<Limit>,
+    ApiQuery(l): ApiQuery<Limit>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(traces::list(&node.firearms, limit_of(&l)?)?)))
 }
 
 async fn show_trace(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
+    _: NoQuery,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(traces::show(&node.firearms, &id)?))
 }
 
 async fn incoming(
     State(node): State<NodeHandle>,
-    Query(l): Query<Limit>,
+    ApiQuery(l): ApiQuery<Limit>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(traces::incoming(
         &node.firearms,
@@ -428,19 +581,12 @@ pub(super) struct ReviewRequest {
     note: String,
 }
 
-fn review_body(body: &Bytes) -> Result<ReviewRequest, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(ReviewRequest::default());
-    }
-    parse_json(body)
-}
-
 async fn approve(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
-    body: Bytes,
+    PathId(id): PathId,
+    _: NoQuery,
+    OptionalJson(request): OptionalJson<ReviewRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let request = review_body(&body)?;
     Ok(Json(
         traces::review(&node.firearms, &id, true, &request.note).await?,
     ))
@@ -448,10 +594,10 @@ async fn approve(
 
 async fn refuse(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
-    body: Bytes,
+    PathId(id): PathId,
+    _: NoQuery,
+    OptionalJson(request): OptionalJson<ReviewRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let request = review_body(&body)?;
     Ok(Json(
         traces::review(&node.firearms, &id, false, &request.note).await?,
     ))

@@ -1,19 +1,17 @@
 //! `/v1/notices`: issue, list, show (with receipts), update and cancel Orange and Purple
 //! notices. Only the issuer may update or cancel its notice.
 
-use axum::{
-    Json,
-    body::Bytes,
-    extract::{Path, Query, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use striae_protocol::{
     Body, NoticeContent, NoticeId, NoticeOp, notice::MAX_LIFETIME_MS, time::now_ms,
 };
 
-use super::{ApiError, ApiJson, error::parse_json};
+use super::{
+    ApiError, ApiJson,
+    error::{ApiQuery, NoQuery, OptionalJson, PathId},
+};
 use crate::{
     node::NodeHandle,
     notices::{self, NoticeRecord, rfc3339, status_at},
@@ -52,6 +50,7 @@ pub(super) struct CancelRequest {
 
 /// Query of `GET /v1/notices`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
     status: Option<String>,
     limit: Option<usize>,
@@ -142,6 +141,7 @@ fn own(node: &NodeHandle, record: &NoticeRecord) -> Result<(), ApiError> {
 /// `POST /v1/notices`.
 pub(super) async fn issue(
     State(node): State<NodeHandle>,
+    _: NoQuery,
     ApiJson(req): ApiJson<IssueRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let now = now_ms();
@@ -170,7 +170,7 @@ pub(super) async fn issue(
 /// `GET /v1/notices`.
 pub(super) async fn list(
     State(node): State<NodeHandle>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
     if let Some(s) = &query.status
@@ -181,7 +181,10 @@ pub(super) async fn list(
             "must be active, cancelled or expired",
         ));
     }
-    let limit = query.limit.unwrap_or(1_000).min(MAX_LIST);
+    let limit = query.limit.unwrap_or(1_000);
+    if limit == 0 || limit > MAX_LIST {
+        return Err(ApiError::field("limit", format!("must be 1 to {MAX_LIST}")));
+    }
     let mut records: Vec<NoticeRecord> = node.notices.list();
     records.retain(|r| {
         query
@@ -202,7 +205,8 @@ pub(super) async fn list(
 /// `GET /v1/notices/{id}`.
 pub(super) async fn show(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
+    _: NoQuery,
 ) -> Result<Json<Value>, ApiError> {
     let record = load(&node, &parse_id(&id)?)?;
     Ok(Json(full_view(&node, &record, now_ms())?))
@@ -211,7 +215,8 @@ pub(super) async fn show(
 /// `PATCH /v1/notices/{id}`.
 pub(super) async fn update(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
+    _: NoQuery,
     ApiJson(req): ApiJson<UpdateRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
@@ -256,23 +261,19 @@ pub(super) async fn update(
 /// `POST /v1/notices/{id}/cancel`.
 pub(super) async fn cancel(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
-    body: Bytes,
+    PathId(id): PathId,
+    _: NoQuery,
+    OptionalJson(req): OptionalJson<CancelRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let req: CancelRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        CancelRequest::default()
-    } else {
-        parse_json(&body)?
-    };
-    let record = load(&node, &id)?;
-    own(&node, &record)?;
     let op = NoticeOp::Cancel {
         notice: id,
         reason: req.reason,
     };
     op.validate(now_ms())
         .map_err(|e| ApiError::field(e.field, e.message))?;
+    let record = load(&node, &id)?;
+    own(&node, &record)?;
     node.publish(Body::Notice(op)).await?;
     Ok(Json(full_view(&node, &load(&node, &id)?, now_ms())?))
 }

@@ -5,11 +5,14 @@ use std::collections::BTreeMap;
 use axum::{Json, extract::State};
 use serde_json::{Value, json};
 
-use super::ApiError;
+use super::{ApiError, error::NoQuery};
 use crate::{node::NodeHandle, notices::rfc3339};
 
 /// `GET /v1/status`.
-pub(super) async fn status(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiError> {
+pub(super) async fn status(
+    State(node): State<NodeHandle>,
+    _: NoQuery,
+) -> Result<Json<Value>, ApiError> {
     let peers = node.net.peers().await.map_err(ApiError::internal)?;
     let feeds: BTreeMap<String, u64> = node
         .store
@@ -39,7 +42,10 @@ pub(super) async fn status(State(node): State<NodeHandle>) -> Result<Json<Value>
 }
 
 /// `GET /v1/peers`: roster members other than this node.
-pub(super) async fn peers(State(node): State<NodeHandle>) -> Result<Json<Value>, ApiError> {
+pub(super) async fn peers(
+    State(node): State<NodeHandle>,
+    _: NoQuery,
+) -> Result<Json<Value>, ApiError> {
     let mut peers = node.net.peers().await.map_err(ApiError::internal)?;
     peers.sort_by_key(|a| node.country_of(&a.bureau));
     let rejected = node.core.rejected_from();

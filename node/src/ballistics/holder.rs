@@ -24,6 +24,7 @@ use super::{
 use crate::{
     audit::{Direction, Event},
     ballistics::BallisticsNode,
+    core::limits::RequestKind,
 };
 
 /// Compares `probe` with this node's exhibits `refs` (one CMC reference built from the probe,
@@ -92,6 +93,9 @@ pub(super) fn comparison_json(exhibit: &ExhibitRef, c: &Comparison) -> Value {
 /// Why a confirmation request cannot be served; the requester and the audit log get the text.
 #[derive(Debug, thiserror::Error)]
 enum RequestProblem {
+    /// An exhibit named twice (each would cost a comparison).
+    #[error("an exhibit is named twice")]
+    DuplicateExhibit,
     /// Too few or too many exhibits named.
     #[error("a confirmation request names 1 to {} exhibits", MAX_CONFIRM_EXHIBITS)]
     ExhibitCount,
@@ -118,6 +122,10 @@ enum RequestProblem {
 fn check_request(node: &BallisticsNode, request: &ConfirmRequest) -> Result<(), RequestProblem> {
     if request.exhibits.is_empty() || request.exhibits.len() > MAX_CONFIRM_EXHIBITS {
         return Err(RequestProblem::ExhibitCount);
+    }
+    let distinct: std::collections::HashSet<_> = request.exhibits.iter().collect();
+    if distinct.len() != request.exhibits.len() {
+        return Err(RequestProblem::DuplicateExhibit);
     }
     if request.case_ref.chars().count() > MAX_CASE_REF_CHARS {
         return Err(RequestProblem::CaseRefTooLong);
@@ -152,8 +160,17 @@ pub async fn on_confirm_request(
     let country = node.country_of(&from);
     let search_id = hex::encode(request.search_id);
     let exhibits: Vec<String> = request.exhibits.iter().map(|r| r.to_hex()).collect();
-    let refused = check_request(node, &request).err().map(|e| e.to_string());
-    node.audit.record_or_log(Event {
+    let mut refused = check_request(node, &request).err().map(|e| e.to_string());
+    // The core charged one exhibit; each further one costs a comparison on every core.
+    let extra = request.exhibits.len().saturating_sub(1) as f64;
+    if refused.is_none() && !node.limits.allow(from, RequestKind::ConfirmExhibit, extra) {
+        node.metrics.refused(RequestKind::ConfirmExhibit.label());
+        refused = Some(format!(
+            "rate limited: {}",
+            RequestKind::ConfirmExhibit.label()
+        ));
+    }
+    let recorded = node.audit.record(Event {
         direction: Direction::In,
         action: "confirm_request",
         peer: from,
@@ -162,6 +179,10 @@ pub async fn on_confirm_request(
         details: json!({"case_ref": request.case_ref, "exhibits": exhibits,
                         "probe_points": request.probe.z.len(), "refused": refused}),
     });
+    if let Err(e) = recorded {
+        tracing::error!("AUDIT LOG WRITE FAILED: {e}; confirmation refused");
+        return SyncResponse::Refused("the holder cannot audit requests now".into());
+    }
     if let Some(why) = refused {
         return SyncResponse::Refused(why);
     }
@@ -186,7 +207,8 @@ pub async fn on_confirm_request(
         .iter()
         .map(|(r, c)| comparison_json(r, c))
         .collect();
-    node.audit.record_or_log(Event {
+    // A disclosure leaves only once its audit record is on disk.
+    let recorded = node.audit.record(Event {
         direction: Direction::Out,
         action: "confirm_response",
         peer: from,
@@ -195,8 +217,13 @@ pub async fn on_confirm_request(
         details: json!({"case_ref": request.case_ref, "results": shown,
                         "signature": signed.signature_hex()}),
     });
+    if let Err(e) = recorded {
+        tracing::error!("AUDIT LOG WRITE FAILED: {e}; confirmation not sent");
+        return SyncResponse::Refused("the holder cannot audit disclosures now".into());
+    }
     if let Err(e) = node.store.flush().await {
-        tracing::error!("flush after a confirmation failed: {e}");
+        tracing::error!("audit record not durable ({e}); confirmation not sent");
+        return SyncResponse::Refused("the holder cannot audit disclosures now".into());
     }
     SyncResponse::Confirm(signed)
 }

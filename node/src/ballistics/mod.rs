@@ -7,7 +7,8 @@
 //! - `index`: the in-memory screening index over every digest held;
 //! - `search`: screening a probe network-wide and asking the holders to confirm;
 //! - `holder`: answering other members' confirmation requests;
-//! - `leads`: screening other members' new digests against this node's exhibits;
+//! - `leads`: screening other members' new digests against this node's exhibits, and the
+//!   operator's approval before a lead is sent for confirmation;
 //! - `seed`: example exhibits for the devnet.
 
 mod blobs;
@@ -18,7 +19,13 @@ mod leads;
 mod search;
 mod seed;
 
-use std::sync::{Arc, atomic::AtomicBool};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize},
+    },
+};
 
 use futures::future::BoxFuture;
 use striae_ballistics_lib::{
@@ -31,13 +38,13 @@ use striae_protocol::{
     ballistic::{MAX_CONFIRM_BYTES, ProbeSurface},
     codec,
 };
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 pub use blobs::{BlobError, BlobStore, FsBlobStore};
 pub use exhibits::{AddRequest, ExhibitRecord, add_exhibit, inspect, retract_exhibit};
 pub use holder::{confirm_locally, on_confirm_request};
 pub use index::{Held, IndexOp, ScreeningIndex, Shelf, UNKNOWN_CLASS, classes_compatible};
-pub use leads::{LEAD_SCREEN_THRESHOLD, Lead};
+pub use leads::{DUPLICATE_SCREEN_THRESHOLD, LEAD_SCREEN_THRESHOLD, Lead, PROPOSED, approve_lead};
 pub use search::{CONFIRM_TOP, Candidate, Probe, SearchRequest, SearchResult, search};
 pub use seed::seed_devnet;
 
@@ -47,9 +54,6 @@ use crate::{
     core::{Capability, CoreError},
     store::{Keyspace, Store, StoreError},
 };
-
-/// Digests from other members waiting to be screened against this node's exhibits.
-pub(crate) const LEAD_QUEUE: usize = 1024;
 
 /// Why a ballistic operation failed, in terms the API turns into an answer.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +77,9 @@ pub enum BallisticsError {
     /// No such exhibit here: 404.
     #[error("{0}")]
     NotFound(String),
+    /// The thing exists but is not in a state that allows this: 409.
+    #[error("{0}")]
+    Conflict(String),
     /// Storage failed: 500.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -121,8 +128,16 @@ pub struct Ballistics {
     all: Shelf,
     /// This node's own exhibits only (for leads).
     own: Shelf,
-    lead_tx: mpsc::Sender<leads::LeadJob>,
-    lead_rx: tokio::sync::Mutex<mpsc::Receiver<leads::LeadJob>>,
+    /// Other members' digests and retractions waiting to be screened for leads.
+    lead_jobs: Keyspace,
+    /// The key of the next job.
+    lead_job_next: AtomicU64,
+    /// Jobs waiting.
+    lead_job_count: AtomicUsize,
+    /// Confirmation requests each member may be sent per day without an operator.
+    lead_auto_budget: u32,
+    /// Automatic confirmations used, per member: (day, count).
+    lead_auto_used: Mutex<HashMap<BureauId, (u64, u32)>>,
     /// A lead pass is running.
     lead_busy: AtomicBool,
     /// Bounds concurrent CMC work (each comparison keeps a core busy).
@@ -135,7 +150,13 @@ impl Ballistics {
     /// Opens the exhibits and indexes this node's own; the screening index of every digest
     /// held is rebuilt from the stored feeds by the node (`rebuild_from`).
     pub fn open(store: &Store, config: &NodeConfig) -> Result<Self, StoreError> {
-        let (lead_tx, lead_rx) = mpsc::channel(LEAD_QUEUE);
+        let lead_jobs = store.keyspace("ballistic_lead_jobs")?;
+        let lead_job_next = match lead_jobs.last()? {
+            Some((key, _)) => <[u8; 8]>::try_from(key.as_ref())
+                .map(|k| u64::from_be_bytes(k) + 1)
+                .map_err(|_| StoreError::corrupt("ballistic_lead_jobs", "key is not 8 bytes"))?,
+            None => 0,
+        };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let ballistics = Ballistics {
             exhibits: store.keyspace("ballistic_exhibits")?,
@@ -145,8 +166,11 @@ impl Ballistics {
             blobs: Box::new(FsBlobStore::new(config.data_dir.join("blobs"))),
             all: Shelf::default(),
             own: Shelf::default(),
-            lead_tx,
-            lead_rx: tokio::sync::Mutex::new(lead_rx),
+            lead_job_count: AtomicUsize::new(lead_jobs.count()),
+            lead_jobs,
+            lead_job_next: AtomicU64::new(lead_job_next),
+            lead_auto_budget: config.tuning.lead_auto_confirms_per_day,
+            lead_auto_used: Mutex::new(HashMap::new()),
             lead_busy: AtomicBool::new(false),
             cpu: Arc::new(Semaphore::new(cores)),
             prep: PrepParams::default(),
@@ -308,14 +332,16 @@ impl Capability for BallisticsNode {
         }
     }
 
-    /// The screening index follows at once; other members' new digests are queued for lead
+    /// The screening index follows at once; other members' new digests are kept for lead
     /// screening.
     fn apply(&self, run: &[VerifiedEntry], _received_at_ms: u64) -> Result<(), StoreError> {
         for entry in run {
-            for op in index_ops(entry) {
-                if entry.entry.origin != self.me {
-                    self.ballistics.queue_lead(&op);
+            if entry.entry.origin != self.me {
+                for _ in 0..self.ballistics.queue_leads(entry)? {
+                    self.metrics.rejected("lead_queue_full");
                 }
+            }
+            for op in index_ops(entry) {
                 self.ballistics.all.apply(op);
             }
         }
@@ -335,8 +361,8 @@ impl Capability for BallisticsNode {
         })
     }
 
-    /// Screens other members' new digests for leads and retries lead confirmations whose
-    /// holder was offline.
+    /// Screens other members' new digests for leads and retries approved lead confirmations
+    /// whose holder was offline.
     fn tick(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move { leads::start_pass(self) })
     }

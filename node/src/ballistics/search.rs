@@ -441,6 +441,9 @@ pub(super) enum ConfirmError {
     /// This node's own comparison (it holds the candidates itself) failed.
     #[error(transparent)]
     Local(#[from] BallisticsError),
+    /// The request could not be audited, so it was not sent.
+    #[error("the request was not sent: the audit log cannot be written ({0})")]
+    NotAudited(#[source] crate::store::StoreError),
 }
 
 impl ConfirmError {
@@ -452,6 +455,7 @@ impl ConfirmError {
             ConfirmError::Probe(_) => "not_comparable",
             ConfirmError::Refused(_) => "holder_refused",
             ConfirmError::Sign(_)
+            | ConfirmError::NotAudited(_)
             | ConfirmError::Timeout
             | ConfirmError::Unreachable(_)
             | ConfirmError::UnexpectedAnswer
@@ -489,14 +493,18 @@ pub(super) async fn ask_holder(
     let message =
         SignedMessage::sign(&request, &node.signer, &node.network).map_err(ConfirmError::Sign)?;
     let exhibits: Vec<String> = refs.iter().map(|r| r.to_hex()).collect();
-    node.audit.record_or_log(Event {
-        direction: Direction::Out,
-        action: "confirm_request",
-        peer: holder,
-        peer_country: &country,
-        subject: &subject,
-        details: json!({"case_ref": case_ref, "exhibits": exhibits}),
-    });
+    // Our prepared surface leaves only once the request's audit record is on disk.
+    node.audit
+        .record(Event {
+            direction: Direction::Out,
+            action: "confirm_request",
+            peer: holder,
+            peer_country: &country,
+            subject: &subject,
+            details: json!({"case_ref": case_ref, "exhibits": exhibits}),
+        })
+        .map_err(ConfirmError::NotAudited)?;
+    node.store.flush().await.map_err(ConfirmError::NotAudited)?;
     let answer = tokio::time::timeout(
         HOLDER_TIMEOUT,
         node.ask(&holder, SyncRequest::Confirm(message)),

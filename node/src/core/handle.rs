@@ -42,6 +42,10 @@ pub enum CoreError {
     /// old backup); it must not publish until an operator resolves it.
     #[error("this node's feed is frozen after an equivocation; see the node log")]
     Frozen,
+    /// The node has just started and is still learning from its peers how far its own feed
+    /// reached, and too many publications already wait for that.
+    #[error("the node is catching up with its own feed from its peers; try again shortly")]
+    CatchingUp,
 }
 
 /// Why a request to another member got no answer.

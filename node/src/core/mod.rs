@@ -10,25 +10,30 @@
 //! - `services`: capability requests from other members, answered off the core, and the
 //!   capabilities' periodic work;
 //! - `capability`: the trait a capability implements;
+//! - `limits`: per-member token buckets for the requests members send;
+//! - `publish`: this node's own entries: waiting until it may sign, signing, one flush per
+//!   batch, then gossip;
 //! - `handle`: `CoreHandle`, how the rest of the node publishes, asks and observes.
 
 pub mod capability;
 pub mod feeds;
 mod handle;
+pub mod limits;
+mod publish;
 mod services;
 pub mod sync;
 pub mod verifier;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use libp2p::{PeerId, gossipsub::MessageId, request_response::ResponseChannel};
 use striae_protocol::{
-    Body, BureauId, Entry, NetworkId, Signer, SyncRequest, SyncResponse, VerifiedEntry,
-    feed::{ENTRY_VERSION, UnverifiedEntry},
+    Body, BureauId, NetworkId, Signer, SyncRequest, SyncResponse, VerifiedEntry,
+    feed::UnverifiedEntry,
     sync::{MAX_PAGE_BYTES, MAX_PAGE_ENTRIES},
     time::now_ms,
 };
@@ -38,6 +43,7 @@ pub use capability::{Capabilities, Capability};
 use feeds::Feeds;
 pub use handle::{Applied, AskError, CoreError, CoreHandle, CoreInbox};
 use handle::{AskReply, CoreCommand, PublishReply};
+use limits::{RateLimits, RequestKind};
 use services::ServiceCall;
 use sync::{GossipVerdict, Input, Offence, Output, StoredEntries, SyncConfig, SyncState};
 use verifier::{PulledPage, VerifiedPage};
@@ -50,6 +56,8 @@ use crate::{
 
 /// Publications made durable by one flush, at most.
 const MAX_PUBLISH_BATCH: usize = 64;
+/// Most publications kept waiting while the node learns its own head after start.
+const MAX_WAITING_PUBLICATIONS: usize = 4_096;
 /// Pulled pages waiting for the verifier, and verified pages waiting to be applied (each is at
 /// most one page in flight).
 const VERIFIED_CAPACITY: usize = 64;
@@ -74,6 +82,8 @@ pub struct CoreConfig {
     pub members: Vec<BureauId>,
     /// Timing of the heads exchange.
     pub sync: SyncConfig,
+    /// Most bytes stored of one other member's feed.
+    pub feed_quota_bytes: u64,
 }
 
 /// The pieces the core runs with.
@@ -90,6 +100,8 @@ pub struct CoreParts {
     pub metrics: Arc<Metrics>,
     /// The registered capabilities.
     pub capabilities: Capabilities,
+    /// Per-member request budgets (shared with the capabilities, which charge their own).
+    pub limits: Arc<RateLimits>,
 }
 
 /// Rebuilds every capability's projection from the stored feeds (one pass), then starts the
@@ -102,10 +114,15 @@ pub fn start(
     inbox: CoreInbox,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, StoreError> {
-    replay(&parts.store, &parts.capabilities)?;
+    let stored_bytes = replay(&parts.store, &parts.capabilities)?;
     let mut feeds = Feeds::new(
         config.members.iter().copied(),
         parts.store.heads()?.iter().map(|h| (h.origin, h.seq, h.id)),
+    );
+    feeds.set_quota(
+        config.signer.bureau(),
+        config.feed_quota_bytes,
+        stored_bytes,
     );
     for (origin, seq) in parts.store.evidence()? {
         tracing::warn!(%origin, seq, "member was caught equivocating: its feed stays frozen");
@@ -147,6 +164,7 @@ pub fn start(
         fast_path: parts.fast_path,
         metrics: parts.metrics,
         capabilities: parts.capabilities,
+        limits: parts.limits,
         handle: handle.clone(),
         commands: inbox.commands,
         peers,
@@ -156,19 +174,27 @@ pub fn start(
         to_verify,
         verified_rx,
         services: services_tx,
+        waiting: VecDeque::new(),
+        storage_failed: false,
     };
     let core_task = tokio::spawn(core.run(shutdown));
     Ok(vec![core_task, services_task, background_task])
 }
 
-/// Rebuilds the capabilities' in-memory projections from the stored feeds, in one pass.
-fn replay(store: &Store, capabilities: &Capabilities) -> Result<(), StoreError> {
+/// Rebuilds the capabilities' in-memory projections from the stored feeds, in one pass;
+/// returns the bytes stored of each feed.
+fn replay(
+    store: &Store,
+    capabilities: &Capabilities,
+) -> Result<HashMap<BureauId, u64>, StoreError> {
     let started = Instant::now();
     let mut entries = 0u64;
+    let mut bytes: HashMap<BureauId, u64> = HashMap::new();
     store.for_each_entry_received(|entry, received_at_ms| {
         for capability in capabilities.iter() {
             capability.replay(&entry, received_at_ms);
         }
+        *bytes.entry(entry.entry.origin).or_default() += entry.wire.len() as u64;
         entries += 1;
         Ok(())
     })?;
@@ -180,7 +206,7 @@ fn replay(store: &Store, capabilities: &Capabilities) -> Result<(), StoreError> 
         ms = started.elapsed().as_millis() as u64,
         "projections rebuilt from the stored feeds"
     );
-    Ok(())
+    Ok(bytes)
 }
 
 impl StoredEntries for Store {
@@ -207,6 +233,7 @@ struct Core {
     fast_path: Arc<FastPath>,
     metrics: Arc<Metrics>,
     capabilities: Capabilities,
+    limits: Arc<RateLimits>,
     handle: CoreHandle,
     commands: mpsc::Receiver<CoreCommand>,
     /// Roster members by their libp2p peer id.
@@ -218,6 +245,10 @@ struct Core {
     to_verify: mpsc::Sender<PulledPage<PeerId>>,
     verified_rx: mpsc::Receiver<VerifiedPage<PeerId>>,
     services: mpsc::Sender<ServiceCall>,
+    /// Publications that arrived before this node may sign (`SyncState::may_sign`).
+    waiting: VecDeque<(Body, PublishReply)>,
+    /// Storing or flushing our own entries failed: the core stops.
+    storage_failed: bool,
 }
 
 impl Core {
@@ -234,7 +265,16 @@ impl Core {
                 _ = tick.tick() => {
                     self.step(Input::Tick).await;
                     self.sweep_tags();
+                    self.publish_if_ready().await;
                 }
+            }
+            if self.storage_failed {
+                // Our feed in memory is ahead of what the disk may keep: announcing it (heads,
+                // pages) could make us sign a second entry for the same seq after a restart.
+                tracing::error!(
+                    "STORAGE FAILED while publishing: replication stopped so that nothing unsaved is announced; fix the disk and restart the node"
+                );
+                break;
             }
         }
         tracing::debug!("replication core stopped");
@@ -289,7 +329,14 @@ impl Core {
 
     async fn on_command(&mut self, cmd: CoreCommand) {
         match cmd {
-            CoreCommand::Publish { body, reply } => self.publish_waiting(body, reply).await,
+            CoreCommand::Publish { body, reply } => {
+                if self.waiting.len() >= MAX_WAITING_PUBLICATIONS {
+                    let _ = reply.send(Err(CoreError::CatchingUp));
+                    return;
+                }
+                self.waiting.push_back((body, reply));
+                self.publish_if_ready().await;
+            }
             CoreCommand::Ask {
                 peer,
                 request,
@@ -303,77 +350,6 @@ impl Core {
                 }
             }
         }
-    }
-
-    /// Publishes `body` and any other publications already waiting: each signed and stored in
-    /// order, all made durable by one flush, then gossiped. On disk before anyone hears of
-    /// them: a member that announced an entry it then lost in a crash would sign another entry
-    /// for the same seq after restart, and every peer would see it equivocate.
-    async fn publish_waiting(&mut self, body: Body, reply: PublishReply) {
-        let mut batch = vec![(self.append_own(body), reply)];
-        let mut next = None;
-        while batch.len() < MAX_PUBLISH_BATCH {
-            match self.commands.try_recv() {
-                Ok(CoreCommand::Publish { body, reply }) => {
-                    batch.push((self.append_own(body), reply));
-                }
-                Ok(other) => {
-                    next = Some(other);
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        let flushed = self.store.flush().await.map_err(Arc::new);
-        for (appended, reply) in batch {
-            let result = match (appended, &flushed) {
-                (Ok(entry), Ok(())) => {
-                    if let Err(e) = self.net.publish(entry.wire.clone()).await {
-                        // Sync delivers it anyway; gossip is only the fast path.
-                        let cause = std::error::Error::source(&e).map(ToString::to_string);
-                        tracing::warn!(cause, "{e}");
-                    }
-                    Ok(entry)
-                }
-                (Ok(_), Err(e)) => Err(CoreError::NotDurable(e.clone())),
-                (Err(e), _) => Err(e),
-            };
-            let _ = reply.send(result);
-        }
-        if let Some(command) = next {
-            Box::pin(self.on_command(command)).await;
-        }
-    }
-
-    /// Signs `body` as the next entry of our own feed and stores it (not yet flushed).
-    fn append_own(&mut self, body: Body) -> Result<VerifiedEntry, CoreError> {
-        let Some((seq, prev)) = self.sync.own_head() else {
-            return Err(CoreError::Frozen);
-        };
-        let entry = Entry {
-            version: ENTRY_VERSION,
-            origin: self.me,
-            seq: seq + 1,
-            prev,
-            timestamp_ms: now_ms(),
-            body,
-        }
-        .sign(&self.signer, &self.network)?;
-        let outputs = self
-            .sync
-            .handle(Input::Own(entry.clone()), now_ms(), &self.store);
-        let mut stored = false;
-        for output in outputs {
-            if let Output::Persist(run) = output {
-                self.persist(run)?;
-                stored = true;
-            }
-        }
-        if !stored {
-            tracing::error!(seq = entry.entry.seq, "own entry not applicable");
-            return Err(CoreError::Frozen);
-        }
-        Ok(entry)
     }
 
     /// Appends a run of entries of one origin: entries, then projections, then the head.
@@ -574,6 +550,12 @@ impl Core {
         let Some(from) = self.peers.get(&peer).copied() else {
             return;
         };
+        if let Some(kind) = self.over_budget(from, &request) {
+            self.metrics.refused(kind.label());
+            let refused = SyncResponse::Refused(format!("rate limited: {}", kind.label()));
+            let _ = self.net.respond(channel, refused).await;
+            return;
+        }
         let response = match request {
             SyncRequest::Heads(signed) => {
                 let signed = Arc::new(signed);
@@ -587,10 +569,31 @@ impl Core {
                 origin,
                 from_seq,
                 limit,
-            } => self.serve_pull(origin, from_seq, limit),
+            } => {
+                let page = self.serve_pull(origin, from_seq, limit);
+                if let SyncResponse::Entries(list) = &page {
+                    let bytes: usize = list.iter().map(Vec::len).sum();
+                    self.limits
+                        .charge(from, RequestKind::PullBytes, bytes as f64);
+                }
+                page
+            }
             request => return self.hand_to_capability(from, request, channel).await,
         };
         let _ = self.net.respond(channel, response).await;
+    }
+
+    /// The budget `request` would overdraw, if any. Pulls are charged the bytes served
+    /// afterwards; a member whose budget is spent is refused until it refills.
+    fn over_budget(&self, from: BureauId, request: &SyncRequest) -> Option<RequestKind> {
+        let (kind, cost) = match request {
+            SyncRequest::Heads(_) => (RequestKind::Heads, 1.0),
+            SyncRequest::Pull { .. } => (RequestKind::PullBytes, 0.0),
+            SyncRequest::Trace(_) | SyncRequest::TraceAnswer(_) => (RequestKind::Trace, 1.0),
+            // The capability charges the exhibits beyond the first once it has read them.
+            SyncRequest::Confirm(_) => (RequestKind::ConfirmExhibit, 1.0),
+        };
+        (!self.limits.allow(from, kind, cost)).then_some(kind)
     }
 
     /// Hands a capability's request to the worker pool: capabilities answer off the core (a

@@ -23,6 +23,10 @@ use striae_protocol::{
 
 use super::feeds::{Feeds, Offer, PULL_PAGE};
 
+mod io;
+
+pub use io::{GossipVerdict, Input, Offence, Output, PageError};
+
 /// A gossiped entry already held and older than this is a replay, not a late delivery
 /// (gossipsub forwards a message only on first receipt and remembers it for two minutes).
 pub const REPLAY_AGE_MS: u64 = 120_000;
@@ -40,175 +44,11 @@ pub struct SyncConfig {
     /// offered again. A signed time in the future would otherwise stretch a notice's five-year
     /// limit, and every member agrees on "not yet" only once time has passed.
     pub max_ahead_ms: u64,
-}
-
-/// What happened, as the runtime tells it.
-#[derive(Debug)]
-pub enum Input {
-    /// A member connected.
-    Connected(BureauId),
-    /// A member's last connection closed.
-    Disconnected(BureauId),
-    /// A member's signed heads statement (in its request, or its answer to ours).
-    Heads {
-        /// The member the statement came from (authenticated by the transport).
-        from: BureauId,
-        /// The statement, not yet verified (shared: the same statement often goes to many).
-        signed: Arc<SignedHeads>,
-    },
-    /// A gossiped entry the runtime decoded and verified (or failed to); answered with one
-    /// `Output::Verdict` before anything else.
-    Gossip {
-        /// The member it came from (not necessarily its origin).
-        from: BureauId,
-        /// The entry, or why it is invalid.
-        entry: Result<VerifiedEntry, EntryError>,
-    },
-    /// A gossiped entry the network's fast path already verified and forwarded.
-    Accepted {
-        /// The member it came from.
-        from: BureauId,
-        /// The entry.
-        entry: VerifiedEntry,
-    },
-    /// This node's own next entry, signed at the head `own_head` gave.
-    Own(VerifiedEntry),
-    /// A pulled page arrived and went to the verifier; the range stays in flight until
-    /// `PageVerified` (or `PullFailed`, when the verifier was too busy to take it).
-    PageArrived {
-        /// Who sent it.
-        from: BureauId,
-        /// The feed.
-        origin: BureauId,
-    },
-    /// A pull failed, was refused, or its page was dropped: the range is no longer in flight.
-    PullFailed {
-        /// The feed.
-        origin: BureauId,
-        /// The first seq asked for.
-        from_seq: u64,
-    },
-    /// A pulled page after verification.
-    PageVerified {
-        /// Who sent it.
-        from: BureauId,
-        /// The feed.
-        origin: BureauId,
-        /// The first seq asked for.
-        from_seq: u64,
-        /// Per entry, verified or why not; or why the page as a whole was refused.
-        results: Result<Vec<Result<VerifiedEntry, EntryError>>, PageError>,
-    },
-    /// Time passed (the runtime ticks every few tens of milliseconds).
-    Tick,
-}
-
-/// Why a pulled page was refused as a whole.
-#[derive(Debug, thiserror::Error)]
-pub enum PageError {
-    /// An entry in it does not decode.
-    #[error("an entry in the page does not decode")]
-    Malformed(#[source] EntryError),
-    /// Its entries are not consecutive entries of the feed asked for, from the seq asked for.
-    #[error("page out of order or of another feed")]
-    OutOfOrder,
-}
-
-impl Offence {
-    /// The metric label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Offence::InvalidEntry => "invalid_entry",
-            Offence::InvalidPage => "invalid_page",
-            Offence::InvalidHeads => "invalid_heads",
-            Offence::ForeignHeads => "foreign_heads",
-            Offence::BrokenChain => "broken_chain",
-            Offence::NotMember => "not_member",
-            Offence::Replay => "replay",
-        }
-    }
-}
-
-/// Whether gossipsub should forward a gossiped message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GossipVerdict {
-    /// Valid and new: forward it.
-    Accept,
-    /// Harmless but not to be forwarded (duplicate, frozen feed, overloaded).
-    Ignore,
-    /// Invalid: drop it and penalise the sender.
-    Reject,
-}
-
-/// What a member did wrong: a fixed set (metric labels come from it, never from error text).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Offence {
-    /// An entry that does not decode or whose signature does not verify.
-    InvalidEntry,
-    /// A page that does not decode or is not the range asked for.
-    InvalidPage,
-    /// A heads statement whose signature does not verify.
-    InvalidHeads,
-    /// A heads statement signed by another member than the sender.
-    ForeignHeads,
-    /// An entry whose `prev` is not the id of the entry before it.
-    BrokenChain,
-    /// An entry of an origin that is not on the roster.
-    NotMember,
-    /// An old entry sent again long after it was new.
-    Replay,
-}
-
-/// What the runtime must do, in order.
-#[derive(Debug)]
-pub enum Output {
-    /// The verdict on the `Input::Gossip` being handled.
-    Verdict(GossipVerdict),
-    /// Store this run of one origin's entries: entries, then projections, then the head.
-    Persist(Vec<VerifiedEntry>),
-    /// Send our signed heads (`SyncState::own_heads`) to this member.
-    SendHeads(BureauId),
-    /// Ask `peer` for `limit` entries of `origin` from `from_seq`; its answer comes back as
-    /// `PageArrived` then `PageVerified`, or as `PullFailed`.
-    Pull {
-        /// Who to ask.
-        peer: BureauId,
-        /// The feed.
-        origin: BureauId,
-        /// The first seq.
-        from_seq: u64,
-        /// How many entries at most.
-        limit: u32,
-    },
-    /// A member sent something invalid: count it and lower its score.
-    Penalise {
-        /// The member.
-        peer: BureauId,
-        /// What it did.
-        offence: Offence,
-    },
-    /// Two different signed entries for one `(origin, seq)`: keep both as evidence. The
-    /// origin is frozen from now on.
-    Equivocation {
-        /// The feed.
-        origin: BureauId,
-        /// The seq both claim.
-        seq: u64,
-        /// One entry's signed bytes.
-        first: Vec<u8>,
-        /// The other's.
-        second: Vec<u8>,
-    },
-    /// `member`'s signed heads reached `seq` of our own feed at `at_ms`: the receipts for
-    /// every entry up to there.
-    Receipt {
-        /// The member.
-        member: BureauId,
-        /// Its head of our feed.
-        seq: u64,
-        /// When it said so.
-        at_ms: u64,
-    },
+    /// After start, this node signs nothing until a member's heads statement has told it how
+    /// far its own feed reached, or until this long has passed with no member heard from. A
+    /// node restored from an older copy of its store would otherwise sign a second entry for
+    /// a seq its peers already hold: equivocation, and its feed frozen everywhere.
+    pub own_head_grace_ms: u64,
 }
 
 /// Checks a signed heads statement and opens it. Verification is a pure function of the
@@ -249,6 +89,14 @@ pub struct SyncState {
     advanced: BTreeSet<BureauId>,
     signed_heads: Option<Arc<SignedHeads>>,
     verify: HeadsVerifier,
+    /// (member, origin) -> the seq the member claimed for the origin when a page from it
+    /// brought nothing new: that claim wins no more pulls until the member claims another.
+    overclaimed: HashMap<(BureauId, BureauId), u64>,
+    /// When the first input was handled (the start of the own-head grace).
+    started_ms: Option<u64>,
+    /// Whether any member's heads statement was accepted since start.
+    heard_heads: bool,
+    next_expiry_ms: u64,
 }
 
 impl SyncState {
@@ -277,6 +125,10 @@ impl SyncState {
             advanced: BTreeSet::new(),
             signed_heads: None,
             verify: Arc::new(|signed: &SignedHeads, network: &NetworkId| signed.verify(network)),
+            overclaimed: HashMap::new(),
+            started_ms: None,
+            heard_heads: false,
+            next_expiry_ms: 0,
         }
     }
 
@@ -294,6 +146,23 @@ impl SyncState {
     /// when its own feed is frozen.
     pub fn own_head(&self) -> Option<(u64, EntryId)> {
         (!self.feeds.is_frozen(&self.me)).then(|| self.feeds.head(&self.me))
+    }
+
+    /// Whether this node may sign its next own entry now: once it knows how far its own feed
+    /// reached (see `SyncConfig::own_head_grace_ms`) and no member holds more of it than this
+    /// node does (those entries are pulled back first). A member whose page of our feed came
+    /// back empty does not hold what it claimed and does not count.
+    pub fn may_sign(&self, now_ms: u64) -> bool {
+        let started = self.started_ms.unwrap_or(now_ms);
+        let grace_over = now_ms.saturating_sub(started) >= self.config.own_head_grace_ms;
+        if !self.heard_heads && !grace_over {
+            return false;
+        }
+        let own_seq = self.feeds.head_seq(&self.me);
+        !self.peer_heads.iter().any(|(peer, (_, heads))| {
+            let claim = heads.seq_of(&self.me);
+            claim > own_seq && self.overclaimed.get(&(*peer, self.me)) != Some(&claim)
+        })
     }
 
     /// When the next periodic heads exchange is due (ms since the epoch), once ticking began.
@@ -330,6 +199,7 @@ impl SyncState {
     /// Handles one input; the outputs are to be carried out in order.
     pub fn handle(&mut self, input: Input, now_ms: u64, stored: &dyn StoredEntries) -> Vec<Output> {
         let mut out = Vec::new();
+        self.started_ms.get_or_insert(now_ms);
         match input {
             Input::Connected(peer) => {
                 self.connected.insert(peer);
@@ -338,6 +208,7 @@ impl SyncState {
             Input::Disconnected(peer) => {
                 self.connected.remove(&peer);
                 self.peer_heads.remove(&peer);
+                self.overclaimed.retain(|(member, _), _| *member != peer);
             }
             Input::Heads { from, signed } => self.on_heads(from, signed, &mut out),
             Input::Gossip { from, entry } => self.on_gossip(from, entry, now_ms, stored, &mut out),
@@ -345,7 +216,7 @@ impl SyncState {
                 self.on_accepted(from, entry, now_ms, stored, &mut out)
             }
             Input::Own(entry) => {
-                if let Offer::Apply(run) = self.feeds.offer(entry) {
+                if let Offer::Apply(run) = self.feeds.offer(entry, now_ms) {
                     self.persist(run, now_ms, &mut out);
                 }
             }
@@ -365,6 +236,10 @@ impl SyncState {
     // ---- timers ----
 
     fn on_tick(&mut self, now_ms: u64, out: &mut Vec<Output>) {
+        if now_ms >= self.next_expiry_ms {
+            self.next_expiry_ms = now_ms + 1_000;
+            self.feeds.expire_pending(now_ms);
+        }
         let interval = self.config.heads_interval_ms.max(1);
         // The first exchange comes at a random phase, so that members started together do
         // not all exchange heads (and verify each other's) in the same instant every interval.
@@ -450,7 +325,7 @@ impl SyncState {
         }
         let (origin, seq) = (entry.entry.origin, entry.entry.seq);
         let mut rest = Vec::new();
-        let verdict = match self.feeds.offer(entry) {
+        let verdict = match self.feeds.offer(entry, now_ms) {
             Offer::Apply(run) => {
                 // Forwarding first: the entry is verified and in sequence, and storing it
                 // should not add to every hop's latency.
@@ -458,17 +333,23 @@ impl SyncState {
                 GossipVerdict::Accept
             }
             Offer::Held => {
-                // A gap: ask the sender for what lies before.
+                // A gap: ask the sender for what lies before. Only applied entries are
+                // forwarded: an entry that may never apply (its gap may never fill) must not
+                // cost every member memory.
                 self.pull_from(from, origin, seq.saturating_sub(1), &mut rest);
-                GossipVerdict::Accept
+                GossipVerdict::Ignore
             }
-            Offer::Duplicate | Offer::Frozen | Offer::Overloaded => GossipVerdict::Ignore,
+            Offer::Duplicate | Offer::Frozen | Offer::Overloaded | Offer::OverQuota => {
+                GossipVerdict::Ignore
+            }
             Offer::AtOrBelowHead(entry) => {
                 self.on_old_entry(from, entry, now_ms, stored, &mut rest)
             }
             Offer::Equivocation { seq, first, second } => {
+                // The origin signed both; the member that relayed one did nothing wrong, so
+                // gossipsub must not lower its score (the origin is frozen instead).
                 self.equivocation(origin, seq, first, second, &mut rest);
-                GossipVerdict::Reject
+                GossipVerdict::Ignore
             }
             Offer::ChainBroken => {
                 penalise(&mut rest, from, Offence::BrokenChain);
@@ -497,7 +378,7 @@ impl SyncState {
             return;
         }
         let (origin, seq) = (entry.entry.origin, entry.entry.seq);
-        match self.feeds.offer(entry) {
+        match self.feeds.offer(entry, now_ms) {
             Offer::Apply(run) => self.persist(run, now_ms, out),
             Offer::Held => self.pull_from(from, origin, seq.saturating_sub(1), out),
             Offer::AtOrBelowHead(entry) => {
@@ -509,6 +390,7 @@ impl SyncState {
             Offer::Duplicate
             | Offer::Frozen
             | Offer::Overloaded
+            | Offer::OverQuota
             | Offer::ChainBroken
             | Offer::NotMember => {}
         }
@@ -528,8 +410,9 @@ impl SyncState {
             return GossipVerdict::Ignore;
         };
         if held != entry.wire {
+            // The origin's fault, not the relayer's (see `on_gossip`).
             self.equivocation(origin, seq, held, entry.wire, out);
-            return GossipVerdict::Reject;
+            return GossipVerdict::Ignore;
         }
         if now_ms.saturating_sub(entry.entry.timestamp_ms) > REPLAY_AGE_MS {
             penalise(out, from, Offence::Replay);
@@ -562,16 +445,33 @@ impl SyncState {
                 }
             },
         };
+        self.heard_heads = true;
         for head in &heads.heads {
             let (seq, id) = self.feeds.head(&head.origin);
             if head.seq == seq {
                 self.check_fork(from, head, id, out);
-            } else if head.seq > seq {
+            } else if head.seq > seq && self.plausible(from, &heads, head) {
+                self.overclaimed.remove(&(from, head.origin));
                 self.pull_from(from, head.origin, head.seq, out);
             }
         }
         if self.connected.contains(&from) {
             self.peer_heads.insert(from, (signed, heads));
+        }
+    }
+
+    /// Whether `from`'s claim `head` may win a pull: not a claim that already brought an
+    /// empty page, and not above what the origin itself said later. A member that claims
+    /// `u64::MAX` of every feed would otherwise be asked first for everything, forever.
+    fn plausible(&self, from: BureauId, heads: &Heads, head: &Head) -> bool {
+        if self.overclaimed.get(&(from, head.origin)) == Some(&head.seq) {
+            return false;
+        }
+        match self.peer_heads.get(&head.origin) {
+            Some((_, own)) if head.origin != from && own.issued_at_ms >= heads.issued_at_ms => {
+                head.seq <= own.seq_of(&head.origin)
+            }
+            _ => true,
         }
     }
 
@@ -670,12 +570,30 @@ impl SyncState {
             .peer_heads
             .iter()
             .filter(|(p, _)| self.connected.contains(p))
-            .map(|(p, h)| (*p, h.1.seq_of(&origin)))
+            .filter_map(|(p, (_, heads))| {
+                let seq = heads.seq_of(&origin);
+                let head = Head {
+                    origin,
+                    seq,
+                    id: EntryId::GENESIS,
+                };
+                self.plausible(*p, heads, &head).then_some((*p, seq))
+            })
             .max_by_key(|(_, seq)| *seq);
         if let Some((peer, seq)) = best
             && seq > self.feeds.head_seq(&origin)
         {
             self.pull_from(peer, origin, seq, out);
+        }
+    }
+
+    fn note_overclaim(&mut self, from: BureauId, origin: BureauId) {
+        let claim = self
+            .peer_heads
+            .get(&from)
+            .map_or(0, |(_, heads)| heads.seq_of(&origin));
+        if claim > self.feeds.head_seq(&origin) {
+            self.overclaimed.insert((from, origin), claim);
         }
     }
 
@@ -722,7 +640,7 @@ impl SyncState {
                 // The rest waits until our clock catches up; the next exchange pulls it again.
                 break;
             }
-            match self.feeds.offer(entry) {
+            match self.feeds.offer(entry, now_ms) {
                 Offer::Apply(applied) => run.extend(applied),
                 Offer::AtOrBelowHead(entry) => {
                     let seq = entry.entry.seq;
@@ -745,12 +663,17 @@ impl SyncState {
                     penalise(out, from, Offence::NotMember);
                     break;
                 }
+                Offer::OverQuota => break,
                 Offer::Held | Offer::Duplicate | Offer::Frozen | Offer::Overloaded => {}
             }
         }
         // A page that brought nothing new (the peer's heads were stale, or it is lying) is
-        // not followed up at once; the next heads exchange tries again.
+        // not followed up at once; the next heads exchange tries again, and the claim that
+        // asked for it wins no more pulls until the member claims something else.
         let progressed = !run.is_empty();
+        if !progressed {
+            self.note_overclaim(from, origin);
+        }
         self.persist(run, now_ms, out);
         if progressed {
             self.pull_more(origin, out);

@@ -2,29 +2,37 @@
 //! digests held from every member, checks, and traces between members.
 //!
 //! - `records`: this node's records in sled and the digests announcing them;
+//! - `imports`: bulk imports, once per key, and finishing what a crash interrupted;
+//! - `journal`: changes not yet announced and imports already done (crash recovery and
+//!   idempotent imports);
 //! - `index`: the in-memory digest index, rebuilt from the stored feeds at start and kept
 //!   current by [`Firearms::project`];
 //! - `traces`: signed trace requests and answers, the review queue and the delivery outbox;
 //! - `seed`: example records for the devnet.
 
+mod imports;
 pub mod index;
+pub mod journal;
 pub mod records;
 mod seed;
 pub mod traces;
 
-use std::sync::{
-    Arc, Mutex, RwLock,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use futures::future::BoxFuture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use striae_firearms_lib::{
-    FirearmInput, FirearmRecord, ReferenceAddition, ReferenceTable, import, validate_input,
+    AdditionOrder, FirearmRecord, MergedReference, ReferenceAddition, ReferenceTable,
 };
 use striae_protocol::{
     Body, BureauId, SyncRequest, SyncResponse, VerifiedEntry,
-    firearm::{FirearmDigest, MAX_DIGESTS_PER_ENTRY, RecordRef},
+    firearm::{MAX_DIGESTS_PER_ENTRY, RecordRef},
     time::now_ms,
 };
 
@@ -39,9 +47,10 @@ pub use seed::seed_devnet;
 pub use traces::{on_trace_answer, on_trace_request, tick};
 
 use index::{DigestIndex, Hit};
+use journal::{ImportKey, Journal};
 use records::{
-    META_TREE, RECORDS_TREE, RefCipher, StoredRecord, digest_of, encode_input, query_digests,
-    query_make_keys, store_key,
+    META_TREE, RECORDS_TREE, RefCipher, StoredRecord, digest_of, query_digests, query_make_keys,
+    store_key,
 };
 
 /// The firearm capability as the node holds it: its state and the context it works in.
@@ -77,18 +86,20 @@ impl Capability for FirearmsNode {
     }
 
     fn replay(&self, entry: &VerifiedEntry, _received_at_ms: u64) {
-        self.firearms.apply(entry);
+        self.firearms.rebuild_from(entry);
     }
 
     fn replayed(&self) {
         self.firearms.rebuilt();
     }
 
-    /// Digests, retractions and reference additions of a run, in order.
+    /// Digests and retractions of a run, in order; its reference additions together.
     fn apply(&self, run: &[VerifiedEntry], _received_at_ms: u64) -> Result<(), StoreError> {
         for entry in run {
-            self.firearms.apply(entry);
+            self.firearms.apply_digests(entry);
         }
+        self.firearms
+            .merge_additions(run.iter().filter_map(parse_addition).collect());
         Ok(())
     }
 
@@ -117,8 +128,8 @@ impl Capability for FirearmsNode {
 pub const ANNOUNCE_BATCH: usize = 4_000;
 const _: () = assert!(ANNOUNCE_BATCH <= MAX_DIGESTS_PER_ENTRY);
 
-/// Most hits a check answers with.
-pub const MAX_CHECK_HITS: usize = 256;
+/// Most records of one member a check answers with (every member holding a match is named).
+pub const MAX_CHECK_HITS_PER_MEMBER: usize = 2 * index::MAX_SLOTS_PER_MEMBER;
 /// Most rejected lines an import lists (the count is always given).
 pub const MAX_LISTED_REJECTIONS: usize = 10_000;
 
@@ -134,6 +145,9 @@ pub enum FirearmsError {
     /// A blocking task failed (it panicked or was cancelled).
     #[error("internal task failed: {0}")]
     Task(#[source] tokio::task::JoinError),
+    /// The same import is running now (or was interrupted and is being finished).
+    #[error("this import is already in progress; try again when it has finished")]
+    ImportInProgress,
 }
 
 /// Firearm records, the digest index, the reference table and traces.
@@ -144,28 +158,38 @@ pub struct Firearms {
     /// The next record sequence number.
     next: AtomicU64,
     index: RwLock<DigestIndex>,
+    /// The table in force (a snapshot of `reference`'s, cheap to hand out).
     table: RwLock<Arc<ReferenceTable>>,
-    additions: Mutex<Vec<AppliedAddition>>,
+    /// The built-in table and every member's additions, merged in one order.
+    reference: Mutex<MergedReference>,
+    /// Additions met while the projections are rebuilt at start, merged once at the end.
+    replayed_additions: Mutex<Vec<(AdditionOrder, ReferenceAddition)>>,
     /// Serialises record writes, so a record's status and the digests announcing it change
     /// together.
     writes: tokio::sync::Mutex<()>,
     traces: traces::TraceStore,
     policy: TracePolicy,
+    journal: Journal,
+    /// Imports running now, by key.
+    importing: Mutex<std::collections::HashSet<ImportKey>>,
 }
 
-/// A reference addition applied from some member's feed.
+/// A reference addition in force, from some member's feed.
 #[derive(Clone, Debug, Serialize)]
 pub struct AppliedAddition {
     /// The publishing member.
     pub origin: String,
     /// Its feed seq.
     pub seq: u64,
+    /// The publishing entry's timestamp (additions apply in order of it, then of origin and
+    /// seq).
+    pub timestamp_ms: u64,
     /// The addition.
     pub addition: ReferenceAddition,
 }
 
 /// The result of an import.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImportOutcome {
     /// Records stored.
     pub imported: u64,
@@ -175,10 +199,14 @@ pub struct ImportOutcome {
     pub rejected_total: u64,
     /// Digests published.
     pub announced: u64,
+    /// True when this import was done before (same `Idempotency-Key`, or the same document
+    /// when none was given) and this answer is the earlier one: nothing was stored again.
+    #[serde(default)]
+    pub repeated: bool,
 }
 
 /// One refused import line.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Rejection {
     /// The 1-based line the record starts on.
     pub line: u64,
@@ -221,11 +249,14 @@ impl Firearms {
             next: AtomicU64::new(next),
             records,
             index: RwLock::new(DigestIndex::new()),
-            table: RwLock::new(Arc::new(table)),
-            additions: Mutex::new(Vec::new()),
+            table: RwLock::new(Arc::new(table.clone())),
+            reference: Mutex::new(MergedReference::new(table)),
+            replayed_additions: Mutex::new(Vec::new()),
             writes: tokio::sync::Mutex::new(()),
             traces: traces::TraceStore::open(store)?,
             policy: config.trace_policy,
+            journal: Journal::open(store)?,
+            importing: Mutex::new(Default::default()),
         };
         Ok(firearms)
     }
@@ -233,11 +264,25 @@ impl Firearms {
     /// Applies one stored entry while the node rebuilds its projections at start (every
     /// stored entry, feed by feed, in order), then `rebuilt` once.
     pub fn rebuild_from(&self, entry: &VerifiedEntry) {
-        self.apply(entry);
+        self.apply_digests(entry);
+        if let Some(addition) = parse_addition(entry) {
+            self.replayed_additions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(addition);
+        }
     }
 
-    /// The rebuild at start is over: the index is compacted and its size logged.
+    /// The rebuild at start is over: the reference additions are merged, the index is
+    /// compacted and its size logged.
     pub fn rebuilt(&self) {
+        let additions = std::mem::take(
+            &mut *self
+                .replayed_additions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        self.merge_additions(additions);
         self.index
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -250,7 +295,7 @@ impl Firearms {
         );
     }
 
-    fn apply(&self, entry: &VerifiedEntry) {
+    fn apply_digests(&self, entry: &VerifiedEntry) {
         let origin = entry.entry.origin;
         match &entry.entry.body {
             Body::FirearmDigests(list) => {
@@ -265,41 +310,25 @@ impl Firearms {
                     index.retract(&origin, record_ref);
                 }
             }
-            Body::ReferenceAddition(json) => self.apply_addition(origin, entry.entry.seq, json),
             _ => {}
         }
     }
 
-    /// Applies a member's addition to this node's table; one that does not parse or
-    /// conflicts with the table is skipped (and logged), never fatal.
-    fn apply_addition(&self, origin: BureauId, seq: u64, json: &str) {
-        let addition: ReferenceAddition = match serde_json::from_str(json) {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(%origin, seq, "reference addition does not parse: {e}");
-                return;
-            }
-        };
-        if let Err(e) = addition.validate() {
-            tracing::warn!(%origin, seq, "reference addition refused: {e}");
+    /// Merges members' additions into the table: it is the same whatever order they arrive
+    /// in. One that conflicts with an addition sorting before it is not in force (logged).
+    fn merge_additions(&self, additions: Vec<(AdditionOrder, ReferenceAddition)>) {
+        if additions.is_empty() {
             return;
         }
-        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
-        let mut next = (**table).clone();
-        match next.add(addition.clone()) {
-            Ok(()) => {
-                *table = Arc::new(next);
-                self.additions
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(AppliedAddition {
-                        origin: origin.to_string(),
-                        seq,
-                        addition,
-                    });
+        let mut reference = self.reference.lock().unwrap_or_else(|p| p.into_inner());
+        for (order, refused) in reference.insert(additions) {
+            if let Some(e) = refused {
+                tracing::warn!(origin = %BureauId(order.origin), seq = order.seq,
+                    "reference addition not applied: {e}");
             }
-            Err(e) => tracing::warn!(%origin, seq, "reference addition not applied: {e}"),
         }
+        *self.table.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(reference.table().clone());
     }
 
     /// The reference table as it stands (built-in plus applied additions).
@@ -307,12 +336,18 @@ impl Firearms {
         self.table.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The additions applied so far, in the order applied.
+    /// The additions in force, in the order they apply.
     pub fn additions(&self) -> Vec<AppliedAddition> {
-        self.additions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        let reference = self.reference.lock().unwrap_or_else(|p| p.into_inner());
+        reference
+            .applied()
+            .map(|(order, addition)| AppliedAddition {
+                origin: BureauId(order.origin).to_string(),
+                seq: order.seq,
+                timestamp_ms: order.timestamp_ms,
+                addition: addition.clone(),
+            })
+            .collect()
     }
 
     /// Figures about the digest index.
@@ -326,6 +361,8 @@ impl Firearms {
     }
 
     /// Digests matching a make and serial as written, by any member (this node included).
+    /// Every member holding one is named, with at most `MAX_CHECK_HITS_PER_MEMBER` records
+    /// each, so copies of a member's digests published by another cannot push it out.
     pub fn lookup(&self, node: &FirearmsNode, make: &str, serial: &str) -> Vec<Hit> {
         let table = self.table();
         let keys: Vec<([u8; 16], [u8; 16])> = query_make_keys(&table, make)
@@ -334,15 +371,19 @@ impl Firearms {
             .collect();
         let index = self.index.read().unwrap_or_else(|p| p.into_inner());
         let mut hits: Vec<Hit> = Vec::new();
+        let mut at: HashMap<(BureauId, RecordRef), usize> = HashMap::new();
+        let mut per_member: HashMap<BureauId, usize> = HashMap::new();
         for (exact, confusable) in keys {
-            for hit in index.lookup(&exact, &confusable, MAX_CHECK_HITS) {
-                let known = hits
-                    .iter()
-                    .position(|h| h.origin == hit.origin && h.record_ref == hit.record_ref);
-                match known {
-                    Some(at) => hits[at].exact |= hit.exact,
-                    None if hits.len() < MAX_CHECK_HITS => hits.push(hit),
-                    None => {}
+            for hit in index.lookup(&exact, &confusable) {
+                if let Some(&i) = at.get(&(hit.origin, hit.record_ref)) {
+                    hits[i].exact |= hit.exact;
+                    continue;
+                }
+                let taken = per_member.entry(hit.origin).or_default();
+                if *taken < MAX_CHECK_HITS_PER_MEMBER {
+                    *taken += 1;
+                    at.insert((hit.origin, hit.record_ref), hits.len());
+                    hits.push(hit);
                 }
             }
         }
@@ -431,6 +472,7 @@ impl Firearms {
             created_at_ms: now,
             updated_at_ms: now,
         };
+        self.journal.mark_record(n)?;
         self.records.insert(store_key(n), stored.encode())?;
         match digest_of(&node.digest_key, &stored.record, id) {
             Some(digest) => {
@@ -438,6 +480,7 @@ impl Firearms {
             }
             None => node.store.flush().await?,
         }
+        self.journal.clear_record(n)?;
         Ok((id, stored))
     }
 
@@ -466,6 +509,7 @@ impl Firearms {
             created_at_ms: old.created_at_ms,
             updated_at_ms: now_ms(),
         };
+        self.journal.mark_record(n)?;
         self.records.insert(store_key(n), stored.encode())?;
         let before = digest_of(&node.digest_key, &old.record, id);
         let after = digest_of(&node.digest_key, &stored.record, id);
@@ -478,138 +522,33 @@ impl Firearms {
             }
             _ => node.store.flush().await?,
         }
+        self.journal.clear_record(n)?;
         Ok(Some(Ok(stored)))
-    }
-
-    /// Imports a CSV or NDJSON document: parses, validates and normalises every line in a
-    /// blocking task (in parallel), stores the good records with batched writes, announces
-    /// them in few large digest entries, and flushes once. Good lines are kept when others
-    /// are refused.
-    pub async fn import(
-        &self,
-        node: &FirearmsNode,
-        format: import::ImportFormat,
-        bytes: Vec<u8>,
-    ) -> Result<ImportOutcome, FirearmsError> {
-        let table = self.table();
-        let started = std::time::Instant::now();
-        let items = tokio::task::spawn_blocking(move || {
-            import::parse(format, std::io::Cursor::new(bytes)).collect::<Vec<_>>()
-        })
-        .await
-        .map_err(FirearmsError::Task)?;
-        tracing::debug!(
-            lines = items.len(),
-            ms = started.elapsed().as_millis() as u64,
-            "import parsed"
-        );
-        self.store_inputs(node, table, items).await
-    }
-
-    /// Stores already parsed inputs (import and devnet seeding share this path).
-    pub async fn store_inputs(
-        &self,
-        node: &FirearmsNode,
-        table: Arc<ReferenceTable>,
-        items: Vec<import::ImportItem>,
-    ) -> Result<ImportOutcome, FirearmsError> {
-        // No write lock: an import only adds records, each with its own sequence numbers, so
-        // imports run side by side (one parses and validates while another writes).
-        let key = node.digest_key;
-        let tree = self.records.clone();
-        let first = self.allocate(items.len() as u64);
-        let refs = self.refs.clone();
-        let started = std::time::Instant::now();
-        let (digests, imported, rejected, rejected_total) =
-            tokio::task::spawn_blocking(move || {
-                store_batch(&tree, &table, &key, &refs, first, items)
-            })
-            .await
-            .map_err(FirearmsError::Task)??;
-        let stored_ms = started.elapsed().as_millis() as u64;
-        let announced = digests.len() as u64;
-        // Published together: the core appends them in order and one flush covers many.
-        futures::future::try_join_all(
-            digests
-                .chunks(ANNOUNCE_BATCH)
-                .map(|chunk| node.publish(Body::FirearmDigests(chunk.to_vec()))),
-        )
-        .await?;
-        if digests.is_empty() {
-            node.store.flush().await?;
-        }
-        tracing::debug!(
-            imported,
-            stored_ms,
-            announced_ms = started.elapsed().as_millis() as u64 - stored_ms,
-            "import stored and announced"
-        );
-        Ok(ImportOutcome {
-            imported,
-            rejected,
-            rejected_total,
-            announced,
-        })
     }
 }
 
-type BatchResult = (Vec<FirearmDigest>, u64, Vec<Rejection>, u64);
-/// A validated line: its sequence number, stored bytes and digest (if announced).
-type Prepared = (u64, Vec<u8>, Option<FirearmDigest>);
-
-/// Validates `items` in parallel and writes the good ones.
-fn store_batch(
-    tree: &Keyspace,
-    table: &ReferenceTable,
-    key: &striae_protocol::firearm::DigestKey,
-    refs: &RefCipher,
-    first: u64,
-    items: Vec<import::ImportItem>,
-) -> Result<BatchResult, FirearmsError> {
-    use rayon::prelude::*;
-    let now = now_ms();
-    let started = std::time::Instant::now();
-    // Each line gets its own sequence number (refused lines leave a gap), so the parallel
-    // work needs no coordination and the writes stay in key order.
-    let checked: Vec<(u64, Result<Prepared, String>)> = items
-        .into_par_iter()
-        .enumerate()
-        .map(|(i, (line, parsed))| {
-            // Rejections are reported as text, with validation's messages.
-            let parsed = parsed.map_err(|e| e.to_string());
-            let outcome = parsed.and_then(|input: FirearmInput| {
-                let record = validate_input(&input, table)
-                    .map_err(|errors| records::describe_errors(&errors).1)?;
-                let n = first + i as u64;
-                let digest = digest_of(key, &record, refs.encrypt(n));
-                Ok((n, encode_input(&input, now, now), digest))
-            });
-            (line, outcome)
-        })
-        .collect();
-    tracing::debug!(
-        ms = started.elapsed().as_millis() as u64,
-        "import validated"
-    );
-    let mut digests = Vec::new();
-    let mut rejected = Vec::new();
-    let (mut imported, mut rejected_total) = (0u64, 0u64);
-    // Plain inserts, not sled batches: a batch takes sled's process-wide lock and would stall
-    // replication (every other reader and writer) for as long as it runs.
-    for (line, outcome) in checked {
-        match outcome {
-            Ok((n, bytes, digest)) => {
-                tree.insert(store_key(n), bytes)?;
-                imported += 1;
-                digests.extend(digest);
-            }
-            Err(error) => {
-                rejected_total += 1;
-                if rejected.len() < MAX_LISTED_REJECTIONS {
-                    rejected.push(Rejection { line, error });
-                }
-            }
+/// A member's reference addition carried by `entry`, with where it sorts; one that does not
+/// parse or validate is skipped (and logged), never fatal.
+fn parse_addition(entry: &VerifiedEntry) -> Option<(AdditionOrder, ReferenceAddition)> {
+    let Body::ReferenceAddition(json) = &entry.entry.body else {
+        return None;
+    };
+    let (origin, seq) = (entry.entry.origin, entry.entry.seq);
+    let addition: ReferenceAddition = match serde_json::from_str(json) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(%origin, seq, "reference addition does not parse: {e}");
+            return None;
         }
+    };
+    if let Err(e) = addition.validate() {
+        tracing::warn!(%origin, seq, "reference addition refused: {e}");
+        return None;
     }
-    Ok((digests, imported, rejected, rejected_total))
+    let order = AdditionOrder {
+        timestamp_ms: entry.entry.timestamp_ms,
+        origin: origin.0,
+        seq,
+    };
+    Some((order, addition))
 }

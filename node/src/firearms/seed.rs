@@ -248,6 +248,11 @@ pub async fn seed_devnet(
     index: usize,
     _members: usize,
 ) -> Result<(), NodeError> {
+    // What a crash interrupted is finished (or undone) first: seeding is an import too.
+    node.firearms
+        .reconcile(node)
+        .await
+        .map_err(|e| NodeError::from(crate::store::StoreError::corrupt("firearm_records", e)))?;
     if node.firearms.record_count() > 0 {
         return Ok(());
     }
@@ -259,7 +264,7 @@ pub async fn seed_devnet(
     let table = node.firearms.table();
     let outcome = node
         .firearms
-        .store_inputs(node, table, items)
+        .store_inputs(node, table, items, seed_key(&node.country))
         .await
         .map_err(|e| match e {
             super::FirearmsError::Core(n) => NodeError::from(n),
@@ -267,6 +272,9 @@ pub async fn seed_devnet(
             super::FirearmsError::Task(t) => {
                 NodeError::from(crate::store::StoreError::corrupt("firearm_records", t))
             }
+            super::FirearmsError::ImportInProgress => NodeError::from(
+                crate::store::StoreError::corrupt("firearm_records", "seeding twice at once"),
+            ),
         })?;
     if outcome.rejected_total > 0 {
         tracing::warn!(
@@ -276,6 +284,11 @@ pub async fn seed_devnet(
         );
     }
     Ok(())
+}
+
+/// The import key of a member's example records.
+fn seed_key(country: &str) -> super::journal::ImportKey {
+    *blake3::hash(format!("striae-devnet-seed:{country}").as_bytes()).as_bytes()
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use std::{path::Path, sync::Arc};
 
 pub use kv::{KeyValueStore, Keyspace, KvIter, KvPair};
 pub use memory::MemoryStore;
-pub use sled_kv::SledStore;
+pub use sled_kv::{SledStore, private_folder};
 use striae_protocol::{BureauId, EntryId, Head, VerifiedEntry, time::now_ms};
 
 /// Storage failures. Any of them means the disk or the database is in trouble, not the caller.

@@ -1,6 +1,17 @@
 //! The production backend: one sled database, a sled tree per keyspace.
+//!
+//! Durability: sled 0.34's `flush` writes its log with `pwrite` and `sync_file_range`, which
+//! neither flushes the drive's cache nor the file's size, and it never syncs the files it
+//! keeps large values in (`blobs/`). After sled's flush this backend `fsync`s the log file,
+//! the blob files written since the last sync and both folders, so that a flush that
+//! returned survives a power loss, not only a crash of the process.
 
-use std::{ops::Bound, path::Path, sync::Arc};
+use std::{
+    ops::Bound,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
 
 use futures::future::BoxFuture;
 
@@ -16,15 +27,59 @@ use super::{
 /// costs a write and a sync per database, which adds up with many members on one host.
 const BACKGROUND_FLUSH_MS: u64 = 2_000;
 
+/// A blob file modified this long before the last sync is synced again anyway: file times
+/// are coarse and clocks may step.
+const BLOB_MTIME_SLACK: Duration = Duration::from_secs(5);
+
 /// A sled database on disk.
 #[derive(Clone)]
 pub struct SledStore {
     db: sled::Db,
+    sync: Arc<FileSync>,
+}
+
+/// What `fsync` covers after each flush.
+struct FileSync {
+    dir: PathBuf,
+    /// When the last sync began: blob files changed since then are synced by the next.
+    last: Mutex<SystemTime>,
+}
+
+impl FileSync {
+    fn sync(&self) -> std::io::Result<()> {
+        let started = SystemTime::now();
+        let since = {
+            let last = self
+                .last
+                .lock()
+                .map_err(|_| std::io::Error::other("lock poisoned"))?;
+            *last - BLOB_MTIME_SLACK
+        };
+        std::fs::File::open(self.dir.join("db"))?.sync_all()?;
+        let blobs = self.dir.join("blobs");
+        if blobs.is_dir() {
+            for item in std::fs::read_dir(&blobs)? {
+                let item = item?;
+                let modified = item.metadata()?.modified()?;
+                if modified >= since {
+                    std::fs::File::open(item.path())?.sync_all()?;
+                }
+            }
+            std::fs::File::open(&blobs)?.sync_all()?;
+        }
+        std::fs::File::open(&self.dir)?.sync_all()?;
+        if let Ok(mut last) = self.last.lock() {
+            *last = started;
+        }
+        Ok(())
+    }
 }
 
 impl SledStore {
-    /// Opens (or creates) the database in `dir`.
+    /// Opens (or creates) the database in `dir`, readable by this user only.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::backend("open", e))?;
+        private_folder(dir).map_err(|e| StoreError::backend("open", e))?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(256 << 20)
@@ -32,8 +87,22 @@ impl SledStore {
             .flush_every_ms(Some(BACKGROUND_FLUSH_MS))
             .open()
             .map_err(|e| StoreError::backend("open", e))?;
-        Ok(SledStore { db })
+        let sync = Arc::new(FileSync {
+            dir: dir.to_path_buf(),
+            last: Mutex::new(SystemTime::UNIX_EPOCH + BLOB_MTIME_SLACK),
+        });
+        Ok(SledStore { db, sync })
     }
+}
+
+/// Makes `dir` accessible to its owner only: the store holds police records.
+pub fn private_folder(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 impl KeyValueStore for SledStore {
@@ -48,17 +117,23 @@ impl KeyValueStore for SledStore {
     fn flush(&self) -> Result<(), StoreError> {
         self.db
             .flush()
-            .map(|_| ())
-            .map_err(|e| StoreError::backend("flush", e))
+            .map_err(|e| StoreError::backend("flush", e))?;
+        self.sync
+            .sync()
+            .map_err(|e| StoreError::backend("fsync", e))
     }
 
     fn flush_async(&self) -> BoxFuture<'static, Result<(), StoreError>> {
         let db = self.db.clone();
+        let sync = self.sync.clone();
         Box::pin(async move {
             db.flush_async()
                 .await
-                .map(|_| ())
-                .map_err(|e| StoreError::backend("flush", e))
+                .map_err(|e| StoreError::backend("flush", e))?;
+            tokio::task::spawn_blocking(move || sync.sync())
+                .await
+                .map_err(|e| StoreError::backend("fsync", e))?
+                .map_err(|e| StoreError::backend("fsync", e))
         })
     }
 }

@@ -1,5 +1,6 @@
-//! What byzantine members do: inflate their heads, withhold or garble pages, replay entries,
-//! equivocate and send garbage (valid keys, bad behaviour).
+//! What byzantine members do: inflate their heads (up to `u64::MAX`), withhold or garble
+//! pages, replay entries, equivocate, send garbage, and flood: entries far ahead of their
+//! feed (held by whoever receives them, never applied) and bursts of heads statements.
 
 use std::sync::Arc;
 
@@ -10,7 +11,15 @@ use striae_protocol::{
     sync::{MAX_PAGE_BYTES, MAX_PAGE_ENTRIES},
 };
 
-use super::{Envelope, Msg, Role, Sim, TIMEOUT_ROUNDS, setup::random_bytes};
+use super::{
+    Envelope, Msg, Role, Sim, TIMEOUT_ROUNDS,
+    setup::{bulky_entry, random_bytes},
+};
+
+/// Body of each flooding entry: 60 KB, close to the largest notice.
+const FLOOD_BODY_BYTES: usize = 60_000;
+/// Entries in one flood.
+const FLOOD_ENTRIES: u64 = 8;
 
 impl Sim {
     /// The heads a member states: its real ones, or for a byzantine member now and then an
@@ -31,7 +40,7 @@ impl Sim {
                 .filter(|h| h.1 > 0)
                 .map(|(origin, seq, id)| Head {
                     origin,
-                    seq: seq + 1_000,
+                    seq: if seq % 2 == 0 { u64::MAX } else { seq + 1_000 },
                     id,
                 })
                 .collect(),
@@ -71,7 +80,43 @@ impl Sim {
                     self.send(i, target, Msg::HeadsRequest(lie));
                 }
             }
+            4 => self.flood_held(i, &neighbours),
+            5 => {
+                // A burst of heads statements, each new.
+                let now = self.now();
+                for _ in 0..10 {
+                    if let Ok(real) = self.members[i].sync.own_heads(now) {
+                        let lie = self.heads_of(i, real);
+                        self.send(i, target, Msg::HeadsRequest(lie));
+                    }
+                }
+            }
             _ => {}
+        }
+    }
+
+    /// Gossips large entries of its own feed far past its head: each receiver holds them
+    /// waiting for a gap that never fills.
+    fn flood_held(&mut self, i: usize, neighbours: &[usize]) {
+        let head = self.members[i]
+            .sync
+            .feeds()
+            .head_seq(&self.members[i].signer.bureau());
+        let now = self.now();
+        for k in 0..FLOOD_ENTRIES {
+            let seq = head + 2 + self.round * FLOOD_ENTRIES + k;
+            let Some(entry) = bulky_entry(
+                &self.members[i].signer,
+                seq,
+                now,
+                FLOOD_BODY_BYTES,
+                &self.network,
+            ) else {
+                continue;
+            };
+            for &to in neighbours {
+                self.send(i, to, Msg::Gossip(entry.wire.clone()));
+            }
         }
     }
 

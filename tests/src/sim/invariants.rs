@@ -179,6 +179,7 @@ impl Sim {
             entries: self.honest_entries.len() as u64,
             messages: self.messages,
             penalties: self.penalties.clone(),
+            max_held_bytes: self.max_held_bytes,
         }
     }
 

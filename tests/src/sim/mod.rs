@@ -119,6 +119,9 @@ pub struct SimReport {
     pub messages: u64,
     /// Penalties honest members gave, by offence, and equivocations they caught.
     pub penalties: BTreeMap<String, u64>,
+    /// The most memory any honest member held in entries waiting for gaps at the end of a
+    /// round (bytes, as the node counts them; capped by `MAX_PENDING_BYTES_TOTAL`).
+    pub max_held_bytes: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,6 +195,8 @@ pub struct Sim {
     verified: HashMap<blake3::Hash, Option<VerifiedEntry>>,
     /// Honest entries: (origin, seq) -> (round published, honest members holding it).
     honest_entries: HashMap<(BureauId, u64), (u64, usize)>,
+    /// The most bytes an honest member held waiting for gaps.
+    max_held_bytes: usize,
     /// Honest entries' completion rounds, as they complete.
     converged_after: u64,
     honest_count: usize,
@@ -234,6 +239,7 @@ impl Sim {
             heads_interval_ms: config.heads_interval_rounds * ROUND_MS,
             heads_debounce_ms: 3 * ROUND_MS,
             max_ahead_ms: 600_000,
+            own_head_grace_ms: 10 * ROUND_MS,
         };
         let window = (config.rounds / 10, config.rounds / 2);
         let verifier = remembering_verifier();
@@ -283,6 +289,7 @@ impl Sim {
             delayed: BTreeMap::new(),
             verified: HashMap::new(),
             honest_entries: HashMap::new(),
+            max_held_bytes: 0,
             converged_after: 0,
             honest_count,
             broken: BTreeMap::new(),
@@ -337,6 +344,10 @@ impl Sim {
                     self.misbehave(i);
                 }
             }
+            if self.members[i].role == Role::Honest {
+                let held = self.members[i].sync.feeds().pending_bytes();
+                self.max_held_bytes = self.max_held_bytes.max(held);
+            }
         }
     }
 
@@ -380,10 +391,13 @@ impl Sim {
             if member.role != Role::Honest || !member.online(self.round) {
                 continue;
             }
+            // As in the node: nothing is signed before the member knows how far its own feed
+            // reached (a liar's claim of more of it stops counting once its page is empty).
             while self.members[i]
                 .schedule
                 .front()
                 .is_some_and(|r| *r <= self.round)
+                && self.members[i].sync.may_sign(self.now())
             {
                 self.members[i].schedule.pop_front();
                 let title = format!("sim {} {}", i, self.round);

@@ -33,6 +33,32 @@ pub(super) fn notice_entry(
     .ok()
 }
 
+/// A notice entry with a body of `body_bytes`, signed: what a flooding member sends.
+pub(super) fn bulky_entry(
+    signer: &Signer,
+    seq: u64,
+    now_ms: u64,
+    body_bytes: usize,
+    network: &NetworkId,
+) -> Option<VerifiedEntry> {
+    Entry {
+        version: ENTRY_VERSION,
+        origin: signer.bureau(),
+        seq,
+        prev: EntryId([seq as u8; 32]),
+        timestamp_ms: now_ms,
+        body: Body::Notice(NoticeOp::Issue(NoticeContent {
+            kind: NoticeKind::Purple,
+            title: "flood".into(),
+            summary: "flood".into(),
+            body: "x".repeat(body_bytes),
+            expires_at_ms: now_ms + 86_400_000,
+        })),
+    }
+    .sign(signer, network)
+    .ok()
+}
+
 /// A random connected graph: a ring (so nobody is isolated) plus random links up to `degree`.
 pub(super) fn random_graph(n: usize, degree: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
     let mut links: Vec<Vec<usize>> = vec![Vec::new(); n];

@@ -15,6 +15,7 @@
 mod addition;
 mod data;
 mod index;
+mod merge;
 mod suggest;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 pub use addition::{RefError, ReferenceAddition};
+pub use merge::{AdditionOrder, MergedReference};
 
 use crate::fold;
 use data::{ANY_MAKE, DataFile};

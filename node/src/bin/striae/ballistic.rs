@@ -55,6 +55,8 @@ pub(crate) enum BallisticAction {
         #[arg(long)]
         confirmed: bool,
     },
+    /// Send a proposed lead to its holder for confirmation (our exhibit's surface goes with it)
+    ApproveLead { id: String },
     /// This node's exhibits
     List,
     /// One of this node's exhibits
@@ -126,8 +128,9 @@ fn lead_line(l: &Value) -> String {
         None => "-".into(),
     };
     format!(
-        "{}  ours {} ~ {} {}  screen {:.3}  confirm {} {}",
+        "{}  {}  ours {} ~ {} {}  screen {:.3}  confirm {} {}",
         s(&l["found_at"]),
+        s(&l["id"]),
         s(&l["local_exhibit"]),
         s(&l["country"]),
         s(&l["exhibit_ref"]),
@@ -181,6 +184,12 @@ pub(crate) async fn ballistic(action: BallisticAction, t: &Target) -> Result<()>
             let q = if confirmed { "?confirmed=true" } else { "" };
             let v = c.get(&format!("/v1/ballistics/leads{q}")).await?;
             print(t, &v, |v| list_text(v, "no leads", lead_line));
+        }
+        BallisticAction::ApproveLead { id } => {
+            let v = c
+                .post(&format!("/v1/ballistics/leads/{id}/approve"), &Value::Null)
+                .await?;
+            print(t, &v, lead_line);
         }
         BallisticAction::List => {
             let v = c.get("/v1/ballistics").await?;

@@ -75,6 +75,7 @@ fn state(me: &Signer, members: &[&Signer]) -> SyncState {
         heads_interval_ms: 1_000,
         heads_debounce_ms: 100,
         max_ahead_ms: 60_000,
+        own_head_grace_ms: 5_000,
     };
     SyncState::new(me.clone(), net(), config, feeds, 7)
 }
@@ -163,7 +164,7 @@ fn heads_ahead_are_pulled_and_the_page_applies_in_order() {
 }
 
 #[test]
-fn a_gossiped_entry_after_a_gap_is_forwarded_held_and_the_gap_pulled() {
+fn a_gossiped_entry_after_a_gap_is_held_not_forwarded_and_the_gap_pulled() {
     let (me, them) = (signer(1), signer(2));
     let feed = chain(&them, 3);
     let mut s = state(&me, &[&me, &them]);
@@ -175,7 +176,8 @@ fn a_gossiped_entry_after_a_gap_is_forwarded_held_and_the_gap_pulled() {
         NOW,
         &Disk::default(),
     );
-    assert!(matches!(out[0], Output::Verdict(GossipVerdict::Accept)));
+    // Only applied entries are forwarded: one that waits for a gap may never apply.
+    assert!(matches!(out[0], Output::Verdict(GossipVerdict::Ignore)));
     assert_eq!(pulls(&out), vec![(them.bureau(), 1, 2)]);
     assert!(!out.iter().any(|o| matches!(o, Output::Persist(_))));
 }
@@ -428,4 +430,148 @@ fn an_entry_stamped_too_far_ahead_waits_for_the_clock_without_penalty() {
     );
     assert!(matches!(out[0], Output::Verdict(GossipVerdict::Accept)));
     assert_eq!(s.feeds().head_seq(&them.bureau()), 1);
+}
+
+fn heads_at(s: &Signer, origin: &Signer, seq: u64, at: u64) -> Arc<SignedHeads> {
+    Heads {
+        member: s.bureau(),
+        issued_at_ms: at,
+        heads: vec![Head {
+            origin: origin.bureau(),
+            seq,
+            id: EntryId([seq as u8; 32]),
+        }],
+    }
+    .sign(s, &net())
+    .map(Arc::new)
+    .expect("test fixture")
+}
+
+fn hear(s: &mut SyncState, from: &Signer, signed: Arc<SignedHeads>, at: u64) -> Vec<Output> {
+    s.handle(
+        Input::Heads {
+            from: from.bureau(),
+            signed,
+        },
+        at,
+        &Disk::default(),
+    )
+}
+
+#[test]
+fn a_member_claiming_the_maximum_seq_loses_the_pull_slot_after_one_empty_page() {
+    let (me, liar, honest, origin) = (signer(1), signer(2), signer(3), signer(4));
+    let feed = chain(&origin, 3);
+    let mut s = state(&me, &[&me, &liar, &honest, &origin]);
+    let disk = Disk::default();
+    for p in [&liar, &honest] {
+        s.handle(Input::Connected(p.bureau()), NOW, &disk);
+    }
+    let out = hear(&mut s, &liar, heads_at(&liar, &origin, u64::MAX, NOW), NOW);
+    assert_eq!(pulls(&out).len(), PULL_WINDOW_FOR_TEST);
+    hear(&mut s, &honest, heads_of(&honest, &feed, NOW), NOW);
+    // The liar's page is empty: its claim no longer wins; the honest holder is asked.
+    let out = s.handle(
+        Input::PageVerified {
+            from: liar.bureau(),
+            origin: origin.bureau(),
+            from_seq: 1,
+            results: Ok(Vec::new()),
+        },
+        NOW,
+        &disk,
+    );
+    assert!(pulls(&out).is_empty());
+    let out = s.handle(
+        Input::PageArrived {
+            from: liar.bureau(),
+            origin: origin.bureau(),
+        },
+        NOW,
+        &disk,
+    );
+    assert!(pulls(&out).iter().all(|(p, _, _)| *p != liar.bureau()));
+    // The same claim again wins nothing; the honest statement still pulls what it holds.
+    let out = hear(
+        &mut s,
+        &liar,
+        heads_at(&liar, &origin, u64::MAX, NOW),
+        NOW + 1,
+    );
+    assert!(pulls(&out).is_empty());
+}
+
+const PULL_WINDOW_FOR_TEST: usize = super::super::feeds::PULL_WINDOW;
+
+#[test]
+fn a_claim_above_what_the_origin_itself_said_later_wins_no_pull() {
+    let (me, liar, origin) = (signer(1), signer(2), signer(4));
+    let mut s = state(&me, &[&me, &liar, &origin]);
+    let disk = Disk::default();
+    for p in [&liar, &origin] {
+        s.handle(Input::Connected(p.bureau()), NOW, &disk);
+    }
+    let own = heads_at(&origin, &origin, 5, NOW + 10);
+    let out = hear(&mut s, &origin, own, NOW + 10);
+    assert_eq!(pulls(&out), vec![(origin.bureau(), 1, 5)]);
+    let out = hear(
+        &mut s,
+        &liar,
+        heads_at(&liar, &origin, 1_000, NOW),
+        NOW + 10,
+    );
+    assert!(pulls(&out).is_empty());
+    // A claim made after the origin's own statement may be true (it published since).
+    s.handle(
+        Input::PullFailed {
+            origin: origin.bureau(),
+            from_seq: 1,
+        },
+        NOW + 20,
+        &disk,
+    );
+    let out = hear(
+        &mut s,
+        &liar,
+        heads_at(&liar, &origin, 1_000, NOW + 20),
+        NOW + 20,
+    );
+    assert_eq!(pulls(&out), vec![(liar.bureau(), 1, 1_000)]);
+}
+
+#[test]
+fn after_start_nothing_is_signed_until_a_member_says_how_far_our_feed_reached() {
+    let (me, them) = (signer(1), signer(2));
+    let mine = chain(&me, 3);
+    let mut s = state(&me, &[&me, &them]);
+    let disk = Disk::default();
+    s.handle(Input::Own(mine[0].clone()), NOW, &disk);
+    s.handle(Input::Connected(them.bureau()), NOW, &disk);
+    assert!(!s.may_sign(NOW + 1), "no member heard from yet");
+    // `them` holds three of our entries (we lost two in a restore): pull them back first.
+    let out = hear(&mut s, &them, heads_of(&them, &mine, NOW + 1), NOW + 1);
+    assert_eq!(pulls(&out), vec![(them.bureau(), 2, 2)]);
+    assert!(!s.may_sign(NOW + 2));
+    let page = mine[1..].iter().map(|e| Ok(e.clone())).collect();
+    s.handle(
+        Input::PageVerified {
+            from: them.bureau(),
+            origin: me.bureau(),
+            from_seq: 2,
+            results: Ok(page),
+        },
+        NOW + 2,
+        &disk,
+    );
+    assert!(s.may_sign(NOW + 3));
+    assert_eq!(s.own_head().map(|h| h.0), Some(3));
+}
+
+#[test]
+fn with_no_member_heard_from_the_node_signs_after_the_grace() {
+    let me = signer(1);
+    let mut s = state(&me, &[&me]);
+    s.handle(Input::Tick, NOW, &Disk::default());
+    assert!(!s.may_sign(NOW + 4_999));
+    assert!(s.may_sign(NOW + 5_000));
 }

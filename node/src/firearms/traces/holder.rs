@@ -94,13 +94,13 @@ fn answer_request(
     if let Some(existing) = traces.incoming(&request.trace_id)? {
         return repeat_answer(node, from, &subject, &existing);
     }
-    audit_request(node, from, &subject, &request);
+    audit_request(node, from, &subject, &request)?;
     let records = find_records(node, &request);
     let outcome = decide(node, from, &request, &records)?;
     let answer = sign_answer(node, request.trace_id, from, outcome, &records, "")?;
     let trace_id = request.trace_id;
     let incoming = received(node, from, request, &records, &answer, outcome);
-    traces.incoming.insert(trace_id, encode(&incoming))?;
+    // The disclosure is audited before anything of it is kept or sent.
     audit(
         node,
         Direction::Out,
@@ -111,7 +111,8 @@ fn answer_request(
             "outcome": outcome.as_str(),
             "records": records.iter().map(RecordRef::to_hex).collect::<Vec<_>>(),
         }),
-    );
+    )?;
+    traces.incoming.insert(trace_id, encode(&incoming))?;
     Ok(answer)
 }
 
@@ -150,7 +151,7 @@ fn repeat_answer(
         from,
         subject,
         json!({"repeat": true}),
-    );
+    )?;
     let outcome = existing
         .answers
         .last()
@@ -163,11 +164,16 @@ fn repeat_answer(
         from,
         subject,
         json!({"repeat": true, "outcome": outcome}),
-    );
+    )?;
     Ok(answer)
 }
 
-fn audit_request(node: &FirearmsNode, from: BureauId, subject: &str, request: &TraceRequest) {
+fn audit_request(
+    node: &FirearmsNode,
+    from: BureauId,
+    subject: &str,
+    request: &TraceRequest,
+) -> Result<(), StoreError> {
     audit(
         node,
         Direction::In,
@@ -183,7 +189,7 @@ fn audit_request(node: &FirearmsNode, from: BureauId, subject: &str, request: &T
             "serial": request.serial,
             "record_refs": request.record_refs.len(),
         }),
-    );
+    )
 }
 
 /// The answer the node's policy gives: nothing found, found, or held for review (counted
@@ -362,9 +368,6 @@ pub async fn review(
             message: StoredSigned::of(&answer),
             attempts: 0,
         };
-        traces.incoming.insert(trace_id, encode(&item))?;
-        traces.outbox.insert(trace_id, encode(&outbox))?;
-        traces.pending.remove(pending_key(&requester, &trace_id))?;
         audit(
             node,
             Direction::Out,
@@ -372,7 +375,11 @@ pub async fn review(
             requester,
             id,
             json!({"decision": if approve { "approved" } else { "refused" }, "note": note}),
-        );
+        )?;
+        traces.incoming.insert(trace_id, encode(&item))?;
+        traces.outbox.insert(trace_id, encode(&outbox))?;
+        traces.pending.remove(pending_key(&requester, &trace_id))?;
+
         (requester, incoming_view(node, &trace_id, &item))
     };
     node.store.flush().await?;

@@ -94,6 +94,8 @@ fn check_text(name: &str, value: &str, required: bool, max: usize) -> Result<(),
     Ok(())
 }
 
+/// Writes an audit record. A request or disclosure whose record cannot be written does not
+/// cross the border: callers stop on the error.
 fn audit(
     node: &FirearmsNode,
     direction: Direction,
@@ -101,14 +103,17 @@ fn audit(
     peer: BureauId,
     subject: &str,
     details: Value,
-) {
+) -> Result<(), StoreError> {
     let country = node.country_of(&peer);
-    node.audit.record_or_log(Event {
-        direction,
-        action,
-        peer,
-        peer_country: &country,
-        subject,
-        details,
-    });
+    node.audit
+        .record(Event {
+            direction,
+            action,
+            peer,
+            peer_country: &country,
+            subject,
+            details,
+        })
+        .map(|_| ())
+        .inspect_err(|e| tracing::error!("AUDIT LOG WRITE FAILED: {e}"))
 }

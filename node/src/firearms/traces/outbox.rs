@@ -50,7 +50,9 @@ async fn deliver_once(node: &FirearmsNode, trace_id: [u8; 16]) {
     match node.ask(&to, SyncRequest::TraceAnswer(message)).await {
         Ok(SyncResponse::Received) => {
             let _ = traces.outbox.remove(trace_id);
-            audit(
+            // The review's record (written before the answer was queued) covers the
+            // disclosure; this one notes its delivery, and its failure is logged inside.
+            let _ = audit(
                 node,
                 Direction::Out,
                 "trace_response",
@@ -58,6 +60,12 @@ async fn deliver_once(node: &FirearmsNode, trace_id: [u8; 16]) {
                 &hex::encode(trace_id),
                 json!({"outcome": outcome, "after_review": true}),
             );
+        }
+        Ok(SyncResponse::Refused(why)) => {
+            // The requester will not take it (it kept another answer, or the trace is gone
+            // there): retrying cannot change that.
+            tracing::warn!(%to, "a reviewed trace answer was refused: {why}");
+            let _ = traces.outbox.remove(trace_id);
         }
         other => {
             item.attempts += 1;

@@ -18,7 +18,8 @@ use striae_protocol::{
 use super::{
     MAX_ATTEMPTS, TraceError, audit, check_text, field,
     store::{
-        OutTarget, Outgoing, ReceivedAnswer, StoredSigned, encode, parse_retry_key, retry_key,
+        AnswerKind, OutTarget, Outgoing, ReceivedAnswer, StoredSigned, encode, parse_retry_key,
+        retry_key,
     },
 };
 use crate::{audit::Direction, core::AskError, firearms::FirearmsNode, store::StoreError};
@@ -104,6 +105,43 @@ pub(super) enum AnswerError {
     /// This node sent no such trace to the member.
     #[error("no such trace was sent to this member")]
     UnknownTrace,
+    /// The answer names another trace than the request it answers.
+    #[error("the answer names another trace than the request")]
+    OtherTrace,
+    /// The member already gave this kind of answer to this trace, differently.
+    #[error("this member already answered this trace")]
+    AlreadyAnswered,
+    /// A "held for review" answer carries records or is larger than one needs to be.
+    #[error(
+        "a pending-review answer carries no records and at most {MAX_PENDING_ANSWER_BYTES} bytes"
+    )]
+    PendingTooLarge,
+}
+
+impl AnswerError {
+    /// The metric label of a refused answer.
+    fn label(&self) -> &'static str {
+        match self {
+            AnswerError::Unverified(_) => "trace_answer_unverified",
+            AnswerError::NotForUs => "trace_answer_not_for_us",
+            AnswerError::Store(_) => "trace_answer_store",
+            AnswerError::UnknownTrace => "trace_answer_unknown_trace",
+            AnswerError::OtherTrace => "trace_answer_other_trace",
+            AnswerError::AlreadyAnswered => "trace_answer_duplicate",
+            AnswerError::PendingTooLarge => "trace_answer_too_large",
+        }
+    }
+}
+
+/// Largest "held for review" answer kept (it carries a note at most).
+const MAX_PENDING_ANSWER_BYTES: usize = 8 * 1024;
+
+/// What became of an answer that was not refused.
+enum Accepted {
+    /// Kept.
+    New,
+    /// The very answer was kept before (a delivery repeated after a lost receipt).
+    Again,
 }
 
 /// Starts a trace: finds whom to ask, stores the trace, sends the requests in the
@@ -123,6 +161,17 @@ pub async fn start(node: &FirearmsNode, input: TraceInput) -> Result<String, Tra
         targets,
     };
     node.firearms.traces.out.insert(id, encode(&trace))?;
+    // Every target is due until its first outcome is stored: a crash after this answer
+    // leaves the requests to `tick`, never forgotten (a holder that already answered
+    // answers a repeated request with the same answer).
+    for target in &trace.targets {
+        if let Ok(bureau) = target.bureau.parse::<BureauId>() {
+            node.firearms
+                .traces
+                .retry
+                .insert(retry_key(&id, &bureau), [])?;
+        }
+    }
     node.store.flush().await?;
     for target in &trace.targets {
         if let Ok(bureau) = target.bureau.parse::<BureauId>() {
@@ -295,10 +344,12 @@ async fn try_send_request(
             "serial": request.serial,
             "record_refs": request.record_refs.len(),
         }),
-    );
+    )?;
+    // What the request discloses (case, serial) leaves only once its record is on disk.
+    node.store.flush().await?;
     match node.ask(&bureau, SyncRequest::Trace(message)).await {
         Ok(SyncResponse::Trace(answer)) => {
-            accept_answer(node, bureau, &answer)?;
+            accept_answer(node, bureau, &answer, Some(id))?;
             Ok(())
         }
         Ok(SyncResponse::Refused(why)) => Err(DeliveryError::Refused(why)),
@@ -307,49 +358,95 @@ async fn try_send_request(
     }
 }
 
-/// Verifies a signed answer from `from` and keeps it with its trace.
+/// Verifies a signed answer from `from` and keeps it with its trace: only for a trace this
+/// node sent to `from` (the one `request` names, when it answers a request), one answer of
+/// each kind per member (an identical repeat is taken as delivered again). A refusal is
+/// counted in the metrics.
 fn accept_answer(
     node: &FirearmsNode,
     from: BureauId,
     message: &SignedMessage,
-) -> Result<TraceOutcome, AnswerError> {
+    request: Option<[u8; 16]>,
+) -> Result<Accepted, AnswerError> {
+    let accepted = keep_answer(node, from, message, request);
+    if let Err(e) = &accepted {
+        node.metrics.rejected(e.label());
+        tracing::warn!(country = %node.country_of(&from), "trace answer refused: {e}");
+    }
+    accepted
+}
+
+fn keep_answer(
+    node: &FirearmsNode,
+    from: BureauId,
+    message: &SignedMessage,
+    request: Option<[u8; 16]>,
+) -> Result<Accepted, AnswerError> {
     let response: TraceResponse = message
         .open_from(&node.network, &from)
         .map_err(AnswerError::Unverified)?;
     if response.requester != node.me {
         return Err(AnswerError::NotForUs);
     }
-    let from_text = from.to_string();
-    let stored = node
-        .firearms
-        .traces
-        .update_outgoing(&response.trace_id, |trace| {
-            let Some(target) = trace.targets.iter_mut().find(|t| t.bureau == from_text) else {
-                return false;
-            };
-            target.answers.push(ReceivedAnswer {
-                received_at_ms: now_ms(),
-                message: StoredSigned::of(message),
-            });
-            target.last_error = None;
-            true
-        })?;
-    if stored != Some(true) {
-        return Err(AnswerError::UnknownTrace);
+    if request.is_some_and(|id| id != response.trace_id) {
+        return Err(AnswerError::OtherTrace);
+    }
+    let kind = if response.outcome == TraceOutcome::PendingReview {
+        if !response.records.is_empty() || message.bytes.len() > MAX_PENDING_ANSWER_BYTES {
+            return Err(AnswerError::PendingTooLarge);
+        }
+        AnswerKind::Pending
+    } else {
+        AnswerKind::Final
+    };
+    let id = response.trace_id;
+    let traces = &node.firearms.traces;
+    {
+        // One check-and-keep at a time, so two copies of an answer cannot both be new.
+        let _guard = traces.guard();
+        let asked = traces
+            .outgoing(&id)?
+            .is_some_and(|t| t.targets.iter().any(|t| t.bureau == from.to_string()));
+        if !asked {
+            return Err(AnswerError::UnknownTrace);
+        }
+        if let Some(kept) = traces.answer(&id, &from, AnswerKind::Final)? {
+            return repeat_of(&kept, message);
+        }
+        if kind == AnswerKind::Pending
+            && let Some(kept) = traces.answer(&id, &from, AnswerKind::Pending)?
+        {
+            return repeat_of(&kept, message);
+        }
+        let answer = ReceivedAnswer {
+            received_at_ms: now_ms(),
+            message: StoredSigned::of(message),
+        };
+        traces.put_answer(&id, &from, kind, &answer)?;
     }
     audit(
         node,
         Direction::In,
         "trace_response",
         from,
-        &hex::encode(response.trace_id),
+        &hex::encode(id),
         json!({
             "outcome": response.outcome.as_str(),
             "records": response.records.len(),
             "note": response.note,
         }),
-    );
-    Ok(response.outcome)
+    )?;
+    Ok(Accepted::New)
+}
+
+/// An answer arriving where one is kept already: the same one again is accepted as a
+/// repeated delivery, another is refused.
+fn repeat_of(kept: &ReceivedAnswer, message: &SignedMessage) -> Result<Accepted, AnswerError> {
+    if kept.message.message().as_ref() == Some(message) {
+        Ok(Accepted::Again)
+    } else {
+        Err(AnswerError::AlreadyAnswered)
+    }
 }
 
 /// Receives an answer that followed a review.
@@ -358,8 +455,9 @@ pub async fn on_trace_answer(
     from: BureauId,
     message: SignedMessage,
 ) -> SyncResponse {
-    match accept_answer(node, from, &message) {
-        Ok(_) => match node.store.flush().await {
+    match accept_answer(node, from, &message, None) {
+        Ok(Accepted::Again) => SyncResponse::Received,
+        Ok(Accepted::New) => match node.store.flush().await {
             Ok(()) => SyncResponse::Received,
             Err(e) => SyncResponse::Refused(format!("cannot store the answer: {e}")),
         },
@@ -422,6 +520,8 @@ mod tests {
             DeliveryError::Refused("no".into()),
             DeliveryError::UnexpectedAnswer,
             DeliveryError::Answer(AnswerError::UnknownTrace),
+            DeliveryError::Answer(AnswerError::OtherTrace),
+            DeliveryError::Answer(AnswerError::AlreadyAnswered),
         ] {
             assert!(!error.is_unreachable(), "{error}");
             assert!(!stored_unreachable(&error.to_string()), "{error}");

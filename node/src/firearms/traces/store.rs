@@ -1,6 +1,9 @@
 //! The stored schema of traces and [`TraceStore`]: the trees, their keys, and the JSON
 //! encoding of traces sent (`Outgoing`), requests received (`Incoming`) and answers waiting
-//! in the outbox (`OutboxItem`).
+//! in the outbox (`OutboxItem`). Answers received for a trace sent are kept apart, one key
+//! per (trace, member, kind of answer) in raw bytes (tree `trace_answers`), so an answer
+//! never rewrites the trace and a member holds at most two: its "pending review" and its
+//! final answer.
 
 use std::{collections::HashSet, sync::Mutex};
 
@@ -17,6 +20,7 @@ pub(super) const IN_TREE: &str = "traces_in";
 pub(super) const OUTBOX_TREE: &str = "trace_outbox";
 const RETRY_TREE: &str = "trace_retry";
 const PENDING_TREE: &str = "trace_pending";
+const ANSWERS_TREE: &str = "trace_answers";
 
 /// A signed message as stored (hex), so it can be verified again whenever it is shown.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -55,6 +59,55 @@ pub(super) struct ReceivedAnswer {
     pub(super) message: StoredSigned,
 }
 
+impl ReceivedAnswer {
+    /// As kept in `trace_answers`: the time received (8 bytes, big-endian), the signature
+    /// (64), the signed bytes.
+    fn encode(&self) -> Vec<u8> {
+        let message = self.message.message();
+        let (bytes, signature) = message
+            .as_ref()
+            .map_or((&[][..], [0u8; 64]), |m| (&m.bytes[..], m.signature));
+        let mut out = Vec::with_capacity(8 + 64 + bytes.len());
+        out.extend_from_slice(&self.received_at_ms.to_be_bytes());
+        out.extend_from_slice(&signature);
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let received_at_ms = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+        let signature: [u8; 64] = bytes.get(8..72)?.try_into().ok()?;
+        let message = SignedMessage {
+            bytes: bytes.get(72..)?.to_vec(),
+            signature,
+        };
+        Some(ReceivedAnswer {
+            received_at_ms,
+            message: StoredSigned::of(&message),
+        })
+    }
+}
+
+/// The two answers a member may give to one trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum AnswerKind {
+    /// "Held for review".
+    Pending,
+    /// Found, not found or refused.
+    Final,
+}
+
+/// Key of an answer: the trace id, the member, the kind.
+fn answer_key(id: &[u8; 16], from: &BureauId, kind: AnswerKind) -> Vec<u8> {
+    let mut key = id.to_vec();
+    key.extend_from_slice(&from.0);
+    key.push(match kind {
+        AnswerKind::Pending => 0,
+        AnswerKind::Final => 1,
+    });
+    key
+}
+
 /// A member an outgoing trace asks.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct OutTarget {
@@ -65,6 +118,8 @@ pub(super) struct OutTarget {
     pub(super) record_refs: Vec<RecordRef>,
     pub(super) attempts: u32,
     pub(super) last_error: Option<String>,
+    /// Answers kept inline by earlier versions (now in `trace_answers`); read, never written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) answers: Vec<ReceivedAnswer>,
 }
 
@@ -119,6 +174,8 @@ pub struct TraceStore {
     pub(super) retry: Keyspace,
     /// Requests waiting for review, keyed by requester and trace id, to bound them per member.
     pub(super) pending: Keyspace,
+    /// Answers received for traces sent, keyed by `answer_key`.
+    answers: Keyspace,
     /// Serialises read-modify-write of trace records.
     lock: Mutex<()>,
     /// Reviewed answers being delivered right now: the review's own attempt and the periodic
@@ -169,6 +226,7 @@ impl TraceStore {
             outbox: store.keyspace(OUTBOX_TREE)?,
             retry: store.keyspace(RETRY_TREE)?,
             pending: store.keyspace(PENDING_TREE)?,
+            answers: store.keyspace(ANSWERS_TREE)?,
             lock: Mutex::new(()),
             delivering: Mutex::new(HashSet::new()),
         })
@@ -196,6 +254,53 @@ impl TraceStore {
         Ok(Some(result))
     }
 
+    /// The answer of `kind` member `from` gave to trace `id`, if any.
+    pub(super) fn answer(
+        &self,
+        id: &[u8; 16],
+        from: &BureauId,
+        kind: AnswerKind,
+    ) -> Result<Option<ReceivedAnswer>, StoreError> {
+        let Some(bytes) = self.answers.get(answer_key(id, from, kind))? else {
+            return Ok(None);
+        };
+        ReceivedAnswer::decode(&bytes)
+            .map(Some)
+            .ok_or_else(|| StoreError::corrupt(ANSWERS_TREE, "answer shorter than its header"))
+    }
+
+    /// Keeps an answer (the caller checked that none of its kind is held).
+    pub(super) fn put_answer(
+        &self,
+        id: &[u8; 16],
+        from: &BureauId,
+        kind: AnswerKind,
+        answer: &ReceivedAnswer,
+    ) -> Result<(), StoreError> {
+        self.answers
+            .insert(answer_key(id, from, kind), answer.encode())
+    }
+
+    /// The answers member `bureau` gave to trace `id`, oldest first: a pending review, then
+    /// the final one (or those an earlier version kept inline with the trace).
+    pub(super) fn answers_of(
+        &self,
+        id: &[u8; 16],
+        target: &OutTarget,
+    ) -> Result<Vec<ReceivedAnswer>, StoreError> {
+        let Ok(bureau) = target.bureau.parse::<BureauId>() else {
+            return Ok(target.answers.clone());
+        };
+        let mut out = Vec::new();
+        for kind in [AnswerKind::Pending, AnswerKind::Final] {
+            out.extend(self.answer(id, &bureau, kind)?);
+        }
+        if out.is_empty() {
+            out = target.answers.clone();
+        }
+        Ok(out)
+    }
+
     pub(super) fn incoming(&self, id: &[u8; 16]) -> Result<Option<Incoming>, StoreError> {
         self.incoming
             .get(id)?
@@ -207,6 +312,22 @@ impl TraceStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_answer_reads_back_as_received() {
+        let message = SignedMessage {
+            bytes: vec![1, 2, 3],
+            signature: [7; 64],
+        };
+        let answer = ReceivedAnswer {
+            received_at_ms: 42,
+            message: StoredSigned::of(&message),
+        };
+        let back = ReceivedAnswer::decode(&answer.encode()).unwrap();
+        assert_eq!(back.received_at_ms, 42);
+        assert_eq!(back.message.message(), Some(message));
+        assert!(ReceivedAnswer::decode(&[0; 71]).is_none());
+    }
 
     #[test]
     fn a_retry_key_gives_back_its_trace_and_member() {

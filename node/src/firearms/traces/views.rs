@@ -12,7 +12,7 @@ use striae_protocol::{
 use super::{
     MAX_ATTEMPTS, TraceError, parse_trace_id,
     requester::stored_unreachable,
-    store::{IN_TREE, Incoming, OUT_TREE, OutTarget, Outgoing, decode, outcome_of},
+    store::{IN_TREE, Incoming, OUT_TREE, OutTarget, Outgoing, ReceivedAnswer, decode, outcome_of},
 };
 use crate::{firearms::FirearmsNode, notices::rfc3339};
 
@@ -20,8 +20,8 @@ use crate::{firearms::FirearmsNode, notices::rfc3339};
 pub const MAX_LIST: usize = 1_000;
 
 /// An answer as shown to the requester: verified again from the stored signed bytes.
-fn answer_views(node: &FirearmsNode, target: &OutTarget) -> Vec<Value> {
-    let Some(last) = target.answers.last() else {
+fn answer_views(node: &FirearmsNode, target: &OutTarget, answers: &[ReceivedAnswer]) -> Vec<Value> {
+    let Some(last) = answers.last() else {
         return Vec::new();
     };
     let message = last.message.message();
@@ -72,9 +72,8 @@ fn answer_views(node: &FirearmsNode, target: &OutTarget) -> Vec<Value> {
 
 /// Whether a member has given its last word: a final answer, a failure other than being
 /// unreachable, or no attempts left.
-fn is_final(node: &FirearmsNode, target: &OutTarget) -> bool {
-    target
-        .answers
+fn is_final(node: &FirearmsNode, target: &OutTarget, answers: &[ReceivedAnswer]) -> bool {
+    answers
         .last()
         .and_then(|a| a.message.message())
         .and_then(|m| m.open::<TraceResponse>(&node.network).ok())
@@ -86,9 +85,19 @@ fn is_final(node: &FirearmsNode, target: &OutTarget) -> bool {
         || target.attempts >= MAX_ATTEMPTS
 }
 
-fn outgoing_view(node: &FirearmsNode, id: &[u8; 16], trace: &Outgoing) -> Value {
-    let complete = trace.targets.iter().all(|t| is_final(node, t));
-    json!({
+fn outgoing_view(
+    node: &FirearmsNode,
+    id: &[u8; 16],
+    trace: &Outgoing,
+) -> Result<Value, TraceError> {
+    let answers = trace
+        .targets
+        .iter()
+        .map(|t| node.firearms.traces.answers_of(id, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let targets = || trace.targets.iter().zip(&answers);
+    let complete = targets().all(|(t, a)| is_final(node, t, a));
+    Ok(json!({
         "id": hex::encode(id),
         "state": if complete { "complete" } else { "pending" },
         "created_at": rfc3339(trace.created_at_ms),
@@ -98,17 +107,17 @@ fn outgoing_view(node: &FirearmsNode, id: &[u8; 16], trace: &Outgoing) -> Value 
         "serial": trace.serial,
         "case_ref": trace.case_ref,
         "reason": trace.reason,
-        "asked": trace.targets.iter().map(|t| json!({
+        "asked": targets().map(|(t, a)| json!({
             "country": t.country,
             "bureau_id": t.bureau,
             "why": t.why,
             "record_refs": t.record_refs.iter().map(RecordRef::to_hex).collect::<Vec<_>>(),
-            "answered": !t.answers.is_empty(),
+            "answered": !a.is_empty(),
             "attempts": t.attempts,
             "last_error": t.last_error,
         })).collect::<Vec<_>>(),
-        "responses": trace.targets.iter().flat_map(|t| answer_views(node, t)).collect::<Vec<_>>(),
-    })
+        "responses": targets().flat_map(|(t, a)| answer_views(node, t, a)).collect::<Vec<_>>(),
+    }))
 }
 
 /// `GET /v1/traces/{id}`.
@@ -119,7 +128,7 @@ pub fn show(node: &FirearmsNode, id: &str) -> Result<Value, TraceError> {
         .traces
         .outgoing(&id)?
         .ok_or(TraceError::NotFound)?;
-    Ok(outgoing_view(node, &id, &trace))
+    outgoing_view(node, &id, &trace)
 }
 
 /// `GET /v1/traces`: the traces this node sent, newest first.
@@ -137,10 +146,10 @@ pub fn list(node: &FirearmsNode, limit: usize) -> Result<Vec<Value>, TraceError>
         )
     });
     let newest = newest_first(traces, limit, |(_, t)| t.created_at_ms)?;
-    Ok(newest
+    newest
         .iter()
         .map(|(id, t)| outgoing_view(node, id, t))
-        .collect())
+        .collect()
 }
 
 /// The `limit` newest of `items`, newest first. At most twice `limit` are held at a time:

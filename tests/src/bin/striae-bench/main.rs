@@ -19,6 +19,7 @@ use striae_protocol::{
 use striae_tests::TestNet;
 
 mod ballistics;
+mod crash;
 mod firearms;
 
 #[derive(Parser)]
@@ -54,6 +55,16 @@ enum Scenario {
     Firearms(firearms::Scenario),
     #[command(flatten)]
     Ballistics(ballistics::Scenario),
+    /// Members killed with SIGKILL during their writes, restarted, and checked: nothing they
+    /// acknowledged is lost, unannounced or announced twice
+    Crash(crash::Options),
+    /// Runs one member from its config until killed (the member processes of
+    /// `crash --members-in-bench`)
+    #[command(hide = true)]
+    Member {
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -72,6 +83,8 @@ fn main() -> Result<()> {
             Scenario::Catchup { entries } => catchup(entries).await,
             Scenario::Firearms(scenario) => firearms::run(scenario).await,
             Scenario::Ballistics(scenario) => ballistics::run(scenario).await,
+            Scenario::Crash(options) => crash::run(options).await,
+            Scenario::Member { config } => crash::member(config).await,
         }
     })
 }

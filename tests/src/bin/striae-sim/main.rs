@@ -1,6 +1,10 @@
 //! `striae-sim`: runs the seeded sync simulator and prints one JSON line with what came of it.
 //!
 //! `cargo run --release -p striae-tests --bin striae-sim -- --members 1000 --seed 1 --rounds 200`
+//!
+//! With `--seeds N` it runs seeds `seed..seed+N` (on every core) and prints one JSON line per
+//! run, then a summary line: runs, failed (seeds that did not converge or broke an
+//! invariant), violations, the slowest convergence and the most held memory.
 
 use anyhow::{Result, bail};
 use clap::Parser;
@@ -31,6 +35,9 @@ struct Args {
     /// Neighbours each member connects to.
     #[arg(long, default_value_t = 8)]
     degree: usize,
+    /// Runs this many seeds from `--seed` on and prints a summary line last.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
 }
 
 fn main() -> Result<()> {
@@ -42,19 +49,58 @@ fn main() -> Result<()> {
         bail!("--offline plus --byzantine must leave at least one member honest and online");
     }
     let started = std::time::Instant::now();
-    let report = Sim::new(SimConfig {
-        members: args.members,
-        seed: args.seed,
-        rounds: args.rounds,
-        offline: args.offline,
-        byzantine: args.byzantine,
-        entries_per_member: args.entries,
-        degree: args.degree,
-        ..SimConfig::default()
-    })
-    .run();
-    let mut line = serde_json::to_value(&report)?;
-    line["seconds"] = serde_json::json!((started.elapsed().as_secs_f64() * 100.0).round() / 100.0);
-    println!("{line}");
+    let run = |seed: u64| {
+        let started = std::time::Instant::now();
+        let report = Sim::new(SimConfig {
+            members: args.members,
+            seed,
+            rounds: args.rounds,
+            offline: args.offline,
+            byzantine: args.byzantine,
+            entries_per_member: args.entries,
+            degree: args.degree,
+            ..SimConfig::default()
+        })
+        .run();
+        (report, started.elapsed().as_secs_f64())
+    };
+    if args.seeds <= 1 {
+        let (report, seconds) = run(args.seed);
+        let mut line = serde_json::to_value(&report)?;
+        line["seconds"] = serde_json::json!((seconds * 100.0).round() / 100.0);
+        println!("{line}");
+        return Ok(());
+    }
+    use rayon::prelude::*;
+    let reports: Vec<_> = (args.seed..args.seed + args.seeds)
+        .into_par_iter()
+        .map(|seed| {
+            let (report, seconds) = run(seed);
+            let mut line = serde_json::to_value(&report).unwrap_or_default();
+            line["seconds"] = serde_json::json!((seconds * 100.0).round() / 100.0);
+            println!("{line}");
+            report
+        })
+        .collect();
+    let failed: Vec<u64> = reports
+        .iter()
+        .filter(|r| !r.delivered_all || !r.converged || r.violations > 0)
+        .map(|r| r.seed)
+        .collect();
+    let summary = serde_json::json!({
+        "members": args.members,
+        "byzantine": args.byzantine,
+        "offline": args.offline,
+        "runs": reports.len(),
+        "failed": failed,
+        "violations": reports.iter().map(|r| r.violations).sum::<u64>(),
+        "max_rounds_to_converge": reports.iter().map(|r| r.max_rounds_to_converge).max(),
+        "max_held_bytes": reports.iter().map(|r| r.max_held_bytes).max(),
+        "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+    });
+    println!("{summary}");
+    if !failed.is_empty() {
+        bail!("{} of {} seeds failed", failed.len(), reports.len());
+    }
     Ok(())
 }

@@ -6,12 +6,24 @@
 //! Storage: tree `audit`, key = seq (u64 big-endian, from 1), value = 64-byte signature ++
 //! the record's JSON; key `head` of tree `audit_head` holds the count and the last hash, so a
 //! removed tail is detected too.
+//!
+//! Whoever can edit the disk can also rewrite the head, so the head is anchored outside the
+//! log's reach as well: `anchor` publishes it in this node's own feed (`Body::AuditAnchor`),
+//! which every member holds, and `verify` checks the log against the latest anchor. A crash
+//! between a record and its head leaves the record as the head (the next record follows it,
+//! never overwrites it).
+
+mod anchor;
+
+pub use anchor::AuditAnchoring;
 
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use striae_protocol::{BureauId, NetworkId, Signer, identity::signing_message, time::now_ms};
+use striae_protocol::{
+    BureauId, NetworkId, Signer, feed::AuditAnchor, identity::signing_message, time::now_ms,
+};
 
 use crate::store::{Keyspace, Store, StoreError};
 
@@ -110,6 +122,8 @@ pub struct AuditLog {
     network: NetworkId,
     /// (records written, hash of the last): writes are serialised through it.
     head: Mutex<(u64, [u8; 32])>,
+    /// The latest anchor of this log found in this node's own feed.
+    anchored: Mutex<Option<AuditAnchor>>,
 }
 
 impl AuditLog {
@@ -117,7 +131,7 @@ impl AuditLog {
     pub fn open(store: &Store, signer: Signer, network: NetworkId) -> Result<Self, StoreError> {
         let tree = store.keyspace("audit")?;
         let head_tree = store.keyspace("audit_head")?;
-        let head = match head_tree.get(HEAD_KEY)? {
+        let written = match head_tree.get(HEAD_KEY)? {
             Some(v) if v.len() == 40 => {
                 let mut count = [0u8; 8];
                 count.copy_from_slice(&v[..8]);
@@ -128,13 +142,46 @@ impl AuditLog {
             Some(_) => return Err(StoreError::corrupt("audit_head", "bad head value")),
             None => (0, [0u8; 32]),
         };
+        // A crash after a record but before its head leaves the record last: it is the head.
+        // A head beyond the last record means records were removed: new ones go after the
+        // head, so the gap stays visible to `verify`.
+        let last = match tree.last()? {
+            Some((key, value)) => {
+                let seq = <[u8; 8]>::try_from(key.as_slice())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError::corrupt("audit", "key is not 8 bytes"))?;
+                (seq, *blake3::hash(&value).as_bytes())
+            }
+            None => (0, [0u8; 32]),
+        };
+        let head = if last.0 >= written.0 { last } else { written };
         Ok(AuditLog {
             tree,
             head_tree,
             signer,
             network,
             head: Mutex::new(head),
+            anchored: Mutex::new(None),
         })
+    }
+
+    /// (records written, hash of the last), as an anchor would say.
+    pub fn head(&self) -> AuditAnchor {
+        let (records, last_hash) = self.head.lock().map(|h| *h).unwrap_or((0, [0; 32]));
+        AuditAnchor { records, last_hash }
+    }
+
+    /// An anchor of this log found in this node's own feed.
+    pub fn note_anchor(&self, anchor: AuditAnchor) {
+        let mut anchored = self.anchored.lock().unwrap_or_else(|p| p.into_inner());
+        if anchored.is_none_or(|a| anchor.records >= a.records) {
+            *anchored = Some(anchor);
+        }
+    }
+
+    /// The latest anchor of this log in this node's own feed.
+    pub fn anchored(&self) -> Option<AuditAnchor> {
+        *self.anchored.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Appends a record. Not flushed: callers that answer an API request flush the store
@@ -212,6 +259,10 @@ impl AuditLog {
     /// the log ends where the head says.
     pub fn verify(&self) -> Result<Verification, StoreError> {
         let me = self.signer.bureau();
+        // The head first: records appended while the log is read are not part of this check.
+        let (written, head_hash) = self.head.lock().map(|h| *h).unwrap_or((0, [0; 32]));
+        let anchor = self.anchored();
+        let mut anchored_hash = None;
         let mut problems = Vec::new();
         let mut expected_seq = 1u64;
         let mut prev = [0u8; 32];
@@ -220,6 +271,9 @@ impl AuditLog {
             let seq = <[u8; 8]>::try_from(key.as_slice())
                 .map(u64::from_be_bytes)
                 .unwrap_or(0);
+            if seq > written {
+                break;
+            }
             if seq != expected_seq {
                 problems.push(Problem {
                     seq: expected_seq,
@@ -230,20 +284,25 @@ impl AuditLog {
                 problems.push(Problem { seq, problem });
             }
             prev = *blake3::hash(&value).as_bytes();
+            if anchor.is_some_and(|a| a.records == seq) {
+                anchored_hash = Some(prev);
+            }
             expected_seq = seq + 1;
         }
-        let written = self.len();
         let held = expected_seq - 1;
         if held != written {
             problems.push(Problem {
                 seq: held + 1,
                 problem: format!("the log ends at {held} but {written} records were written"),
             });
-        } else if written > 0 && self.head.lock().map(|h| h.1 != prev).unwrap_or(true) {
+        } else if written > 0 && head_hash != prev {
             problems.push(Problem {
                 seq: held,
                 problem: "the last record is not the one the head names".into(),
             });
+        }
+        if let Some(anchor) = anchor {
+            problems.extend(check_anchor(&anchor, held, anchored_hash));
         }
         Ok(Verification {
             ok: problems.is_empty(),
@@ -277,6 +336,24 @@ impl AuditLog {
         }
         None
     }
+}
+
+/// What is wrong with a log that ends at `held` (its record at the anchor hashing to
+/// `found`) given the anchor in this node's feed.
+fn check_anchor(anchor: &AuditAnchor, held: u64, found: Option<[u8; 32]>) -> Option<Problem> {
+    if anchor.records > held {
+        return Some(Problem {
+            seq: held + 1,
+            problem: format!(
+                "the log ends at {held} but this node's signed feed anchored {} records: the log was cut back",
+                anchor.records
+            ),
+        });
+    }
+    (anchor.records > 0 && found != Some(anchor.last_hash)).then(|| Problem {
+        seq: anchor.records,
+        problem: "not the record this node's signed feed anchored: the log was rewritten".into(),
+    })
 }
 
 fn split(value: &[u8]) -> Result<([u8; 64], &[u8]), StoreError> {
@@ -347,6 +424,72 @@ mod tests {
         let v = log.verify().expect("verify");
         assert!(!v.ok);
         assert_eq!(v.problems[0].seq, 2);
+    }
+
+    #[test]
+    fn a_tail_cut_with_its_head_rewritten_is_found_against_the_feed_anchor() {
+        let (_d, store, log) = log();
+        write(&log, 5);
+        log.note_anchor(log.head());
+        // Someone with the disk removes records 4 and 5 and rewrites the head to match.
+        let tree = store.keyspace("audit").expect("tree");
+        let third = tree.get(3u64.to_be_bytes()).expect("get").expect("present");
+        tree.remove(4u64.to_be_bytes()).expect("remove");
+        tree.remove(5u64.to_be_bytes()).expect("remove");
+        let mut head = 3u64.to_be_bytes().to_vec();
+        head.extend_from_slice(blake3::hash(&third).as_bytes());
+        store
+            .keyspace("audit_head")
+            .expect("tree")
+            .insert(HEAD_KEY, head)
+            .expect("insert");
+        let reopened = AuditLog::open(
+            &store,
+            Signer::from_seed([7; 32]),
+            NetworkId::from_name("t"),
+        )
+        .expect("log");
+        assert!(
+            reopened.verify().expect("verify").ok,
+            "undetectable without the anchor"
+        );
+        reopened.note_anchor(log.head());
+        let v = reopened.verify().expect("verify");
+        assert!(!v.ok);
+        assert!(
+            v.problems[0].problem.contains("cut back"),
+            "{:?}",
+            v.problems
+        );
+    }
+
+    #[test]
+    fn a_crash_between_a_record_and_its_head_does_not_let_the_next_record_overwrite_it() {
+        let (_d, store, log) = log();
+        write(&log, 2);
+        // Record 3 reached the disk; its head did not.
+        let head_before = store
+            .keyspace("audit_head")
+            .expect("tree")
+            .get(HEAD_KEY)
+            .expect("get")
+            .expect("present");
+        write(&log, 1);
+        store
+            .keyspace("audit_head")
+            .expect("tree")
+            .insert(HEAD_KEY, head_before)
+            .expect("insert");
+        let reopened = AuditLog::open(
+            &store,
+            Signer::from_seed([7; 32]),
+            NetworkId::from_name("t"),
+        )
+        .expect("log");
+        write(&reopened, 1);
+        let v = reopened.verify().expect("verify");
+        assert!(v.ok, "{:?}", v.problems);
+        assert_eq!(v.entries, 4);
     }
 
     #[test]

@@ -1,0 +1,321 @@
+//! Bulk imports and crash recovery of record announcements: parsing and validating a CSV
+//! or NDJSON document in parallel off the async runtime, storing the good records, announcing
+//! them in large digest entries, once per import key; and, at start, finishing or undoing
+//! what a crash interrupted (see `journal`).
+
+use std::sync::Arc;
+
+use striae_firearms_lib::{FirearmInput, ReferenceTable, import, validate_input};
+use striae_protocol::{Body, firearm::FirearmDigest, time::now_ms};
+
+use super::{
+    ANNOUNCE_BATCH, Firearms, FirearmsError, FirearmsNode, ImportOutcome, MAX_LISTED_REJECTIONS,
+    Rejection,
+    journal::{ImportKey, ImportPhase, ImportState},
+    records::{self, RefCipher, StoredRecord, digest_of, encode_input, store_key},
+};
+use crate::store::Keyspace;
+
+impl Firearms {
+    /// Imports a CSV or NDJSON document: parses, validates and normalises every line in a
+    /// blocking task (in parallel), stores the good records with batched writes, announces
+    /// them in few large digest entries, and flushes once. Good lines are kept when others
+    /// are refused.
+    ///
+    /// An import is done once per `key` (the caller's, or the document's hash when `None`):
+    /// sent again, it answers what it answered the first time, with `repeated` set.
+    pub async fn import(
+        &self,
+        node: &FirearmsNode,
+        format: import::ImportFormat,
+        bytes: Vec<u8>,
+        key: Option<ImportKey>,
+    ) -> Result<ImportOutcome, FirearmsError> {
+        let key = key.unwrap_or_else(|| content_key(format, &bytes));
+        let _running = match self.begin_import(key)? {
+            Ok(running) => running,
+            Err(earlier) => return Ok(earlier),
+        };
+        let table = self.table();
+        let started = std::time::Instant::now();
+        let items = tokio::task::spawn_blocking(move || {
+            import::parse(format, std::io::Cursor::new(bytes)).collect::<Vec<_>>()
+        })
+        .await
+        .map_err(FirearmsError::Task)?;
+        tracing::debug!(
+            lines = items.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "import parsed"
+        );
+        self.store_inputs(node, table, items, key).await
+    }
+
+    /// Marks import `key` as running here, or gives its earlier answer.
+    fn begin_import(
+        &self,
+        key: ImportKey,
+    ) -> Result<Result<ImportRunning<'_>, ImportOutcome>, FirearmsError> {
+        let mut running = self.importing.lock().unwrap_or_else(|p| p.into_inner());
+        if running.contains(&key) {
+            return Err(FirearmsError::ImportInProgress);
+        }
+        match self.journal.import(&key)? {
+            Some(ImportState {
+                phase: ImportPhase::Done,
+                outcome: Some(outcome),
+                ..
+            }) => {
+                return Ok(Err(ImportOutcome {
+                    repeated: true,
+                    ..outcome
+                }));
+            }
+            Some(_) => return Err(FirearmsError::ImportInProgress),
+            None => {}
+        }
+        running.insert(key);
+        Ok(Ok(ImportRunning {
+            firearms: self,
+            key,
+        }))
+    }
+
+    /// Stores already parsed inputs as import `key` (import and devnet seeding share this
+    /// path). The journal says where it got to, so that a crash is undone (records written,
+    /// none announced) or finished (all written, announcing) at the next start.
+    pub async fn store_inputs(
+        &self,
+        node: &FirearmsNode,
+        table: Arc<ReferenceTable>,
+        items: Vec<import::ImportItem>,
+        import_key: ImportKey,
+    ) -> Result<ImportOutcome, FirearmsError> {
+        // No write lock: an import only adds records, each with its own sequence numbers, so
+        // imports run side by side (one parses and validates while another writes).
+        let key = node.digest_key;
+        let tree = self.records.clone();
+        let count = items.len() as u64;
+        let first = self.allocate(count);
+        let mut state = ImportState {
+            first,
+            count,
+            phase: ImportPhase::Storing,
+            outcome: None,
+        };
+        self.journal.set_import(&import_key, &state)?;
+        let refs = self.refs.clone();
+        let started = std::time::Instant::now();
+        let (digests, imported, rejected, rejected_total) =
+            tokio::task::spawn_blocking(move || {
+                store_batch(&tree, &table, &key, &refs, first, items)
+            })
+            .await
+            .map_err(FirearmsError::Task)??;
+        let stored_ms = started.elapsed().as_millis() as u64;
+        let announced = digests.len() as u64;
+        let outcome = ImportOutcome {
+            imported,
+            rejected,
+            rejected_total,
+            announced,
+            repeated: false,
+        };
+        state.phase = ImportPhase::Announcing;
+        state.outcome = Some(outcome.clone());
+        self.journal.set_import(&import_key, &state)?;
+        self.announce(node, &digests).await?;
+        if digests.is_empty() {
+            node.store.flush().await?;
+        }
+        state.phase = ImportPhase::Done;
+        self.journal.set_import(&import_key, &state)?;
+        tracing::debug!(
+            imported,
+            stored_ms,
+            announced_ms = started.elapsed().as_millis() as u64 - stored_ms,
+            "import stored and announced"
+        );
+        Ok(outcome)
+    }
+
+    /// Finishes what a crash interrupted: announces records changed but maybe not announced,
+    /// undoes imports whose records were being written (none of them was announced, and the
+    /// caller got no answer), and announces imports whose records were all written. Run once
+    /// at start, before anything else writes records.
+    pub async fn reconcile(&self, node: &FirearmsNode) -> Result<(), FirearmsError> {
+        let _writing = self.writes.lock().await;
+        for (key, state) in self.journal.unfinished_imports()? {
+            let range = state.first..state.first.saturating_add(state.count);
+            match state.phase {
+                ImportPhase::Storing => {
+                    for n in range {
+                        self.records.remove(store_key(n))?;
+                    }
+                    self.journal.remove_import(&key)?;
+                    tracing::warn!(
+                        records = state.count,
+                        "an import interrupted by a crash was undone; send it again"
+                    );
+                }
+                ImportPhase::Announcing | ImportPhase::Done => {
+                    let digests = self.digests_of_range(node, range)?;
+                    self.announce(node, &digests).await?;
+                    self.journal.set_import(
+                        &key,
+                        &ImportState {
+                            phase: ImportPhase::Done,
+                            ..state
+                        },
+                    )?;
+                    tracing::info!(
+                        digests = digests.len(),
+                        "an import interrupted by a crash was announced"
+                    );
+                }
+            }
+        }
+        for n in self.journal.marked_records()? {
+            let id = self.refs.encrypt(n);
+            match self
+                .record(&id)?
+                .map(|r| digest_of(&node.digest_key, &r.record, id))
+            {
+                Some(Some(digest)) => node.publish(Body::FirearmDigests(vec![digest])).await?,
+                // Not active (or never stored): whatever was announced of it is withdrawn.
+                _ => node.publish(Body::FirearmRetractions(vec![id])).await?,
+            };
+            self.journal.clear_record(n)?;
+        }
+        node.store.flush().await?;
+        Ok(())
+    }
+
+    fn digests_of_range(
+        &self,
+        node: &FirearmsNode,
+        range: std::ops::Range<u64>,
+    ) -> Result<Vec<FirearmDigest>, FirearmsError> {
+        let table = self.table();
+        let mut digests = Vec::new();
+        for item in self
+            .records
+            .range(store_key(range.start)..store_key(range.end))
+        {
+            let (key, value) = item?;
+            let Ok(bytes) = <[u8; 8]>::try_from(key.as_ref()) else {
+                continue;
+            };
+            let id = self.refs.encrypt(u64::from_be_bytes(bytes));
+            match StoredRecord::decode(&value, &table) {
+                Ok(stored) => digests.extend(digest_of(&node.digest_key, &stored.record, id)),
+                Err(e) => tracing::error!("record not announced: {e}"),
+            }
+        }
+        Ok(digests)
+    }
+
+    /// Publishes `digests` in entries of `ANNOUNCE_BATCH`, together: the core appends them in
+    /// order and one flush covers many.
+    async fn announce(
+        &self,
+        node: &FirearmsNode,
+        digests: &[FirearmDigest],
+    ) -> Result<(), FirearmsError> {
+        futures::future::try_join_all(
+            digests
+                .chunks(ANNOUNCE_BATCH)
+                .map(|chunk| node.publish(Body::FirearmDigests(chunk.to_vec()))),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// An import running here; its key is released when dropped.
+struct ImportRunning<'a> {
+    firearms: &'a Firearms,
+    key: ImportKey,
+}
+
+impl Drop for ImportRunning<'_> {
+    fn drop(&mut self) {
+        let mut running = self
+            .firearms
+            .importing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        running.remove(&self.key);
+    }
+}
+
+/// The key of an import sent without one: the hash of its format and bytes.
+pub(super) fn content_key(format: import::ImportFormat, bytes: &[u8]) -> ImportKey {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"striae-import-v1:");
+    hasher.update(format!("{format:?}").as_bytes());
+    hasher.update(&[0]);
+    hasher.update(bytes);
+    *hasher.finalize().as_bytes()
+}
+
+type BatchResult = (Vec<FirearmDigest>, u64, Vec<Rejection>, u64);
+/// A validated line: its sequence number, stored bytes and digest (if announced).
+type Prepared = (u64, Vec<u8>, Option<FirearmDigest>);
+
+/// Validates `items` in parallel and writes the good ones.
+fn store_batch(
+    tree: &Keyspace,
+    table: &ReferenceTable,
+    key: &striae_protocol::firearm::DigestKey,
+    refs: &RefCipher,
+    first: u64,
+    items: Vec<import::ImportItem>,
+) -> Result<BatchResult, FirearmsError> {
+    use rayon::prelude::*;
+    let now = now_ms();
+    let started = std::time::Instant::now();
+    // Each line gets its own sequence number (refused lines leave a gap), so the parallel
+    // work needs no coordination and the writes stay in key order.
+    let checked: Vec<(u64, Result<Prepared, String>)> = items
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, (line, parsed))| {
+            // Rejections are reported as text, with validation's messages.
+            let parsed = parsed.map_err(|e| e.to_string());
+            let outcome = parsed.and_then(|input: FirearmInput| {
+                let record = validate_input(&input, table)
+                    .map_err(|errors| records::describe_errors(&errors).1)?;
+                let n = first + i as u64;
+                let digest = digest_of(key, &record, refs.encrypt(n));
+                Ok((n, encode_input(&input, now, now), digest))
+            });
+            (line, outcome)
+        })
+        .collect();
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "import validated"
+    );
+    let mut digests = Vec::new();
+    let mut rejected = Vec::new();
+    let (mut imported, mut rejected_total) = (0u64, 0u64);
+    // Plain inserts, not sled batches: a batch takes sled's process-wide lock and would stall
+    // replication (every other reader and writer) for as long as it runs.
+    for (line, outcome) in checked {
+        match outcome {
+            Ok((n, bytes, digest)) => {
+                tree.insert(store_key(n), bytes)?;
+                imported += 1;
+                digests.extend(digest);
+            }
+            Err(error) => {
+                rejected_total += 1;
+                if rejected.len() < MAX_LISTED_REJECTIONS {
+                    rejected.push(Rejection { line, error });
+                }
+            }
+        }
+    }
+    Ok((digests, imported, rejected, rejected_total))
+}
