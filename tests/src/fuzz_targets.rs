@@ -106,7 +106,10 @@ fn check_body(body: &Body, written_at_ms: u64) {
             }
         }
         Body::ReferenceAddition(json) => reference_addition(json),
-        Body::FirearmDigests(_) | Body::FirearmRetractions(_) | Body::BallisticRetractions(_) => {}
+        Body::FirearmDigests(_)
+        | Body::FirearmRetractions(_)
+        | Body::BallisticRetractions(_)
+        | Body::AuditAnchor(_) => {}
     }
 }
 

@@ -23,7 +23,7 @@ use striae_protocol::{
         BallisticDigest, Comparison, ConfirmRequest, ConfirmResponse, EvidenceKind, ProbeSurface,
     },
     codec,
-    feed::ENTRY_VERSION,
+    feed::{AuditAnchor, ENTRY_VERSION},
     firearm::{DigestStatus, FirearmDigest, RecordRef},
     trace::{TraceOutcome, TraceRequest, TraceResponse, TracedRecord},
 };
@@ -195,6 +195,10 @@ impl Seeds {
                 digest: Self::ballistic_digest(),
             }]),
             Body::BallisticRetractions(vec![reference]),
+            Body::AuditAnchor(AuditAnchor {
+                records: 42,
+                last_hash: [0x42; 32],
+            }),
         ]
     }
 
