@@ -575,3 +575,27 @@ fn with_no_member_heard_from_the_node_signs_after_the_grace() {
     assert!(!s.may_sign(NOW + 4_999));
     assert!(s.may_sign(NOW + 5_000));
 }
+
+#[test]
+fn a_pull_whose_answer_was_lost_is_planned_again_and_until_then_not_twice() {
+    let (me, origin) = (signer(1), signer(2));
+    let feed = chain(&origin, 3);
+    let mut s = state(&me, &[&me, &origin]);
+    let disk = Disk::default();
+    let out = hear(&mut s, &origin, heads_of(&origin, &feed, NOW), NOW);
+    assert_eq!(pulls(&out), vec![(origin.bureau(), 1, 3)]);
+    // While the pull is in flight, more heads saying the same plan nothing more.
+    let out = hear(&mut s, &origin, heads_of(&origin, &feed, NOW + 1), NOW + 1);
+    assert!(pulls(&out).is_empty());
+    // Its answer never came (a dropped event, a timed-out request): the range is free again.
+    s.handle(
+        Input::PullFailed {
+            origin: origin.bureau(),
+            from_seq: 1,
+        },
+        NOW + 2,
+        &disk,
+    );
+    let out = hear(&mut s, &origin, heads_of(&origin, &feed, NOW + 3), NOW + 3);
+    assert_eq!(pulls(&out), vec![(origin.bureau(), 1, 3)]);
+}
