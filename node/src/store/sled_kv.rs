@@ -59,11 +59,7 @@ impl FileSync {
         let blobs = self.dir.join("blobs");
         if blobs.is_dir() {
             for item in std::fs::read_dir(&blobs)? {
-                let item = item?;
-                let modified = item.metadata()?.modified()?;
-                if modified >= since {
-                    std::fs::File::open(item.path())?.sync_all()?;
-                }
+                sync_blob_if_changed(&item?.path(), since)?;
             }
             std::fs::File::open(&blobs)?.sync_all()?;
         }
@@ -72,6 +68,21 @@ impl FileSync {
             *last = started;
         }
         Ok(())
+    }
+}
+
+/// Syncs one blob file if it changed since `since`. sled removes a blob as soon as its value
+/// is overwritten or deleted, so a file listed a moment ago may be gone: nothing to sync then.
+fn sync_blob_if_changed(path: &Path, since: SystemTime) -> std::io::Result<()> {
+    let result = std::fs::metadata(path).and_then(|meta| {
+        if meta.modified()? >= since {
+            std::fs::File::open(path)?.sync_all()?;
+        }
+        Ok(())
+    });
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
     }
 }
 
@@ -180,5 +191,17 @@ impl KeyspaceBackend for SledKeyspace {
 
     fn count(&self) -> usize {
         self.0.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_removed_after_it_was_listed_needs_no_sync() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let gone = dir.path().join("blobs").join("17");
+        assert!(sync_blob_if_changed(&gone, SystemTime::UNIX_EPOCH).is_ok());
     }
 }
