@@ -15,22 +15,7 @@ pub(super) fn notice_entry(
     title: &str,
     network: &NetworkId,
 ) -> Option<VerifiedEntry> {
-    Entry {
-        version: ENTRY_VERSION,
-        origin: signer.bureau(),
-        seq,
-        prev,
-        timestamp_ms: now_ms,
-        body: Body::Notice(NoticeOp::Issue(NoticeContent {
-            kind: NoticeKind::Purple,
-            title: title.into(),
-            summary: "simulated".into(),
-            body: String::new(),
-            expires_at_ms: now_ms + 86_400_000,
-        })),
-    }
-    .sign(signer, network)
-    .ok()
+    signed_notice(signer, (seq, prev), now_ms, (title, String::new()), network)
 }
 
 /// A notice entry with a body of `body_bytes`, signed: what a flooding member sends.
@@ -41,17 +26,35 @@ pub(super) fn bulky_entry(
     body_bytes: usize,
     network: &NetworkId,
 ) -> Option<VerifiedEntry> {
+    let place = (seq, EntryId([seq as u8; 32]));
+    signed_notice(
+        signer,
+        place,
+        now_ms,
+        ("flood", "x".repeat(body_bytes)),
+        network,
+    )
+}
+
+/// A Purple notice at `(seq, prev)` of the signer's feed with `(title, body)`, signed.
+fn signed_notice(
+    signer: &Signer,
+    (seq, prev): (u64, EntryId),
+    now_ms: u64,
+    (title, body): (&str, String),
+    network: &NetworkId,
+) -> Option<VerifiedEntry> {
     Entry {
         version: ENTRY_VERSION,
         origin: signer.bureau(),
         seq,
-        prev: EntryId([seq as u8; 32]),
+        prev,
         timestamp_ms: now_ms,
         body: Body::Notice(NoticeOp::Issue(NoticeContent {
             kind: NoticeKind::Purple,
-            title: "flood".into(),
-            summary: "flood".into(),
-            body: "x".repeat(body_bytes),
+            title: title.into(),
+            summary: "simulated".into(),
+            body,
             expires_at_ms: now_ms + 86_400_000,
         })),
     }

@@ -52,7 +52,8 @@ pub async fn run(scenario: Scenario) -> Result<()> {
     }
 }
 
-const TEMPLATES: [(&str, &str, &str, &str); 6] = [
+/// Make, model, caliber and type of the generated records, in turn.
+pub(crate) const TEMPLATES: [(&str, &str, &str, &str); 6] = [
     ("Glock", "17", "9x19mm", "pistol"),
     ("Beretta", "92FS", "9mm Luger", "pistol"),
     ("Smith & Wesson", "Model 10", ".38 Special", "revolver"),

@@ -1,6 +1,7 @@
 //! What a workload writes and how the harness remembers what was acknowledged.
 
 use super::*;
+use crate::firearms::TEMPLATES;
 
 /// A write the API answered with success.
 #[derive(Clone, Debug)]
@@ -23,16 +24,6 @@ pub(super) enum Write {
         scan: usize,
     },
 }
-
-/// Make, model, caliber and type of the generated records, in turn.
-pub(super) const TEMPLATES: [(&str, &str, &str, &str); 6] = [
-    ("Glock", "17", "9x19mm", "pistol"),
-    ("Beretta", "92FS", "9mm Luger", "pistol"),
-    ("Smith & Wesson", "Model 10", ".38 Special", "revolver"),
-    ("Kalashnikov Concern", "AKM", "7.62x39mm", "assault rifle"),
-    ("Remington", "870", "12 gauge", "shotgun"),
-    ("Walther", "PPK", ".380 ACP", "pistol"),
-];
 
 /// Make and serial of record `n`: serials are unique over the whole run.
 pub(super) fn record_key(n: u64) -> (&'static str, String) {
