@@ -627,6 +627,8 @@ impl SyncState {
             }
         };
         let mut run = Vec::new();
+        // Entries above our head kept for a gap (pages answer out of order) are new too.
+        let mut kept_ahead = false;
         for result in results {
             let Ok(entry) = result else {
                 penalise(out, from, Offence::InvalidEntry);
@@ -664,14 +666,19 @@ impl SyncState {
                     break;
                 }
                 Offer::OverQuota => break,
-                Offer::Held | Offer::Duplicate | Offer::Frozen | Offer::Overloaded => {}
+                // Dropped for lack of room, not for lack of news: pulled again later.
+                Offer::Held | Offer::Overloaded => kept_ahead = true,
+                Offer::Duplicate | Offer::Frozen => {}
             }
         }
         // A page that brought nothing new (the peer's heads were stale, or it is lying) is
         // not followed up at once; the next heads exchange tries again, and the claim that
-        // asked for it wins no more pulls until the member claims something else.
+        // asked for it wins no more pulls until the member claims something else. A page
+        // that only filled in ahead of a gap is honest: the page before it is still coming.
         let progressed = !run.is_empty();
-        if !progressed {
+        if progressed || kept_ahead {
+            self.overclaimed.remove(&(from, origin));
+        } else {
             self.note_overclaim(from, origin);
         }
         self.persist(run, now_ms, out);

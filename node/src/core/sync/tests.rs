@@ -599,3 +599,48 @@ fn a_pull_whose_answer_was_lost_is_planned_again_and_until_then_not_twice() {
     let out = hear(&mut s, &origin, heads_of(&origin, &feed, NOW + 3), NOW + 3);
     assert_eq!(pulls(&out), vec![(origin.bureau(), 1, 3)]);
 }
+
+#[test]
+fn pages_answered_out_of_order_do_not_stop_the_catch_up() {
+    let (me, origin) = (signer(1), signer(2));
+    let page = PULL_PAGE_FOR_TEST;
+    let feed = chain(&origin, 2 * page);
+    let mut s = state(&me, &[&me, &origin]);
+    let disk = Disk::default();
+    let claim = (PULL_WINDOW_FOR_TEST as u64 + 1) * page;
+    let out = hear(&mut s, &origin, heads_at(&origin, &origin, claim, NOW), NOW);
+    assert_eq!(pulls(&out).len(), PULL_WINDOW_FOR_TEST);
+    let answer = |s: &mut SyncState, from_seq: u64| {
+        let results = feed[(from_seq - 1) as usize..(from_seq - 1 + page) as usize]
+            .iter()
+            .map(|e| Ok(e.clone()))
+            .collect();
+        s.handle(
+            Input::PageVerified {
+                from: origin.bureau(),
+                origin: origin.bureau(),
+                from_seq,
+                results: Ok(results),
+            },
+            NOW,
+            &disk,
+        )
+    };
+    // The second page overtakes the first: held, and the source keeps its standing.
+    let out = answer(&mut s, page + 1);
+    assert!(!out.iter().any(|o| matches!(o, Output::Penalise { .. })));
+    assert_eq!(s.feeds().head_seq(&origin.bureau()), 0);
+    // The first page applies both, and the pull window moves on to the ninth page.
+    let out = answer(&mut s, 1);
+    assert_eq!(s.feeds().head_seq(&origin.bureau()), 2 * page);
+    assert_eq!(
+        pulls(&out),
+        vec![(
+            origin.bureau(),
+            PULL_WINDOW_FOR_TEST as u64 * page + 1,
+            page as u32
+        )]
+    );
+}
+
+const PULL_PAGE_FOR_TEST: u64 = super::super::feeds::PULL_PAGE;
