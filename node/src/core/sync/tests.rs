@@ -607,6 +607,7 @@ fn pages_answered_out_of_order_do_not_stop_the_catch_up() {
     let feed = chain(&origin, 2 * page);
     let mut s = state(&me, &[&me, &origin]);
     let disk = Disk::default();
+    s.handle(Input::Connected(origin.bureau()), NOW, &disk);
     let claim = (PULL_WINDOW_FOR_TEST as u64 + 1) * page;
     let out = hear(&mut s, &origin, heads_at(&origin, &origin, claim, NOW), NOW);
     assert_eq!(pulls(&out).len(), PULL_WINDOW_FOR_TEST);
