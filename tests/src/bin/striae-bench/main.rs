@@ -21,6 +21,7 @@ use striae_tests::TestNet;
 mod ballistics;
 mod crash;
 mod firearms;
+mod flush;
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +51,11 @@ enum Scenario {
     Catchup {
         #[arg(long, default_value_t = 100_000)]
         entries: u64,
+    },
+    /// W small writes, each made durable: sled's own flush against the store's flush + fsync
+    Flush {
+        #[arg(long, default_value_t = 1_000)]
+        writes: usize,
     },
     #[command(flatten)]
     Firearms(firearms::Scenario),
@@ -81,6 +87,7 @@ fn main() -> Result<()> {
                 seed,
             } => propagation(nodes, notices, dials, seed).await,
             Scenario::Catchup { entries } => catchup(entries).await,
+            Scenario::Flush { writes } => flush::run(writes),
             Scenario::Firearms(scenario) => firearms::run(scenario).await,
             Scenario::Ballistics(scenario) => ballistics::run(scenario).await,
             Scenario::Crash(options) => crash::run(options).await,
