@@ -239,3 +239,33 @@ async fn the_data_folder_is_private_to_the_node_user() {
     }
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publication_the_disk_cannot_keep_is_refused_and_never_announced() {
+    let net = TestNet::start(2).await;
+    assert!(wait_connected(&net, WAIT).await);
+    let (code, kept) = net.post(0, "/v1/notices", &orange("Kept")).await;
+    assert_eq!(code, 201, "{kept}");
+    let path = format!("/v1/notices/{}", kept["id"].as_str().unwrap());
+    assert!(eventually(WAIT, || async { net.get(1, &path).await.0 == 200 }).await);
+
+    // The disk fails under the running node: sled's log file can no longer be synced.
+    std::fs::remove_file(net.config(0).data_dir.join("db").join("db")).unwrap();
+    let (code, refused) = net.post(0, "/v1/notices", &orange("Lost")).await;
+    assert!(
+        code >= 500,
+        "a write the disk may not keep was answered {code}: {refused}"
+    );
+    // Replication stopped rather than announce what may not survive: later publications are
+    // refused and the other member never learns of the entry.
+    let (code, later) = net.post(0, "/v1/notices", &orange("Later")).await;
+    assert_eq!(code, 503, "{later}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, listed) = net.get(1, "/v1/notices").await;
+    let titles = listed.to_string();
+    assert!(
+        titles.contains("Kept") && !titles.contains("Lost"),
+        "{listed}"
+    );
+    net.shutdown().await;
+}
