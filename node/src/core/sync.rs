@@ -627,8 +627,9 @@ impl SyncState {
             }
         };
         let mut run = Vec::new();
-        // Entries above our head kept for a gap (pages answer out of order) are new too.
-        let mut kept_ahead = false;
+        // A page that overtook the one before it: it starts where we asked and is kept for
+        // the gap (or dropped for lack of room) instead of applied. Honest, and news.
+        let mut overtook = false;
         for result in results {
             let Ok(entry) = result else {
                 penalise(out, from, Offence::InvalidEntry);
@@ -642,10 +643,10 @@ impl SyncState {
                 // The rest waits until our clock catches up; the next exchange pulls it again.
                 break;
             }
+            let seq = entry.entry.seq;
             match self.feeds.offer(entry, now_ms) {
                 Offer::Apply(applied) => run.extend(applied),
                 Offer::AtOrBelowHead(entry) => {
-                    let seq = entry.entry.seq;
                     if let Some(held) = stored.stored(&origin, seq)
                         && held != entry.wire
                     {
@@ -666,19 +667,17 @@ impl SyncState {
                     break;
                 }
                 Offer::OverQuota => break,
-                // Dropped for lack of room, not for lack of news: pulled again later.
-                Offer::Held | Offer::Overloaded => kept_ahead = true,
+                Offer::Held | Offer::Overloaded => overtook |= seq == from_seq,
                 Offer::Duplicate | Offer::Frozen => {}
             }
         }
         // A page that brought nothing new (the peer's heads were stale, or it is lying) is
         // not followed up at once; the next heads exchange tries again, and the claim that
         // asked for it wins no more pulls until the member claims something else. A page
-        // that only filled in ahead of a gap is honest: the page before it is still coming.
+        // that overtook the one before it is not such a page; one that skipped the seq we
+        // asked for (withholding it) is.
         let progressed = !run.is_empty();
-        if progressed || kept_ahead {
-            self.overclaimed.remove(&(from, origin));
-        } else {
+        if !progressed && !overtook {
             self.note_overclaim(from, origin);
         }
         self.persist(run, now_ms, out);

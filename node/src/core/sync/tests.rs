@@ -645,3 +645,32 @@ fn pages_answered_out_of_order_do_not_stop_the_catch_up() {
 }
 
 const PULL_PAGE_FOR_TEST: u64 = super::super::feeds::PULL_PAGE;
+
+#[test]
+fn a_page_that_skips_the_seq_asked_for_loses_the_pull_slot() {
+    let (me, liar, honest, origin) = (signer(1), signer(2), signer(3), signer(4));
+    let feed = chain(&origin, 6);
+    let mut s = state(&me, &[&me, &liar, &honest, &origin]);
+    let disk = Disk::default();
+    for p in [&liar, &honest] {
+        s.handle(Input::Connected(p.bureau()), NOW, &disk);
+    }
+    let out = hear(&mut s, &liar, heads_of(&liar, &feed, NOW), NOW);
+    assert_eq!(pulls(&out), vec![(liar.bureau(), 1, 6)]);
+    // Real entries, but not the one asked for: the first is withheld.
+    let skipping = feed[1..].iter().map(|e| Ok(e.clone())).collect();
+    s.handle(
+        Input::PageVerified {
+            from: liar.bureau(),
+            origin: origin.bureau(),
+            from_seq: 1,
+            results: Ok(skipping),
+        },
+        NOW,
+        &disk,
+    );
+    let out = hear(&mut s, &liar, heads_of(&liar, &feed, NOW + 1), NOW + 1);
+    assert!(pulls(&out).is_empty());
+    let out = hear(&mut s, &honest, heads_of(&honest, &feed, NOW + 1), NOW + 1);
+    assert_eq!(pulls(&out), vec![(honest.bureau(), 1, 6)]);
+}
