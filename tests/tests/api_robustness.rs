@@ -230,6 +230,7 @@ fn routes() -> Vec<Route> {
         ),
         r(Method::GET, "/v1/ballistics/{id}", &[], None, Unknown),
         r(Method::DELETE, "/v1/ballistics/{id}", &[], None, Unknown),
+        r(Method::GET, "/v1/ballistics/{id}/image", &[], None, Unknown),
         r(
             Method::POST,
             "/v1/ballistics/{id}/search",

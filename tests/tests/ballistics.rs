@@ -757,3 +757,39 @@ async fn confirmation_requests_that_do_not_hold_up_are_refused_and_logged() {
     );
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_examiner_sees_an_exhibit_as_a_picture_of_its_prepared_surface() {
+    let scans = Scans::new();
+    let net = TestNet::start(1).await;
+    let id = add(&net, 0, scans.case(1, 1), "FR-PICTURE-1").await;
+    let response = reqwest::Client::new()
+        .get(url(&net, 0, &format!("/v1/ballistics/{id}/image")))
+        .bearer_auth(&net.members[0].token)
+        .send()
+        .await
+        .expect("image answered");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let bytes = response.bytes().await.expect("image body");
+    let mut reader = png::Decoder::new(Cursor::new(bytes.to_vec()))
+        .read_info()
+        .expect("a PNG");
+    let mut rgba = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut rgba).expect("a frame");
+    assert!(info.width >= 100 && info.height >= 100, "{info:?}");
+    // The surface is drawn: many distinct colours, and clear pixels outside its region.
+    let pixels: std::collections::HashSet<&[u8]> = rgba[..info.buffer_size()].chunks(4).collect();
+    assert!(pixels.len() > 50, "only {} colours", pixels.len());
+    assert!(
+        pixels.iter().any(|p| p[3] == 0),
+        "no clear pixel outside the region"
+    );
+
+    let unknown = "00000000000000000000000000000000";
+    let (code, v) = net.get(0, &format!("/v1/ballistics/{unknown}/image")).await;
+    assert_eq!(code, 404, "{v}");
+    let (code, v) = net.get(0, "/v1/ballistics/not-an-id/image").await;
+    assert_eq!(code, 400, "{v}");
+    net.shutdown().await;
+}

@@ -12,7 +12,7 @@
 //! 4. the holder of both scans confirms candidates with [`cmc::compare`]
 //!    (Congruent Matching Cells; identification at [`cmc::CONFIRM_THRESHOLD`] = 6 CMCs).
 //!
-//! [`synthetic`] makes seeded test scans for volume tests; [`eval`] measures accuracy on
+//! [`render::surface_png`] draws a prepared surface for examiners. [`synthetic`] makes seeded test scans for volume tests; [`eval`] measures accuracy on
 //! labelled real scans.
 //!
 //! Reproduce (from the crate folder):
@@ -24,6 +24,7 @@
 pub mod cmc;
 pub mod eval;
 pub mod preprocess;
+pub mod render;
 pub mod signature;
 pub mod synthetic;
 pub mod x3p;

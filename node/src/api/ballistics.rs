@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use axum::{
     Json, Router,
     extract::State,
-    http::StatusCode,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde_json::{Value, json};
@@ -31,6 +32,7 @@ pub(super) fn routes() -> Router<NodeHandle> {
         .route("/ballistics/leads/{id}/approve", post(approve_lead))
         .route("/ballistics/{id}", get(show).delete(retract))
         .route("/ballistics/{id}/search", post(search_stored))
+        .route("/ballistics/{id}/image", get(image))
 }
 
 impl From<BallisticsError> for ApiError {
@@ -120,6 +122,35 @@ async fn show(
         Some(r) => Ok(Json(r.to_json(&node.country))),
         None => Err(ApiError::not_found(format!("no exhibit {id} at this node"))),
     }
+}
+
+/// The exhibit's prepared surface as a PNG in false colour, with its height scale and a
+/// length bar, for an examiner to look at.
+async fn image(
+    State(node): State<NodeHandle>,
+    PathId(id): PathId,
+    _: NoQuery,
+) -> Result<Response, ApiError> {
+    let id = exhibit_id(&id)?;
+    let missing = || ApiError::not_found(format!("no exhibit {id} at this node"));
+    if node.ballistics.ballistics.record(&id)?.is_none() {
+        return Err(missing());
+    }
+    let surface = node
+        .ballistics
+        .ballistics
+        .surface(&id)?
+        .ok_or_else(missing)?;
+    let png =
+        tokio::task::spawn_blocking(move || striae_ballistics_lib::render::surface_png(&surface))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+    let headers = [
+        (header::CONTENT_TYPE, "image/png"),
+        (header::CACHE_CONTROL, "private, max-age=300"),
+    ];
+    Ok((headers, png).into_response())
 }
 
 async fn retract(
