@@ -68,18 +68,32 @@ impl Client {
     }
 
     async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Value, ClientError> {
-        let response = builder.bearer_auth(&self.token).send().await.map_err(|e| {
-            ClientError::Unreachable {
-                url: self.base.clone(),
-                message: e.to_string(),
-            }
-        })?;
+        let bytes = self.send_for_bytes(builder).await?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Sends with the token; the body of a success, or the API's error message.
+    async fn send_for_bytes(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<Vec<u8>, ClientError> {
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            url: self.base.clone(),
+            message: e.to_string(),
+        };
+        let response = builder
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(unreachable)?;
         let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let bytes = response.bytes().await.map_err(unreachable)?;
         if status.is_success() {
-            return Ok(value);
+            return Ok(bytes.to_vec());
         }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         let message = value["error"]["message"]
             .as_str()
             .map(str::to_string)
@@ -88,6 +102,12 @@ impl Client {
             status: status.as_u16(),
             message,
         })
+    }
+
+    /// `GET path` of something other than JSON (a picture): its bytes.
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+        self.send_for_bytes(self.http.get(format!("{}{path}", self.base)))
+            .await
     }
 
     /// `GET path`.

@@ -61,6 +61,13 @@ pub(crate) enum BallisticAction {
     List,
     /// One of this node's exhibits
     Show { id: String },
+    /// Save a picture of an exhibit's prepared surface (PNG, false colour with scales)
+    Image {
+        id: String,
+        /// Where to write the PNG
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Withdraw an exhibit's digest from the network (the file stays at this node)
     Retract { id: String },
 }
@@ -202,6 +209,11 @@ pub(crate) async fn ballistic(action: BallisticAction, t: &Target) -> Result<()>
             print(t, &v, |v| {
                 serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
             });
+        }
+        BallisticAction::Image { id, out } => {
+            let png = c.get_bytes(&format!("/v1/ballistics/{id}/image")).await?;
+            std::fs::write(&out, &png).with_context(|| format!("write {}", out.display()))?;
+            println!("wrote {} ({} bytes)", out.display(), png.len());
         }
         BallisticAction::Retract { id } => {
             let v = c.send_delete(&format!("/v1/ballistics/{id}")).await?;
