@@ -21,6 +21,7 @@
 //! - `cargo run --release --example accuracy -- ../shared/datasets/fadul-known [--top 10]`;
 //! - `cargo run --release --example bench -- 1000000`.
 
+pub mod bullet;
 pub mod cmc;
 pub mod eval;
 pub mod preprocess;
