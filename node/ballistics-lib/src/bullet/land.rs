@@ -627,38 +627,3 @@ fn signature(land: &[f64]) -> Vec<f32> {
         .collect()
 }
 
-#[cfg(test)]
-pub(crate) fn debug_land(scan: &X3pScan) {
-    let rows = Lines {
-        scan,
-        along_x: false,
-    };
-    let cols = Lines {
-        scan,
-        along_x: true,
-    };
-    eprintln!(
-        "rows {:.3} cols {:.3}",
-        variation_along_lines(&rows),
-        variation_along_lines(&cols)
-    );
-    let (c, s) = stable_band(&rows);
-    let profile = resample(
-        &band_profile(&rows, c),
-        rows.pitch_across(),
-        SIGNATURE_PITCH_UM,
-    );
-    let first = profile.iter().position(|v| v.is_finite()).unwrap_or(0);
-    let last = profile.iter().rposition(|v| v.is_finite()).unwrap_or(0);
-    let p = &profile[first..=last];
-    let n = p.len();
-    let arc = robust_quadratic(p, n / 4, 3 * n / 4);
-    let line: Vec<String> = (0..n)
-        .step_by(32)
-        .map(|i| format!("{:.0}", p[i] - arc[i]))
-        .collect();
-    eprintln!(
-        "band {c} stab {s:.2} first {first} n {n}: {}",
-        line.join(" ")
-    );
-}

@@ -54,18 +54,21 @@ fn profile(rng: &mut SplitMix, n: usize, w: usize) -> Vec<f64> {
 pub fn synthetic_land(barrel: u64, land: u64, shot: u64, p: &LandParams) -> X3pScan {
     let nx = (p.width_um / p.pitch_um).round().max(8.0) as usize;
     let ny = (p.length_um / p.pitch_um).round().max(8.0) as usize;
-    // The barrel's striae cover more than the land so that shots can shift across it.
-    let margin = (60.0 / p.pitch_um).round() as usize;
-    let w = (12.0 / p.pitch_um).round().max(1.0) as usize;
+    // The barrel's striae, on a fixed 0.5 µm grid (so that scans at any resolution see the
+    // same marks), cover 60 µm more on each side than the land so that shots can shift.
+    let fine = 0.5;
+    let margin = (60.0 / fine) as usize;
+    let total = (p.width_um / fine) as usize + 2 * margin + 2;
+    let w = (12.0 / fine) as usize;
     let mut brng = SplitMix(barrel.wrapping_mul(1_000_003).wrapping_add(land));
-    let class = profile(&mut brng, nx + 2 * margin, w);
+    let class = profile(&mut brng, total, w);
     let mut srng = SplitMix(
         shot.wrapping_mul(7_919)
             .wrapping_add(barrel.wrapping_mul(104_729))
             .wrapping_add(land)
             ^ 0x5DEE_CE66,
     );
-    let own = profile(&mut srng, nx + 2 * margin, w);
+    let own = profile(&mut srng, total, w);
     let shift = (srng.uniform() * 2.0 * margin as f64) as usize;
     let radius = 4500.0;
     let centre = p.width_um / 2.0;
@@ -73,7 +76,8 @@ pub fn synthetic_land(barrel: u64, land: u64, shot: u64, p: &LandParams) -> X3pS
     for y in 0..ny {
         for x in 0..nx {
             let xu = x as f64 * p.pitch_um;
-            let s = class[x + shift] + p.shot_weight * own[x + shift];
+            let at = ((x as f64 * p.pitch_um / fine) as usize + shift).min(total - 1);
+            let s = class[at] + p.shot_weight * own[at];
             let d = xu - centre;
             let arc = (radius * radius - d * d).max(0.0).sqrt() - radius;
             let into_groove = (p.groove_um - xu).max(xu - (p.width_um - p.groove_um));
