@@ -26,6 +26,7 @@ pub mod cmc;
 pub mod eval;
 pub mod preprocess;
 pub mod render;
+pub mod render_bullet;
 pub mod signature;
 pub mod synthetic;
 pub mod x3p;

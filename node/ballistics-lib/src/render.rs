@@ -46,9 +46,9 @@ const LABEL_WIDTH: usize = 7 * 4 * SCALE + 8;
 /// Room under the surface for the length bar and its label.
 const FOOTER: usize = 5 * SCALE + 18;
 /// Glyphs are drawn at this multiple of their 3 x 5 size.
-const SCALE: usize = 2;
+pub(crate) const SCALE: usize = 2;
 const BACKGROUND: [u8; 4] = [255, 255, 255, 255];
-const INK: [u8; 4] = [20, 20, 20, 255];
+pub(crate) const INK: [u8; 4] = [20, 20, 20, 255];
 
 /// The surface as a PNG: heights in false colour, a colour bar with its range in µm, and a
 /// length bar.
@@ -167,7 +167,13 @@ fn draw_colour_bar(canvas: &mut Canvas, x0: usize, y0: usize, height: usize, low
 }
 
 /// A bar of a round length (100, 200, 500 µm, 1 mm, ...) no longer than half the picture.
-fn draw_length_bar(canvas: &mut Canvas, x0: usize, y0: usize, width: usize, um_per_pixel: f64) {
+pub(crate) fn draw_length_bar(
+    canvas: &mut Canvas,
+    x0: usize,
+    y0: usize,
+    width: usize,
+    um_per_pixel: f64,
+) {
     if um_per_pixel.is_nan() || um_per_pixel <= 0.0 {
         return;
     }
@@ -185,15 +191,15 @@ fn draw_length_bar(canvas: &mut Canvas, x0: usize, y0: usize, width: usize, um_p
     canvas.text(x0, y0 + 7, &format!("{length_um:.0} um"));
 }
 
-/// An RGBA picture being drawn.
-struct Canvas {
+/// An RGBA picture being drawn (also used by [`crate::render_bullet`]).
+pub(crate) struct Canvas {
     width: usize,
     height: usize,
     rgba: Vec<u8>,
 }
 
 impl Canvas {
-    fn new(width: usize, height: usize) -> Self {
+    pub(crate) fn new(width: usize, height: usize) -> Self {
         Canvas {
             width,
             height,
@@ -202,7 +208,7 @@ impl Canvas {
     }
 
     /// Sets one pixel; outside the picture nothing happens.
-    fn set(&mut self, x: usize, y: usize, colour: [u8; 4]) {
+    pub(crate) fn set(&mut self, x: usize, y: usize, colour: [u8; 4]) {
         if x < self.width && y < self.height {
             let at = (y * self.width + x) * 4;
             self.rgba[at..at + 4].copy_from_slice(&colour);
@@ -210,7 +216,14 @@ impl Canvas {
     }
 
     /// Fills the `width` x `height` rectangle whose top left corner is (x, y).
-    fn fill(&mut self, x: usize, y: usize, width: usize, height: usize, colour: [u8; 4]) {
+    pub(crate) fn fill(
+        &mut self,
+        x: usize,
+        y: usize,
+        width: usize,
+        height: usize,
+        colour: [u8; 4],
+    ) {
         for dy in 0..height {
             for dx in 0..width {
                 self.set(x + dx, y + dy, colour);
@@ -219,7 +232,7 @@ impl Canvas {
     }
 
     /// Writes `text` with its top left corner at (x, y), in the built-in 3 x 5 glyphs.
-    fn text(&mut self, x: usize, y: usize, text: &str) {
+    pub(crate) fn text(&mut self, x: usize, y: usize, text: &str) {
         for (k, c) in text.chars().enumerate() {
             for (row, bits) in glyph(c).iter().enumerate() {
                 for col in 0..3 {
@@ -232,7 +245,7 @@ impl Canvas {
         }
     }
 
-    fn png(&self) -> Result<Vec<u8>, RenderError> {
+    pub(crate) fn png(&self) -> Result<Vec<u8>, RenderError> {
         let mut out = Vec::new();
         let mut encoder = png::Encoder::new(&mut out, self.width as u32, self.height as u32);
         encoder.set_color(png::ColorType::Rgba);
@@ -261,6 +274,14 @@ fn glyph(c: char) -> [u8; 5] {
         '.' => [0b000, 0b000, 0b000, 0b000, 0b010],
         'u' => [0b000, 0b101, 0b101, 0b101, 0b111],
         'm' => [0b000, 0b111, 0b111, 0b101, 0b101],
+        '+' => [0b000, 0b010, 0b111, 0b010, 0b000],
+        'C' => [0b111, 0b100, 0b100, 0b100, 0b111],
+        'F' => [0b111, 0b100, 0b110, 0b100, 0b100],
+        'H' => [0b101, 0b101, 0b111, 0b101, 0b101],
+        'L' => [0b100, 0b100, 0b100, 0b100, 0b111],
+        'M' => [0b101, 0b111, 0b111, 0b101, 0b101],
+        'P' => [0b111, 0b101, 0b111, 0b100, 0b100],
+        'S' => [0b111, 0b100, 0b111, 0b001, 0b111],
         _ => [0; 5],
     }
 }

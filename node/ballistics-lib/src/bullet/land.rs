@@ -626,4 +626,3 @@ fn signature(land: &[f64]) -> Vec<f32> {
         .map(|(raw, s)| if raw.is_finite() { *s as f32 } else { f32::NAN })
         .collect()
 }
-

@@ -16,7 +16,10 @@ fn bullet(barrel: u64, shot: u64, lands: u64, rotate: u64, p: &LandParams) -> Bu
 #[test]
 fn a_land_matches_itself() {
     let land = prepare_land(&synthetic_land(1, 0, 1, &LandParams::default())).expect("land");
-    assert!(land.grooves.left_found && land.grooves.right_found, "{land:?}");
+    assert!(
+        land.grooves.left_found && land.grooves.right_found,
+        "{land:?}"
+    );
     assert!(!land.striae_along_x);
     let pair = compare_lands(&land, &land);
     assert!(pair.ccf > 0.999 && pair.lag_um == 0.0, "{pair:?}");
@@ -28,7 +31,10 @@ fn grooves_are_found_where_the_synthetic_shoulders_are() {
     let p = LandParams::default();
     let land = prepare_land(&synthetic_land(2, 1, 1, &p)).expect("land");
     // Land from 180 to 2020 µm, cut GROOVE_ADJUST_UM inside, give or take the look-back.
-    let (l, r) = (f64::from(land.grooves.left_um), f64::from(land.grooves.right_um));
+    let (l, r) = (
+        f64::from(land.grooves.left_um),
+        f64::from(land.grooves.right_um),
+    );
     assert!((180.0..340.0).contains(&l), "left {l}");
     assert!((1860.0..2020.0).contains(&r), "right {r}");
 }
@@ -46,7 +52,12 @@ fn same_barrel_bullets_match_in_the_right_phase_and_others_do_not() {
     assert!(same.matched_lands.iter().all(|(k, j)| (k + 4) % 6 == *j));
     let diff = compare_bullets(&a, &c);
     assert!(!diff.confirmed, "{:?}", diff.matched_lands);
-    assert!(same.score > diff.score + 0.2, "{} vs {}", same.score, diff.score);
+    assert!(
+        same.score > diff.score + 0.2,
+        "{} vs {}",
+        same.score,
+        diff.score
+    );
     assert_eq!(same.pairs.len(), 36);
     let (da, db, dc) = (bullet_digest(&a), bullet_digest(&b), bullet_digest(&c));
     assert!(bullet_screen_score(&da, &db) > bullet_screen_score(&da, &dc) + 0.2);
@@ -87,16 +98,31 @@ fn what_is_not_a_land_is_refused() {
     let ok = synthetic_land(1, 0, 1, &LandParams::default());
     let mut bad = ok.clone();
     bad.z.pop();
-    assert!(matches!(prepare_land(&bad), Err(BulletError::Inconsistent { .. })));
+    assert!(matches!(
+        prepare_land(&bad),
+        Err(BulletError::Inconsistent { .. })
+    ));
     let nan = X3pScan::new(600, 50, 1.5e-6, 1.5e-6, vec![f64::NAN; 30_000]);
-    assert!(matches!(prepare_land(&nan), Err(BulletError::Missing { .. })));
+    assert!(matches!(
+        prepare_land(&nan),
+        Err(BulletError::Missing { .. })
+    ));
     let tiny = X3pScan::new(4, 4, 1.5e-6, 1.5e-6, vec![0.0; 16]);
-    assert!(matches!(prepare_land(&tiny), Err(BulletError::TooSmall { .. })));
+    assert!(matches!(
+        prepare_land(&tiny),
+        Err(BulletError::TooSmall { .. })
+    ));
     let narrow = X3pScan::new(100, 100, 1.5e-6, 1.5e-6, vec![0.0; 10_000]);
-    assert!(matches!(prepare_land(&narrow), Err(BulletError::TooSmall { .. })));
+    assert!(matches!(
+        prepare_land(&narrow),
+        Err(BulletError::TooSmall { .. })
+    ));
     let mut um = ok.clone();
     um.increment_x = 1.5625;
-    assert!(matches!(prepare_land(&um), Err(BulletError::Resolution { .. })));
+    assert!(matches!(
+        prepare_land(&um),
+        Err(BulletError::Resolution { .. })
+    ));
     let mut huge = ok.clone();
     huge.z[5] = 1.0;
     assert!(matches!(prepare_land(&huge), Err(BulletError::Heights(_))));
@@ -123,7 +149,10 @@ fn wire_forms_round_trip_and_refuse_hostile_bytes() {
     }
     assert_eq!(back.to_bytes(), bytes, "canonical");
     for cut in [0, 3, 5, 9, 40, bytes.len() / 2, bytes.len() - 1] {
-        assert!(Bullet::from_bytes(&bytes[..cut]).is_err(), "truncated at {cut}");
+        assert!(
+            Bullet::from_bytes(&bytes[..cut]).is_err(),
+            "truncated at {cut}"
+        );
     }
     let mut longer = bytes.clone();
     longer.push(0);
@@ -189,19 +218,36 @@ fn bullets_dev_same_barrel_pairs_outscore_different_sources() {
             for (k, m) in &c.matched_lands {
                 assert_eq!((k + c.phase) % lands, *m, "matched lands off the phase");
             }
+            if let Some(out) = std::env::var_os("STRIAE_BULLET_PNG_DIR") {
+                let png = crate::render_bullet::aligned_signatures_png(
+                    &bullets[i].bullet,
+                    &bullets[j].bullet,
+                    &c,
+                )
+                .expect("png");
+                let name = format!("{}-vs-{}.png", bullets[i].name, bullets[j].name);
+                std::fs::write(std::path::Path::new(&out).join(name), png).expect("written");
+            }
             let back = compare_bullets(&bullets[j].bullet, &bullets[i].bullet);
             if bullets[i].source == bullets[j].source {
                 assert_eq!((c.phase + back.phase) % lands, 0, "phases disagree");
                 same.push((c.score, &bullets[i].name));
             } else {
-                assert!(!c.confirmed, "{} ~ {} confirmed", bullets[i].name, bullets[j].name);
+                assert!(
+                    !c.confirmed,
+                    "{} ~ {} confirmed",
+                    bullets[i].name, bullets[j].name
+                );
                 diff.push(c.score);
             }
         }
     }
     let worst_diff = diff.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
     for (s, name) in &same {
-        assert!(*s > worst_diff, "{name}: same-source {s} <= different-source {worst_diff}");
+        assert!(
+            *s > worst_diff,
+            "{name}: same-source {s} <= different-source {worst_diff}"
+        );
     }
     let report = eval::evaluate(&bullets);
     eprintln!("{}", serde_json::to_string(&report).expect("json"));
