@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod ballistic;
+pub mod bullet;
 pub mod codec;
 pub mod entry_id;
 pub mod feed;

@@ -38,6 +38,8 @@ pub enum SyncRequest {
     TraceAnswer(SignedMessage),
     /// A signed `ballistic::ConfirmRequest`; answered with `SyncResponse::Confirm`.
     Confirm(SignedMessage),
+    /// A signed `bullet::BulletConfirmRequest`; answered with `SyncResponse::BulletConfirm`.
+    BulletConfirm(SignedMessage),
 }
 
 /// The answer to a `SyncRequest`.
@@ -56,6 +58,8 @@ pub enum SyncResponse {
     Confirm(SignedMessage),
     /// The message was received and kept.
     Received,
+    /// A signed `bullet::BulletConfirmResponse`.
+    BulletConfirm(SignedMessage),
 }
 
 impl SyncRequest {

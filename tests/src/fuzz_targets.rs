@@ -28,6 +28,7 @@ use striae_node::{
 use striae_protocol::{
     Body, BureauId, NetworkId, SignedHeads, SignedMessage, SyncRequest, SyncResponse,
     ballistic::{ConfirmRequest, ConfirmResponse},
+    bullet::{BulletConfirmRequest, BulletConfirmResponse},
     codec::{self, MAX_ENTRY_BYTES, MAX_REQUEST_BYTES},
     feed::{UnverifiedEntry, VerifiedEntry, verify_batch},
     heads::{Heads, MAX_HEADS_BYTES, MAX_ORIGINS},
@@ -191,6 +192,7 @@ fn check_request(request: &SyncRequest) {
         SyncRequest::Trace(message) => open_checked::<TraceRequest>(message),
         SyncRequest::TraceAnswer(message) => open_checked::<TraceResponse>(message),
         SyncRequest::Confirm(message) => open_checked::<ConfirmRequest>(message),
+        SyncRequest::BulletConfirm(message) => open_checked::<BulletConfirmRequest>(message),
     }
 }
 
@@ -200,6 +202,7 @@ fn check_response(response: &SyncResponse) {
         SyncResponse::Entries(page) => check_page(page),
         SyncResponse::Trace(message) => open_checked::<TraceResponse>(message),
         SyncResponse::Confirm(message) => open_checked::<ConfirmResponse>(message),
+        SyncResponse::BulletConfirm(message) => open_checked::<BulletConfirmResponse>(message),
         SyncResponse::Refused(_) | SyncResponse::Received => {}
     }
 }
@@ -227,7 +230,7 @@ fn check_page(page: &[Vec<u8>]) {
 // Signed point-to-point messages
 
 /// A signed point-to-point message: the first byte picks the kind (trace request, trace
-/// answer, confirmation request, confirmation answer), the rest is the canonical bytes of a
+/// answer, confirmation request and answer, bullet confirmation request and answer), the rest is the canonical bytes of a
 /// `SignedMessage` as a sync request or response carries it.
 pub fn signed_message(data: &[u8]) {
     let Some((&selector, body)) = data.split_first() else {
@@ -236,11 +239,13 @@ pub fn signed_message(data: &[u8]) {
     let Ok(message) = codec::decode::<SignedMessage>(body, MAX_REQUEST_BYTES) else {
         return;
     };
-    match selector % 4 {
+    match selector % 6 {
         0 => open_checked::<TraceRequest>(&message),
         1 => open_checked::<TraceResponse>(&message),
         2 => open_checked::<ConfirmRequest>(&message),
-        _ => open_checked::<ConfirmResponse>(&message),
+        3 => open_checked::<ConfirmResponse>(&message),
+        4 => open_checked::<BulletConfirmRequest>(&message),
+        _ => open_checked::<BulletConfirmResponse>(&message),
     }
 }
 
@@ -292,6 +297,20 @@ impl CheckedKind for ConfirmRequest {
 
 impl CheckedKind for ConfirmResponse {
     fn check_content(&self) {}
+}
+
+impl CheckedKind for BulletConfirmRequest {
+    fn check_content(&self) {
+        let _ = striae_ballistics_lib::bullet::Bullet::from_bytes(&self.probe);
+    }
+}
+
+impl CheckedKind for BulletConfirmResponse {
+    fn check_content(&self) {
+        for (_, comparison) in &self.results {
+            let _ = comparison.check();
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

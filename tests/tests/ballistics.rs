@@ -493,8 +493,8 @@ async fn bad_files_and_bad_parameters_are_refused_with_the_problem_named() {
     let params: [(&str, &str, &str); 9] = [
         (
             "/v1/ballistics?kind=bullet&caliber=9x19&case_ref=C1",
-            "kind",
-            "not supported yet",
+            "content-type",
+            "multipart/form-data",
         ),
         (
             "/v1/ballistics?kind=shell&caliber=9x19&case_ref=C1",
@@ -552,11 +552,29 @@ async fn bad_files_and_bad_parameters_are_refused_with_the_problem_named() {
     )
     .await;
     assert_eq!(code, 400);
+    assert_eq!(v["error"]["field"], "content-type", "{v}");
+    // A bullet's lands that are not scans are refused naming the land.
+    let mut form = Vec::new();
+    for land in [&good[..], b"not an x3p file", &good[..]] {
+        form.extend_from_slice(b"--B\r\nContent-Disposition: form-data; name=\"land\"\r\n\r\n");
+        form.extend_from_slice(land);
+        form.extend_from_slice(b"\r\n");
+    }
+    form.extend_from_slice(b"--B--\r\n");
+    let builder = reqwest::Client::new()
+        .post(url(
+            &net,
+            0,
+            "/v1/ballistics?kind=bullet&caliber=9x19&case_ref=C1",
+        ))
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(form);
+    let (code, v) = net.send(builder, 0).await;
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["error"]["field"], "body", "{v}");
     assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("bullets are not supported yet")
+        v["error"]["message"].as_str().unwrap().contains("land 2"),
+        "{v}"
     );
 
     // An unknown caliber is accepted, flagged, and screened against every class.

@@ -61,6 +61,20 @@ pub fn aligned_signatures_png(
     draw(&panels)
 }
 
+/// A bullet's land signatures, one panel per land in land order.
+pub fn bullet_png(bullet: &Bullet) -> Result<Vec<u8>, RenderError> {
+    let panels: Vec<Panel<'_>> = bullet
+        .lands
+        .iter()
+        .enumerate()
+        .map(|(i, land)| Panel {
+            traces: vec![(land.signature.as_slice(), 0.0, PROBE)],
+            label: vec![(format!("L{} {:.0} um", i + 1, land.width_um()), INK)],
+        })
+        .collect();
+    draw(&panels)
+}
+
 /// One land's signature.
 pub fn land_png(land: &Land) -> Result<Vec<u8>, RenderError> {
     draw(&[Panel {

@@ -11,14 +11,14 @@ use axum::{
     routing::{get, post},
 };
 use serde_json::{Value, json};
-use striae_protocol::ballistic::ExhibitRef;
+use striae_protocol::ballistic::{EvidenceKind, ExhibitRef};
 
 use super::{
     ApiError,
-    error::{ApiQuery, NoQuery, PathId, Upload},
+    error::{ApiQuery, NoQuery, PathId, TypedUpload, Upload},
 };
 use crate::{
-    ballistics::{self, AddRequest, BallisticsError, Probe, SearchRequest},
+    ballistics::{self, AddRequest, BallisticsError, BulletProbe, Probe, SearchRequest},
     node::NodeHandle,
 };
 
@@ -87,18 +87,29 @@ async fn inspect(
     Ok(Json(json!(info)))
 }
 
+/// Whether the request is about bullets (`kind=bullet`).
+fn is_bullet(q: &HashMap<String, String>) -> bool {
+    q.get("kind").is_some_and(|k| k.trim() == "bullet")
+}
+
 async fn add(
     State(node): State<NodeHandle>,
     query: Params,
-    Upload(bytes): Upload,
+    upload: TypedUpload,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut q = params(query, &["kind", "caliber", "case_ref"])?;
+    let bullet = is_bullet(&q);
     let request = AddRequest {
         kind: q.remove("kind"),
         caliber: q.remove("caliber"),
         case_ref: q.remove("case_ref"),
     };
-    let (record, warnings) = ballistics::add_exhibit(&node.ballistics, request, bytes).await?;
+    let (record, warnings) = if bullet {
+        let lands = ballistics::split_lands(upload.content_type.as_deref(), upload.bytes).await?;
+        ballistics::add_bullet(&node.ballistics, request, lands).await?
+    } else {
+        ballistics::add_exhibit(&node.ballistics, request, upload.bytes).await?
+    };
     let mut v = record.to_json(&node.country);
     v["warnings"] = json!(warnings);
     Ok((StatusCode::CREATED, Json(v)))
@@ -124,8 +135,8 @@ async fn show(
     }
 }
 
-/// The exhibit's prepared surface as a PNG in false colour, with its height scale and a
-/// length bar, for an examiner to look at.
+/// The exhibit as a PNG for an examiner to look at: a cartridge case's prepared surface in
+/// false colour with its height scale and a length bar; a bullet's land signatures.
 async fn image(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -133,19 +144,22 @@ async fn image(
 ) -> Result<Response, ApiError> {
     let id = exhibit_id(&id)?;
     let missing = || ApiError::not_found(format!("no exhibit {id} at this node"));
-    if node.ballistics.ballistics.record(&id)?.is_none() {
-        return Err(missing());
-    }
-    let surface = node
-        .ballistics
-        .ballistics
-        .surface(&id)?
-        .ok_or_else(missing)?;
-    let png =
+    let b = &node.ballistics.ballistics;
+    let record = b.record(&id)?.ok_or_else(missing)?;
+    let drawn = if record.evidence_kind() == Some(EvidenceKind::Bullet) {
+        let bullet = b.bullet(&id)?.ok_or_else(missing)?;
+        tokio::task::spawn_blocking(move || {
+            striae_ballistics_lib::render_bullet::bullet_png(&bullet)
+        })
+        .await
+    } else {
+        let surface = b.surface(&id)?.ok_or_else(missing)?;
         tokio::task::spawn_blocking(move || striae_ballistics_lib::render::surface_png(&surface))
             .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
+    };
+    let png = drawn
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
     let headers = [
         (header::CONTENT_TYPE, "image/png"),
         (header::CACHE_CONTROL, "private, max-age=300"),
@@ -176,11 +190,19 @@ fn search_request(mut q: HashMap<String, String>) -> SearchRequest {
 async fn search_upload(
     State(node): State<NodeHandle>,
     query: Params,
-    Upload(bytes): Upload,
+    upload: TypedUpload,
 ) -> Result<Json<Value>, ApiError> {
     let q = params(query, &["kind", "caliber", "case_ref", "limit", "confirm"])?;
+    let bullet = is_bullet(&q);
     let request = search_request(q);
-    let result = ballistics::search(&node.ballistics, Probe::Upload(bytes), request).await?;
+    if bullet {
+        let lands = ballistics::split_lands(upload.content_type.as_deref(), upload.bytes).await?;
+        let result =
+            ballistics::search_bullet(&node.ballistics, BulletProbe::Upload(lands), request)
+                .await?;
+        return Ok(Json(result.to_json(&node.ballistics)));
+    }
+    let result = ballistics::search(&node.ballistics, Probe::Upload(upload.bytes), request).await?;
     Ok(Json(result.to_json(&node.ballistics)))
 }
 
@@ -191,6 +213,16 @@ async fn search_stored(
 ) -> Result<Json<Value>, ApiError> {
     let id = exhibit_id(&id)?;
     let q = params(query, &["case_ref", "limit", "confirm"])?;
+    let kind = node
+        .ballistics
+        .ballistics
+        .record(&id)?
+        .and_then(|r| r.evidence_kind());
+    if kind == Some(EvidenceKind::Bullet) {
+        let probe = BulletProbe::Stored(id);
+        let result = ballistics::search_bullet(&node.ballistics, probe, search_request(q)).await?;
+        return Ok(Json(result.to_json(&node.ballistics)));
+    }
     let result = ballistics::search(&node.ballistics, Probe::Stored(id), search_request(q)).await?;
     Ok(Json(result.to_json(&node.ballistics)))
 }

@@ -220,6 +220,32 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
     }
 }
 
+/// A raw upload with its declared `Content-Type` (a bullet's lands come as multipart or zip).
+pub(super) struct TypedUpload {
+    /// The declared content type, if any.
+    pub(super) content_type: Option<String>,
+    /// The body.
+    pub(super) bytes: Vec<u8>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for TypedUpload {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = read_body(&parts.headers, body, super::MAX_BODY_BYTES).await?;
+        Ok(TypedUpload {
+            content_type,
+            bytes,
+        })
+    }
+}
+
 /// Parses JSON, naming the failing field in the error.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Every body the API reads is an object; serde would also fill a struct from a list, by

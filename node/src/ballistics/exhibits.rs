@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use striae_ballistics_lib::{
     preprocess::prepare,
-    signature::{DIGEST_BYTES, Digest, digest},
+    signature::{Digest, digest},
     x3p::{X3pInfo, read_x3p},
 };
 use striae_firearms_lib::ReferenceTable;
@@ -68,7 +68,7 @@ pub struct ScanSummary {
 }
 
 impl ScanSummary {
-    fn of(info: &X3pInfo) -> Self {
+    pub(super) fn of(info: &X3pInfo) -> Self {
         ScanSummary {
             size_x: info.size_x,
             size_y: info.size_y,
@@ -114,6 +114,10 @@ pub struct ExhibitRecord {
     pub surface_points: usize,
     /// When it was retracted, if it was.
     pub retracted_at_ms: Option<u64>,
+    /// A bullet's land files, in land order (empty for cartridge cases; for a bullet,
+    /// `blob` names the set, see `bullets::lands_name`, and `scan` is the first land's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lands: Vec<super::bullets::LandFile>,
 }
 
 impl ExhibitRecord {
@@ -135,8 +139,11 @@ impl ExhibitRecord {
         EvidenceKind::parse(&self.kind)
     }
 
-    /// The digest.
+    /// The cartridge-case digest (none for a bullet).
     pub fn parsed_digest(&self) -> Option<Digest> {
+        if self.evidence_kind() != Some(EvidenceKind::CartridgeCase) {
+            return None;
+        }
         let bytes = hex::decode(&self.digest).ok()?;
         Digest::from_bytes(&bytes).ok()
     }
@@ -171,7 +178,7 @@ impl ExhibitRecord {
             "case_ref": self.case_ref,
             "blob": self.blob,
             "blob_bytes": self.blob_bytes,
-            "digest_bytes": DIGEST_BYTES,
+            "digest_bytes": self.digest.len() / 2,
             "created_at": rfc3339(self.created_at_ms),
             "scan": self.scan,
             "surface_points": self.surface_points,
@@ -179,6 +186,11 @@ impl ExhibitRecord {
         });
         if let Some(at) = self.retracted_at_ms {
             v["retracted_at"] = json!(rfc3339(at));
+        }
+        if !self.lands.is_empty() {
+            v["lands"] = json!(self.lands.len());
+            v["land_files"] = json!(self.lands);
+            v["surface_points"] = json!(null);
         }
         v
     }
@@ -212,25 +224,18 @@ pub(super) fn caliber_class(raw: &str) -> CaliberClass {
     }
 }
 
-/// Checks the `kind` parameter: cartridge cases only for now.
+/// Checks the `kind` parameter.
 pub(super) fn parse_kind(kind: Option<&str>) -> Result<EvidenceKind, BallisticsError> {
     let Some(kind) = kind.map(str::trim).filter(|k| !k.is_empty()) else {
         return Err(BallisticsError::Field {
             field: "kind",
-            message: "required: cartridge_case".into(),
+            message: "required: cartridge_case or bullet".into(),
         });
     };
-    match EvidenceKind::parse(kind) {
-        Some(EvidenceKind::CartridgeCase) => Ok(EvidenceKind::CartridgeCase),
-        Some(EvidenceKind::Bullet) => Err(BallisticsError::Unsupported {
-            field: "kind",
-            message: "bullets are not supported yet: only cartridge cases (kind=cartridge_case) can be added and searched".into(),
-        }),
-        None => Err(BallisticsError::Field {
-            field: "kind",
-            message: format!("`{kind}` is not an evidence kind: use cartridge_case"),
-        }),
-    }
+    EvidenceKind::parse(kind).ok_or_else(|| BallisticsError::Field {
+        field: "kind",
+        message: format!("`{kind}` is not an evidence kind: use cartridge_case or bullet"),
+    })
 }
 
 /// Checks the `caliber` parameter.
@@ -360,6 +365,14 @@ pub async fn add_exhibit(
     bytes: Vec<u8>,
 ) -> Result<(ExhibitRecord, Vec<String>), BallisticsError> {
     let kind = parse_kind(request.kind.as_deref())?;
+    if kind == EvidenceKind::Bullet {
+        return super::bullets::add_bullet(
+            node,
+            request,
+            super::lands::split_lands(None, bytes).await?,
+        )
+        .await;
+    }
     let (caliber, class) = parse_caliber(request.caliber.as_deref())?;
     let case_ref = parse_case_ref(request.case_ref.as_deref(), true)?;
     let blob_bytes = bytes.len() as u64;
@@ -380,6 +393,7 @@ pub async fn add_exhibit(
         scan: ScanSummary::of(&prepared.info),
         surface_points: prepared.surface.valid_points(),
         retracted_at_ms: None,
+        lands: Vec::new(),
     };
     let surface = encode_surface(&prepared)?;
     let digest = BallisticDigest {
@@ -425,7 +439,7 @@ fn encode_surface(prepared: &Prepared) -> Result<Vec<u8>, BallisticsError> {
 
 /// Stores the exhibit's record and surface and publishes its digest; when the digest cannot
 /// be published the stored parts are removed again, so the exhibit does not exist half-way.
-async fn store_and_publish(
+pub(super) async fn store_and_publish(
     node: &BallisticsNode,
     record: &ExhibitRecord,
     surface: Vec<u8>,
@@ -451,17 +465,23 @@ async fn store_and_publish(
 /// The file's warnings, and one for a caliber the reference table does not know.
 fn add_warnings(info: &X3pInfo, class: &CaliberClass, caliber: &str) -> Vec<String> {
     let mut warnings = info.warnings.clone();
-    if !class.known {
-        let hint = if class.suggestions.is_empty() {
-            String::new()
-        } else {
-            format!(" (did you mean: {}?)", class.suggestions.join(", "))
-        };
-        warnings.push(format!(
-            "caliber `{caliber}` is not a known cartridge{hint}: the exhibit is published under the unknown class and screened against every caliber"
-        ));
-    }
+    warnings.extend(caliber_warning(class, caliber));
     warnings
+}
+
+/// The warning for a caliber the reference table does not know, if it does not.
+pub(super) fn caliber_warning(class: &CaliberClass, caliber: &str) -> Option<String> {
+    if class.known {
+        return None;
+    }
+    let hint = if class.suggestions.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean: {}?)", class.suggestions.join(", "))
+    };
+    Some(format!(
+        "caliber `{caliber}` is not a known cartridge{hint}: the exhibit is published under the unknown class and screened against every caliber"
+    ))
 }
 
 /// Retracts an exhibit: its digest is withdrawn network-wide and confirmation requests for

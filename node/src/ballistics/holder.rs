@@ -49,7 +49,8 @@ fn compare_all(
     refs.par_iter()
         .map(|r| {
             let id = r.to_hex();
-            let active = matches!(b.record(&id), Ok(Some(rec)) if rec.retracted_at_ms.is_none());
+            let active = matches!(b.record(&id), Ok(Some(rec))
+                if rec.retracted_at_ms.is_none() && rec.parsed_digest().is_some());
             let comparison = match (active, b.surface(&id)) {
                 (false, _) | (true, Ok(None)) => Comparison::UnknownExhibit,
                 (true, Err(e)) => {

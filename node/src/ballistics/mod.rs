@@ -5,6 +5,8 @@
 //! - `exhibits`: adding (read, prepare, digest, store, publish), listing and retracting this
 //!   node's exhibits;
 //! - `index`: the in-memory screening index over every digest held;
+//! - `bullets`, `lands`, `bullet_search`: bullets (a set of land scans): the upload's lands,
+//!   adding a bullet, the bullet index, searching and the holder's phase comparison;
 //! - `search`: screening a probe network-wide and asking the holders to confirm;
 //! - `holder`: answering other members' confirmation requests;
 //! - `leads`: screening other members' new digests against this node's exhibits, and the
@@ -12,9 +14,12 @@
 //! - `seed`: example exhibits for the devnet.
 
 mod blobs;
+mod bullet_search;
+mod bullets;
 mod exhibits;
 mod holder;
 pub mod index;
+mod lands;
 mod leads;
 mod search;
 mod seed;
@@ -29,21 +34,27 @@ use std::{
 
 use futures::future::BoxFuture;
 use striae_ballistics_lib::{
+    bullet::Bullet,
     cmc::CmcParams,
     preprocess::{PrepParams, Surface},
     signature::Digest,
 };
 use striae_protocol::{
     Body, BureauId, SyncRequest, SyncResponse, VerifiedEntry,
-    ballistic::{MAX_CONFIRM_BYTES, ProbeSurface},
+    ballistic::{EvidenceKind, MAX_CONFIRM_BYTES, ProbeSurface},
     codec,
 };
 use tokio::sync::Semaphore;
 
 pub use blobs::{BlobError, BlobStore, FsBlobStore};
+pub use bullet_search::{
+    BulletProbe, BulletSearchResult, on_bullet_confirm_request, search_bullet,
+};
+pub use bullets::{BulletIndex, add_bullet};
 pub use exhibits::{AddRequest, ExhibitRecord, add_exhibit, inspect, retract_exhibit};
 pub use holder::{confirm_locally, on_confirm_request};
 pub use index::{Held, IndexOp, ScreeningIndex, Shelf, UNKNOWN_CLASS, classes_compatible};
+pub use lands::split_lands;
 pub use leads::{DUPLICATE_SCREEN_THRESHOLD, LEAD_SCREEN_THRESHOLD, Lead, PROPOSED, approve_lead};
 pub use search::{CONFIRM_TOP, Candidate, Probe, SearchRequest, SearchResult, search};
 pub use seed::seed_devnet;
@@ -128,6 +139,8 @@ pub struct Ballistics {
     all: Shelf,
     /// This node's own exhibits only (for leads).
     own: Shelf,
+    /// Every bullet digest held, this node's included.
+    bullets: BulletIndex,
     /// Other members' digests and retractions waiting to be screened for leads.
     lead_jobs: Keyspace,
     /// The key of the next job.
@@ -166,6 +179,7 @@ impl Ballistics {
             blobs: Box::new(FsBlobStore::new(config.data_dir.join("blobs"))),
             all: Shelf::default(),
             own: Shelf::default(),
+            bullets: BulletIndex::default(),
             lead_job_count: AtomicUsize::new(lead_jobs.count()),
             lead_jobs,
             lead_job_next: AtomicU64::new(lead_job_next),
@@ -218,9 +232,29 @@ impl Ballistics {
         Ok(Some(surface_from_probe(&probe)))
     }
 
+    /// The land signatures of one of this node's bullets.
+    pub fn bullet(&self, id: &str) -> Result<Option<Bullet>, StoreError> {
+        let Some(bytes) = self.surfaces.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        Bullet::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::corrupt("ballistic_surfaces", e))
+    }
+
+    /// Every bullet digest held.
+    pub fn bullet_index(&self) -> &BulletIndex {
+        &self.bullets
+    }
+
     /// This node's active exhibit whose raw file is exactly `bytes`, if any.
     pub fn exhibit_with_file(&self, bytes: &[u8]) -> Result<Option<ExhibitRecord>, StoreError> {
-        let name = blake3::hash(bytes).to_hex();
+        self.exhibit_with_name(blake3::hash(bytes).to_hex().as_str())
+    }
+
+    /// This node's active exhibit whose blob (or, for a bullet, set of land blobs) is named
+    /// `name`, if any.
+    pub fn exhibit_with_name(&self, name: &str) -> Result<Option<ExhibitRecord>, StoreError> {
         let Some(id) = self.by_blob.get(name.as_bytes())? else {
             return Ok(None);
         };
@@ -246,6 +280,7 @@ fn index_ops(entry: &VerifiedEntry) -> Vec<IndexOp> {
     match &entry.entry.body {
         Body::BallisticDigests(list) => list
             .iter()
+            .filter(|d| d.kind == EvidenceKind::CartridgeCase)
             .filter_map(|d| match Digest::from_bytes(&d.digest) {
                 Ok(digest) => Some(IndexOp::Insert(
                     Held {
@@ -330,6 +365,9 @@ impl Capability for BallisticsNode {
         for op in index_ops(entry) {
             self.ballistics.all.apply(op);
         }
+        for op in bullets::bullet_ops(entry) {
+            self.ballistics.bullets.apply(op);
+        }
     }
 
     /// The screening index follows at once; other members' new digests are kept for lead
@@ -344,18 +382,27 @@ impl Capability for BallisticsNode {
             for op in index_ops(entry) {
                 self.ballistics.all.apply(op);
             }
+            for op in bullets::bullet_ops(entry) {
+                self.ballistics.bullets.apply(op);
+            }
         }
         Ok(())
     }
 
     fn claims(&self, request: &SyncRequest) -> bool {
-        matches!(request, SyncRequest::Confirm(_))
+        matches!(
+            request,
+            SyncRequest::Confirm(_) | SyncRequest::BulletConfirm(_)
+        )
     }
 
     fn on_request(&self, from: BureauId, request: SyncRequest) -> BoxFuture<'_, SyncResponse> {
         Box::pin(async move {
             match request {
                 SyncRequest::Confirm(message) => on_confirm_request(self, from, message).await,
+                SyncRequest::BulletConfirm(message) => {
+                    on_bullet_confirm_request(self, from, message).await
+                }
                 _ => SyncResponse::Refused("not a ballistic request".into()),
             }
         })

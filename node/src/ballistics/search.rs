@@ -162,7 +162,7 @@ fn round4(v: f32) -> f64 {
 }
 
 /// Parses a bounded count parameter.
-fn count(
+pub(super) fn count(
     field: &'static str,
     text: Option<&str>,
     default: usize,
@@ -197,6 +197,12 @@ async fn ready_probe(
     match probe {
         Probe::Upload(bytes) => {
             let kind = parse_kind(request.kind.as_deref())?;
+            if kind == EvidenceKind::Bullet {
+                return Err(BallisticsError::Field {
+                    field: "content-type",
+                    message: "a bullet is searched with its lands: multipart/form-data or application/zip".into(),
+                });
+            }
             let (_, class) = parse_caliber(request.caliber.as_deref())?;
             let case_ref = parse_case_ref(request.case_ref.as_deref(), false)?;
             // The very file of one of our exhibits is that exhibit: leave it out.

@@ -591,7 +591,9 @@ impl Core {
             SyncRequest::Pull { .. } => (RequestKind::PullBytes, 0.0),
             SyncRequest::Trace(_) | SyncRequest::TraceAnswer(_) => (RequestKind::Trace, 1.0),
             // The capability charges the exhibits beyond the first once it has read them.
-            SyncRequest::Confirm(_) => (RequestKind::ConfirmExhibit, 1.0),
+            SyncRequest::Confirm(_) | SyncRequest::BulletConfirm(_) => {
+                (RequestKind::ConfirmExhibit, 1.0)
+            }
         };
         (!self.limits.allow(from, kind, cost)).then_some(kind)
     }

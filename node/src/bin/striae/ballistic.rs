@@ -10,11 +10,13 @@ use crate::common::{Target, client, print, s};
 
 #[derive(Subcommand)]
 pub(crate) enum BallisticAction {
-    /// Add a scan (X3P file) as an exhibit; its digest is published to every member
+    /// Add a scan (X3P file) as an exhibit; its digest is published to every member. A
+    /// bullet is its land scans in land order (or one zip of them) with --kind bullet
     Add {
-        /// The X3P file (ISO 25178-72)
-        file: PathBuf,
-        /// cartridge_case (bullets are not supported yet)
+        /// The X3P file (ISO 25178-72); for a bullet, each land's file in land order, or a zip
+        #[arg(required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// cartridge_case or bullet
         #[arg(long, default_value = "cartridge_case")]
         kind: String,
         /// Caliber, e.g. "9mm Luger", 9x19, ".45 ACP"
@@ -27,9 +29,9 @@ pub(crate) enum BallisticAction {
     /// Search the whole network with a scan file or one of this node's exhibits; the best
     /// candidates are confirmed by their holders
     Search {
-        /// An X3P file to search with
-        #[arg(required_unless_present = "exhibit", conflicts_with = "exhibit")]
-        file: Option<PathBuf>,
+        /// An X3P file to search with (a bullet: its lands' files in land order, or a zip)
+        #[arg(required_unless_present = "exhibit", conflicts_with = "exhibit", num_args = 1..)]
+        files: Vec<PathBuf>,
         /// Search with this node's exhibit ID instead of a file
         #[arg(long)]
         exhibit: Option<String>,
@@ -109,9 +111,13 @@ fn exhibit_line(v: &Value) -> String {
 }
 
 fn candidate_line(c: &Value) -> String {
-    let confirm = match c["cmc_count"].as_u64() {
-        Some(n) => format!("{n} CMC"),
-        None => "-".into(),
+    let confirm = match (c["cmc_count"].as_u64(), c["score"].as_f64()) {
+        (Some(n), _) => format!("{n} CMC"),
+        (None, Some(score)) => format!(
+            "{score:.3} phase {} lands {}",
+            c["phase"], c["matched_lands"]
+        ),
+        (None, None) => "-".into(),
     };
     let detail = c["detail"]
         .as_str()
@@ -151,27 +157,24 @@ pub(crate) async fn ballistic(action: BallisticAction, t: &Target) -> Result<()>
     let c = client(t)?;
     match action {
         BallisticAction::Add {
-            file,
+            files,
             kind,
             caliber,
             case_ref,
         } => {
+            let (content_type, body) = upload_body(&kind, &files)?;
             let q = query(&[
                 ("kind", Some(kind)),
                 ("caliber", Some(caliber)),
                 ("case_ref", Some(case_ref)),
             ])?;
             let v = c
-                .post_raw(
-                    &format!("/v1/ballistics{q}"),
-                    "application/octet-stream",
-                    read(&file)?,
-                )
+                .post_raw(&format!("/v1/ballistics{q}"), &content_type, body)
                 .await?;
             print(t, &v, added_text);
         }
         BallisticAction::Search {
-            file,
+            files,
             exhibit,
             kind,
             caliber,
@@ -184,7 +187,7 @@ pub(crate) async fn ballistic(action: BallisticAction, t: &Target) -> Result<()>
                 ("limit", Some(limit.to_string())),
                 ("confirm", confirm.map(|n| n.to_string())),
             ];
-            let v = search(&c, exhibit, file, kind, caliber, common).await?;
+            let v = search(&c, exhibit, files, kind, caliber, common).await?;
             print(t, &v, search_text);
         }
         BallisticAction::Leads { confirmed } => {
@@ -228,31 +231,64 @@ pub(crate) async fn ballistic(action: BallisticAction, t: &Target) -> Result<()>
 async fn search(
     c: &striae_node::client::Client,
     exhibit: Option<String>,
-    file: Option<PathBuf>,
+    files: Vec<PathBuf>,
     kind: String,
     caliber: Option<String>,
     common: [(&str, Option<String>); 3],
 ) -> Result<Value> {
-    let v = match (exhibit, file) {
-        (Some(id), _) => {
-            let q = query(&common)?;
-            c.post(&format!("/v1/ballistics/{id}/search{q}"), &json!(null))
-                .await?
-        }
-        (None, Some(file)) => {
-            let mut pairs = vec![("kind", Some(kind)), ("caliber", caliber)];
-            pairs.extend(common);
-            let q = query(&pairs)?;
-            c.post_raw(
-                &format!("/v1/ballistics/search{q}"),
-                "application/octet-stream",
-                read(&file)?,
+    if let Some(id) = exhibit {
+        let q = query(&common)?;
+        return Ok(c
+            .post(&format!("/v1/ballistics/{id}/search{q}"), &json!(null))
+            .await?);
+    }
+    if files.is_empty() {
+        return Err(anyhow!("give an X3P file or --exhibit ID"));
+    }
+    let (content_type, body) = upload_body(&kind, &files)?;
+    let mut pairs = vec![("kind", Some(kind)), ("caliber", caliber)];
+    pairs.extend(common);
+    let q = query(&pairs)?;
+    Ok(
+        c.post_raw(&format!("/v1/ballistics/search{q}"), &content_type, body)
+            .await?,
+    )
+}
+
+/// The request body for `files`: one X3P file as is; a bullet's lands as one zip (when a
+/// single `.zip` is given) or as multipart/form-data, one part per land in the order given.
+fn upload_body(kind: &str, files: &[PathBuf]) -> Result<(String, Vec<u8>)> {
+    let zip = |f: &PathBuf| f.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    match (kind, files) {
+        ("bullet", [one]) if zip(one) => Ok(("application/zip".into(), read(one)?)),
+        ("bullet", lands) => multipart(lands),
+        (_, [one]) => Ok(("application/octet-stream".into(), read(one)?)),
+        (_, _) => Err(anyhow!(
+            "a {kind} is one X3P file; several files make a bullet (--kind bullet)"
+        )),
+    }
+}
+
+fn multipart(lands: &[PathBuf]) -> Result<(String, Vec<u8>)> {
+    let boundary = format!("striae-{:032x}", rand::random::<u128>());
+    let mut body = Vec::new();
+    for (i, land) in lands.iter().enumerate() {
+        let name = land
+            .file_name()
+            .map(|n| n.to_string_lossy().replace(['"', '\r', '\n'], "_"))
+            .unwrap_or_else(|| format!("land{}.x3p", i + 1));
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"land{}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+                i + 1
             )
-            .await?
-        }
-        (None, None) => return Err(anyhow!("give an X3P file or --exhibit ID")),
-    };
-    Ok(v)
+            .as_bytes(),
+        );
+        body.extend_from_slice(&read(land)?);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Ok((format!("multipart/form-data; boundary={boundary}"), body))
 }
 
 fn added_text(v: &Value) -> String {
@@ -272,11 +308,14 @@ fn search_text(v: &Value) -> String {
             s(&v["search_id"])
         );
     }
+    let rule = match v["confirm_threshold"].as_u64() {
+        Some(n) => format!("{n} CMC or more confirms"),
+        None => "bullets: lands compared at every phase".into(),
+    };
     let mut out = format!(
-        "search {} over {} digests ({} CMC or more confirms):",
+        "search {} over {} digests ({rule}):",
         s(&v["search_id"]),
         v["digests_held"],
-        v["confirm_threshold"]
     );
     for cand in &list {
         out.push('\n');
