@@ -3,7 +3,8 @@
 //! bullet fired from Hamby barrel 1; member 1 holds the other bullet of that barrel (sent as
 //! a zip) and a bullet from another barrel of unknown caliber. Member 0's search finds the
 //! same-barrel bullet first, and member 1 confirms it naming the phase and the matched lands;
-//! the other barrel is not confirmed; the bullet's picture can be saved.
+//! the other barrel is not confirmed; the bullet's picture and the comparison's (the matched
+//! lands aligned, shown by the holder only for a confirmed match) can be saved.
 //!
 //! Needs the real land scans (`../shared/datasets/bullets-dev`); skipped with a message when
 //! they are absent.
@@ -270,6 +271,34 @@ fn a_bullet_added_at_one_member_finds_its_same_barrel_mate_confirmed_by_the_hold
     );
     let png = std::fs::read(&picture).expect("picture");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    // The comparison as the examiner sees it: the holder, asked again, confirms and shows its
+    // matched lands; a bullet it does not confirm shows nothing.
+    let compared = dir.path().join("comparison.png");
+    let mate_id = mate["id"].as_str().expect("id");
+    let other_id = other["id"].as_str().expect("id");
+    let image = |other: &str, out: &Path| {
+        Command::new(STRIAE)
+            .args(["ballistic", "comparison-image", &probe_id, other, "--out"])
+            .arg(out)
+            .args(["--api", &members[0].api, "--token", &members[0].token])
+            .output()
+            .expect("striae ballistic comparison-image")
+    };
+    let drawn = image(mate_id, &compared);
+    assert!(
+        drawn.status.success(),
+        "{}",
+        String::from_utf8_lossy(&drawn.stderr)
+    );
+    assert_eq!(&std::fs::read(&compared).expect("png")[..4], b"\x89PNG");
+    let refused = image(other_id, &dir.path().join("none.png"));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("did not confirm"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 
     // The same search with the lands uploaded (multipart, one part per land).
     let mut upload = vec![

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{Path, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -33,6 +33,10 @@ pub(super) fn routes() -> Router<NodeHandle> {
         .route("/ballistics/{id}", get(show).delete(retract))
         .route("/ballistics/{id}/search", post(search_stored))
         .route("/ballistics/{id}/image", get(image))
+        .route(
+            "/ballistics/{id}/comparisons/{other}/image",
+            get(comparison_image),
+        )
 }
 
 impl From<BallisticsError> for ApiError {
@@ -160,6 +164,24 @@ async fn image(
     let png = drawn
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
+    let headers = [
+        (header::CONTENT_TYPE, "image/png"),
+        (header::CACHE_CONTROL, "private, max-age=300"),
+    ];
+    Ok((headers, png).into_response())
+}
+
+/// The aligned signatures of one of this node's bullets and a candidate bullet (held here,
+/// or confirmed by its holder when asked again).
+async fn comparison_image(
+    State(node): State<NodeHandle>,
+    Path((id, other)): Path<(String, String)>,
+    _: NoQuery,
+) -> Result<Response, ApiError> {
+    let id = exhibit_id(&id)?;
+    let other = ExhibitRef::from_hex(other.trim())
+        .ok_or_else(|| ApiError::field("other", "an exhibit id is 32 hexadecimal characters"))?;
+    let png = ballistics::comparison_png(&node.ballistics, &id, other).await?;
     let headers = [
         (header::CONTENT_TYPE, "image/png"),
         (header::CACHE_CONTROL, "private, max-age=300"),

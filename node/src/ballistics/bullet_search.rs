@@ -288,7 +288,7 @@ fn fill(c: &mut BulletCandidate, comparison: Option<&BulletComparison>, signed: 
 
 /// Sends one signed bullet confirmation request to `holder` and checks its signed answer;
 /// both are written to the audit log.
-async fn ask_bullet_holder(
+pub(super) async fn ask_bullet_holder(
     node: &BallisticsNode,
     holder: BureauId,
     search_id: [u8; 16],

@@ -240,6 +240,19 @@ impl BulletIndex {
         }
     }
 
+    /// The member holding the bullet `exhibit`, if any member does.
+    pub fn holder_of(&self, exhibit: &ExhibitRef) -> Option<BureauId> {
+        let queued = self.pending.lock().map(|p| !p.is_empty()).unwrap_or(false);
+        if queued {
+            let mut held = self.held.write().unwrap_or_else(|e| e.into_inner());
+            self.drain_into(&mut held);
+        }
+        let held = self.held.read().unwrap_or_else(|e| e.into_inner());
+        held.keys()
+            .find(|(_, r)| r == exhibit)
+            .map(|(origin, _)| *origin)
+    }
+
     /// Bullets held (after queued changes).
     pub fn len(&self) -> usize {
         let mut held = self.held.write().unwrap_or_else(|e| e.into_inner());

@@ -14,6 +14,7 @@
 //! - `seed`: example exhibits for the devnet.
 
 mod blobs;
+mod bullet_picture;
 mod bullet_search;
 mod bullets;
 mod exhibits;
@@ -47,6 +48,7 @@ use striae_protocol::{
 use tokio::sync::Semaphore;
 
 pub use blobs::{BlobError, BlobStore, FsBlobStore};
+pub use bullet_picture::comparison_png;
 pub use bullet_search::{
     BulletProbe, BulletSearchResult, on_bullet_confirm_request, search_bullet,
 };

@@ -70,6 +70,17 @@ pub(crate) enum BallisticAction {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Save a picture of one of this node's bullets beside a candidate bullet: the matched
+    /// lands' signatures aligned (a candidate abroad is asked again and must confirm)
+    ComparisonImage {
+        /// This node's bullet
+        id: String,
+        /// The candidate bullet (its exhibit_ref)
+        other: String,
+        /// Where to write the PNG
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Withdraw an exhibit's digest from the network (the file stays at this node)
     Retract { id: String },
 }
@@ -215,6 +226,12 @@ pub(crate) async fn ballistic(action: BallisticAction, t: &Target) -> Result<()>
         }
         BallisticAction::Image { id, out } => {
             let png = c.get_bytes(&format!("/v1/ballistics/{id}/image")).await?;
+            std::fs::write(&out, &png).with_context(|| format!("write {}", out.display()))?;
+            println!("wrote {} ({} bytes)", out.display(), png.len());
+        }
+        BallisticAction::ComparisonImage { id, other, out } => {
+            let path = format!("/v1/ballistics/{id}/comparisons/{other}/image");
+            let png = c.get_bytes(&path).await?;
             std::fs::write(&out, &png).with_context(|| format!("write {}", out.display()))?;
             println!("wrote {} ({} bytes)", out.display(), png.len());
         }
