@@ -143,6 +143,134 @@ pub struct TracesSection {
     pub policy: TracePolicy,
 }
 
+/// `[ballistics]` of the node config file (optional): how new exhibits are shared.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BallisticsSection {
+    /// Default sharing of a new exhibit: `network` (the default), `local`, or `region:NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<String>,
+    /// Named sharing lists: region name -> country codes of roster members.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub regions: BTreeMap<String, Vec<String>>,
+}
+
+/// Who an exhibit's digest is shared with (IBIN's sharing criteria as policy).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum Share {
+    /// Every member: the digest goes into the feed.
+    Network,
+    /// Nobody: the digest stays at this node (searchable here only).
+    Local,
+    /// The members of a named list: the digest is sent to each of them point to point.
+    Region {
+        /// The list's name.
+        region: String,
+        /// Its members when the exhibit was added (a later change of the list does not widen
+        /// what was shared).
+        members: Vec<BureauId>,
+    },
+}
+
+impl Default for Share {
+    fn default() -> Self {
+        Share::Network
+    }
+}
+
+impl Share {
+    /// Whether `member` may know of an exhibit shared this way (its holder always may).
+    pub fn includes(&self, member: &BureauId, holder: &BureauId) -> bool {
+        member == holder
+            || match self {
+                Share::Network => true,
+                Share::Local => false,
+                Share::Region { members, .. } => members.contains(member),
+            }
+    }
+}
+
+/// The sharing lists and the default for new exhibits.
+#[derive(Clone, Debug)]
+pub struct SharingPolicy {
+    /// Applied when a request names none.
+    pub default: Share,
+    /// Named lists of members.
+    pub regions: BTreeMap<String, Vec<BureauId>>,
+}
+
+impl Default for SharingPolicy {
+    fn default() -> Self {
+        SharingPolicy {
+            default: Share::Network,
+            regions: BTreeMap::new(),
+        }
+    }
+}
+
+impl SharingPolicy {
+    /// `network`, `local` or `region:NAME` as a sharing; the error says what is accepted.
+    pub fn parse(&self, text: &str) -> Result<Share, String> {
+        match text.trim() {
+            "network" => Ok(Share::Network),
+            "local" => Ok(Share::Local),
+            other => {
+                let name = other.strip_prefix("region:").unwrap_or("");
+                match self.regions.get(name) {
+                    Some(members) => Ok(Share::Region {
+                        region: name.to_string(),
+                        members: members.clone(),
+                    }),
+                    None => {
+                        let known: Vec<String> =
+                            self.regions.keys().map(|r| format!("region:{r}")).collect();
+                        Err(format!(
+                            "`{other}` is not a sharing: use network, local{}{}",
+                            if known.is_empty() { "" } else { ", " },
+                            known.join(", ")
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    fn from_section(
+        section: BallisticsSection,
+        roster: &Roster,
+        path: &Path,
+    ) -> Result<Self, ConfigError> {
+        let mut regions = BTreeMap::new();
+        for (name, codes) in section.regions {
+            let valid_name = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid_name {
+                return Err(invalid(
+                    path,
+                    "ballistics.regions",
+                    format!("`{name}`: a region name is 1-64 letters, digits, - or _"),
+                ));
+            }
+            let members = resolve_countries(&codes, roster, path, "ballistics.regions")?;
+            regions.insert(name, members);
+        }
+        let mut policy = SharingPolicy {
+            default: Share::Network,
+            regions,
+        };
+        if let Some(share) = section.share {
+            policy.default = policy
+                .parse(&share)
+                .map_err(|e| invalid(path, "ballistics.share", e))?;
+        }
+        Ok(policy)
+    }
+}
+
 /// The node config file as written.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -157,6 +285,9 @@ pub struct NodeFile {
     /// `[traces]`, optional: how trace requests from other members are answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traces: Option<TracesSection>,
+    /// `[ballistics]`, optional: how new exhibits are shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ballistics: Option<BallisticsSection>,
 }
 
 /// One `[[member]]` of the roster as written.
@@ -330,6 +461,8 @@ pub struct NodeConfig {
     pub dial_only: Option<Vec<BureauId>>,
     /// How trace requests from other members are answered.
     pub trace_policy: TracePolicy,
+    /// How ballistic exhibits are shared.
+    pub sharing: SharingPolicy,
     /// Tunables with defaults.
     pub tuning: Tuning,
 }
@@ -417,9 +550,17 @@ impl NodeConfig {
             .map_err(|e| invalid(path, "api.listen", format!("{e}")))?;
         let dial_only = match file.network.dial_only {
             None => None,
-            Some(codes) => Some(resolve_countries(&codes, &roster, path)?),
+            Some(codes) => Some(resolve_countries(
+                &codes,
+                &roster,
+                path,
+                "network.dial_only",
+            )?),
         };
+        let sharing =
+            SharingPolicy::from_section(file.ballistics.unwrap_or_default(), &roster, path)?;
         Ok(NodeConfig {
+            sharing,
             country: file.node.country,
             name: file.node.name,
             data_dir: base.join(file.node.data_dir),
@@ -438,17 +579,15 @@ fn resolve_countries(
     codes: &[String],
     roster: &Roster,
     path: &Path,
+    field: &str,
 ) -> Result<Vec<BureauId>, ConfigError> {
     codes
         .iter()
         .map(|c| {
-            roster.by_country(c).map(|m| m.bureau).ok_or_else(|| {
-                invalid(
-                    path,
-                    "network.dial_only",
-                    format!("{c} is not in the roster"),
-                )
-            })
+            roster
+                .by_country(c)
+                .map(|m| m.bureau)
+                .ok_or_else(|| invalid(path, field, format!("{c} is not in the roster")))
         })
         .collect()
 }

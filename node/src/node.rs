@@ -141,7 +141,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let handle = NodeHandle {
         notices: Arc::new(Notices::default()),
         firearms: FirearmsNode::new(ctx.clone(), Firearms::open(&store, &config)?),
-        ballistics: BallisticsNode::new(ctx.clone(), Ballistics::open(&store, &config)?),
+        ballistics: BallisticsNode::new(ctx.clone(), Ballistics::open(&store, &config, ctx.me)?),
         ctx,
         net: net.clone(),
         token: token.into(),

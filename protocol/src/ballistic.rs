@@ -213,6 +213,44 @@ impl SignedKind for ConfirmResponse {
     }
 }
 
+/// Most digests and retractions one `SharedDigests` message carries.
+pub const MAX_SHARED_ITEMS: usize = 64;
+
+/// Digests shared with a few members only (a regional sharing list), sent point to point to
+/// each of them instead of through the feed, which every member replicates. Addressed to one
+/// recipient, so it cannot be passed on to another member as if meant for it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SharedDigests {
+    /// The holder of the exhibits.
+    pub sender: BureauId,
+    /// The one member it is for.
+    pub recipient: BureauId,
+    /// When it was signed, ms since the epoch.
+    pub issued_at_ms: u64,
+    /// Exhibits shared (each checked like a published digest).
+    pub digests: Vec<BallisticDigest>,
+    /// Exhibits withdrawn.
+    pub retracted: Vec<ExhibitRef>,
+}
+
+impl SharedDigests {
+    /// Checks the bounds: at most `MAX_SHARED_ITEMS` items, each digest within its bounds.
+    pub fn check(&self) -> Result<(), BallisticDigestError> {
+        if self.digests.len() + self.retracted.len() > MAX_SHARED_ITEMS {
+            return Err(BallisticDigestError::DigestSize);
+        }
+        self.digests.iter().try_for_each(BallisticDigest::check)
+    }
+}
+
+impl SignedKind for SharedDigests {
+    const DOMAIN: &'static [u8] = b"striae-shared-digests-v1:";
+    const MAX_BYTES: usize = MAX_SHARED_ITEMS * (MAX_BALLISTIC_DIGEST_BYTES + 256);
+    fn signer(&self) -> BureauId {
+        self.sender
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

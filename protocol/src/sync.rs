@@ -40,6 +40,9 @@ pub enum SyncRequest {
     Confirm(SignedMessage),
     /// A signed `bullet::BulletConfirmRequest`; answered with `SyncResponse::BulletConfirm`.
     BulletConfirm(SignedMessage),
+    /// A signed `ballistic::SharedDigests` (digests shared with a few members only); answered
+    /// with `SyncResponse::Received` once kept.
+    SharedDigests(SignedMessage),
 }
 
 /// The answer to a `SyncRequest`.

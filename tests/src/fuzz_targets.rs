@@ -27,7 +27,7 @@ use striae_node::{
 };
 use striae_protocol::{
     Body, BureauId, NetworkId, SignedHeads, SignedMessage, SyncRequest, SyncResponse,
-    ballistic::{ConfirmRequest, ConfirmResponse},
+    ballistic::{ConfirmRequest, ConfirmResponse, SharedDigests},
     bullet::{BulletConfirmRequest, BulletConfirmResponse},
     codec::{self, MAX_ENTRY_BYTES, MAX_REQUEST_BYTES},
     feed::{UnverifiedEntry, VerifiedEntry, verify_batch},
@@ -193,6 +193,7 @@ fn check_request(request: &SyncRequest) {
         SyncRequest::TraceAnswer(message) => open_checked::<TraceResponse>(message),
         SyncRequest::Confirm(message) => open_checked::<ConfirmRequest>(message),
         SyncRequest::BulletConfirm(message) => open_checked::<BulletConfirmRequest>(message),
+        SyncRequest::SharedDigests(message) => open_checked::<SharedDigests>(message),
     }
 }
 
@@ -297,6 +298,12 @@ impl CheckedKind for ConfirmRequest {
 
 impl CheckedKind for ConfirmResponse {
     fn check_content(&self) {}
+}
+
+impl CheckedKind for SharedDigests {
+    fn check_content(&self) {
+        let _ = self.check();
+    }
 }
 
 impl CheckedKind for BulletConfirmRequest {

@@ -811,3 +811,164 @@ async fn an_examiner_sees_an_exhibit_as_a_picture_of_its_prepared_surface() {
     assert_eq!(code, 400, "{v}");
     net.shutdown().await;
 }
+
+/// The candidates' exhibit references in a search answer.
+fn candidate_refs(v: &Value) -> Vec<String> {
+    v["candidates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["exhibit_ref"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhibit_shared_with_a_list_reaches_only_its_members_and_a_local_one_stays_home() {
+    let scans = Scans::new();
+    let mut net = TestNet::create(3);
+    let neighbour = striae_node::devnet::country(1).0;
+    let config = net.member_dir(0).join("node.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!(
+        "\n[ballistics]\nregions = {{ neighbours = [\"{neighbour}\"] }}\n"
+    ));
+    std::fs::write(&config, text).expect("config");
+    // The list's member is offline when the exhibit is added: it gets it when it is back.
+    net.start_member(0).await;
+    net.start_member(2).await;
+
+    let add_shared = |bytes: Vec<u8>, share: &'static str| {
+        let path = format!(
+            "/v1/ballistics?kind=cartridge_case&caliber=9x19&case_ref=FR-{share}&share={share}"
+        );
+        let net = &net;
+        async move {
+            let (code, v) = post_raw(net, 0, &path, bytes).await;
+            assert_eq!(code, 201, "{v}");
+            v
+        }
+    };
+    let regional = add_shared(scans.case(1, 1), "region:neighbours").await;
+    assert_eq!(regional["share"]["scope"], "region", "{regional}");
+    assert_eq!(regional["share"]["region"], "neighbours", "{regional}");
+    let regional = regional["id"].as_str().expect("id").to_string();
+    let local = add_shared(scans.case(2, 1), "local").await;
+    assert_eq!(local["share"]["scope"], "local", "{local}");
+    let local = local["id"].as_str().expect("id").to_string();
+    let public = add(&net, 0, scans.case(3, 1), "FR-3").await;
+
+    // A list the node does not know is refused naming the field.
+    let (code, v) = post_raw(
+        &net,
+        0,
+        "/v1/ballistics?kind=cartridge_case&caliber=9x19&case_ref=X&share=region:nowhere",
+        scans.case(4, 1),
+    )
+    .await;
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["error"]["field"], "share", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("region:neighbours")
+    );
+
+    net.start_member(1).await;
+    assert!(wait_connected(&net, WAIT).await, "members did not connect");
+
+    // The list's member holds the regional digest and the holder confirms it for it.
+    let mate = add(&net, 1, scans.case(1, 2), "DE-1").await;
+    wait_digests(&net, 1, &mate, 3).await;
+    let (code, found) = net
+        .post(1, &format!("/v1/ballistics/{mate}/search"), &Value::Null)
+        .await;
+    assert_eq!(code, 200, "{found}");
+    let refs = candidate_refs(&found);
+    assert!(refs.contains(&regional), "{found}");
+    assert!(!refs.contains(&local), "{found}");
+    assert_eq!(
+        found["candidates"][0]["exhibit_ref"],
+        regional.as_str(),
+        "{found}"
+    );
+    assert_eq!(
+        found["candidates"][0]["confirmation"], "confirmed",
+        "{found}"
+    );
+
+    // A member outside the list never sees it, and the holder will not compare it for it.
+    let other = add(&net, 2, scans.case(1, 2), "ES-1").await;
+    wait_digests(&net, 2, &other, 3).await;
+    let (_, found) = net
+        .post(2, &format!("/v1/ballistics/{other}/search"), &Value::Null)
+        .await;
+    let refs = candidate_refs(&found);
+    assert!(refs.contains(&public), "{found}");
+    assert!(
+        !refs.contains(&regional) && !refs.contains(&local),
+        "{found}"
+    );
+    let (fr, es) = (&net.node(0).handle, &net.node(2).handle);
+    let surface = es.ballistics.ballistics.surface(&other).unwrap().unwrap();
+    let request = ConfirmRequest {
+        search_id: [9; 16],
+        requester: es.me,
+        issued_at_ms: striae_protocol::time::now_ms(),
+        case_ref: "ES-X".into(),
+        probe: striae_node::ballistics::probe_from_surface(&surface),
+        exhibits: vec![
+            RecordRef::from_hex(&regional).unwrap(),
+            RecordRef::from_hex(&local).unwrap(),
+        ],
+    };
+    let signed = SignedMessage::sign(&request, &es.signer, &es.network).unwrap();
+    match es.ask(&fr.me, SyncRequest::Confirm(signed)).await {
+        Ok(SyncResponse::Confirm(answer)) => {
+            let answer: striae_protocol::ballistic::ConfirmResponse =
+                answer.open(&es.network).unwrap();
+            for (_, comparison) in answer.results {
+                assert_eq!(
+                    comparison,
+                    striae_protocol::ballistic::Comparison::UnknownExhibit
+                );
+            }
+        }
+        other => panic!("expected a signed answer, got {other:?}"),
+    }
+
+    // The holder's own searches see its local exhibit.
+    let own_mate = add(&net, 0, scans.case(2, 2), "FR-2b").await;
+    let (_, found) = net
+        .post(
+            0,
+            &format!("/v1/ballistics/{own_mate}/search"),
+            &Value::Null,
+        )
+        .await;
+    assert!(candidate_refs(&found).contains(&local), "{found}");
+
+    // Withdrawn from the list: the member forgets it.
+    let (code, _) = net
+        .send(
+            reqwest::Client::new().delete(url(&net, 0, &format!("/v1/ballistics/{regional}"))),
+            0,
+        )
+        .await;
+    assert_eq!(code, 200);
+    let forgotten = eventually(WAIT, || async {
+        let (_, v) = net
+            .post(
+                1,
+                &format!("/v1/ballistics/{mate}/search?confirm=0"),
+                &Value::Null,
+            )
+            .await;
+        !candidate_refs(&v).contains(&regional)
+    })
+    .await;
+    assert!(
+        forgotten,
+        "the list's member still holds the withdrawn digest"
+    );
+}

@@ -101,12 +101,13 @@ async fn add(
     query: Params,
     upload: TypedUpload,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let mut q = params(query, &["kind", "caliber", "case_ref"])?;
+    let mut q = params(query, &["kind", "caliber", "case_ref", "share"])?;
     let bullet = is_bullet(&q);
     let request = AddRequest {
         kind: q.remove("kind"),
         caliber: q.remove("caliber"),
         case_ref: q.remove("case_ref"),
+        share: q.remove("share"),
     };
     let (record, warnings) = if bullet {
         let lands = ballistics::split_lands(upload.content_type.as_deref(), upload.bytes).await?;

@@ -235,7 +235,7 @@ async fn confirm_bullets(
         let wire = wire.clone();
         async move {
             let outcome = if holder == node.me {
-                compare_locally(node, probe.bullet.clone(), refs)
+                compare_locally(node, node.me, probe.bullet.clone(), refs)
                     .await
                     .map(|r| (r, None))
                     .map_err(ConfirmError::Local)
@@ -374,27 +374,35 @@ fn check_answer(
     Ok(response.results)
 }
 
-/// Compares `probe` with this node's bullets `refs`. Retracted or unknown exhibits, and
-/// exhibits that are not bullets, answer `UnknownExhibit`.
+/// Compares `probe` with this node's bullets `refs` for `asker`. Retracted or unknown
+/// exhibits, exhibits that are not bullets and exhibits not shared with `asker` answer
+/// `UnknownExhibit`.
 pub(super) async fn compare_locally(
     node: &BallisticsNode,
+    asker: BureauId,
     probe: Bullet,
     refs: Vec<ExhibitRef>,
 ) -> Result<Vec<(ExhibitRef, BulletComparison)>, BallisticsError> {
     let worker = node.clone();
     on_cpu(node, move || {
         refs.par_iter()
-            .map(|r| (*r, compare_one(&worker, &probe, r)))
+            .map(|r| (*r, compare_one(&worker, asker, &probe, r)))
             .collect()
     })
     .await
 }
 
-fn compare_one(node: &BallisticsNode, probe: &Bullet, exhibit: &ExhibitRef) -> BulletComparison {
+fn compare_one(
+    node: &BallisticsNode,
+    asker: BureauId,
+    probe: &Bullet,
+    exhibit: &ExhibitRef,
+) -> BulletComparison {
     let b = &node.ballistics;
     let id = exhibit.to_hex();
     let active = matches!(b.record(&id), Ok(Some(rec))
-        if rec.retracted_at_ms.is_none() && rec.evidence_kind() == Some(EvidenceKind::Bullet));
+        if rec.retracted_at_ms.is_none() && rec.evidence_kind() == Some(EvidenceKind::Bullet)
+            && rec.share.includes(&asker, &rec.holder));
     if !active {
         return BulletComparison::UnknownExhibit;
     }
@@ -613,7 +621,7 @@ pub async fn on_bullet_confirm_request(
         (Some(why), _) => return SyncResponse::Refused(why),
         (None, Err(e)) => return SyncResponse::Refused(e.to_string()),
     };
-    let results = match compare_locally(node, probe, request.exhibits.clone()).await {
+    let results = match compare_locally(node, from, probe, request.exhibits.clone()).await {
         Ok(r) => r,
         Err(e) => return SyncResponse::Refused(format!("confirmation failed: {e}")),
     };

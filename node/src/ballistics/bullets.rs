@@ -23,7 +23,9 @@ use striae_protocol::{
 
 use super::{
     AddRequest, BallisticsError, ExhibitRecord, Held, classes_compatible,
-    exhibits::{ScanSummary, on_cpu, parse_caliber, parse_case_ref, store_and_publish},
+    exhibits::{
+        ScanSummary, on_cpu, parse_caliber, parse_case_ref, parse_share, store_and_publish,
+    },
 };
 use crate::ballistics::BallisticsNode;
 
@@ -92,6 +94,7 @@ pub async fn add_bullet(
 ) -> Result<(ExhibitRecord, Vec<String>), BallisticsError> {
     let (caliber, class) = parse_caliber(request.caliber.as_deref())?;
     let case_ref = parse_case_ref(request.case_ref.as_deref(), true)?;
+    let share = parse_share(node, request.share.as_deref())?;
     let sizes: Vec<u64> = files.iter().map(|f| f.len() as u64).collect();
     let worker = node.clone();
     let (prepared, blobs) = on_cpu(node, move || {
@@ -139,6 +142,7 @@ pub async fn add_bullet(
         surface_points: prepared.bullet.lands.len(),
         retracted_at_ms: None,
         lands,
+        share,
     };
     let digest = BallisticDigest {
         exhibit_ref,

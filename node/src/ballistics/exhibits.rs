@@ -11,7 +11,7 @@ use striae_ballistics_lib::{
 };
 use striae_firearms_lib::ReferenceTable;
 use striae_protocol::{
-    Body, BureauId,
+    BureauId,
     ballistic::{
         BallisticDigest, EvidenceKind, ExhibitRef, MAX_CALIBER_CLASS_CHARS, MAX_CONFIRM_BYTES,
     },
@@ -19,8 +19,8 @@ use striae_protocol::{
     time::now_ms,
 };
 
-use super::{BallisticsError, Held, IndexOp, UNKNOWN_CLASS, probe_from_surface};
-use crate::{ballistics::BallisticsNode, notices::rfc3339, store::StoreError};
+use super::{BallisticsError, Held, IndexOp, UNKNOWN_CLASS, probe_from_surface, sharing};
+use crate::{ballistics::BallisticsNode, config::Share, notices::rfc3339, store::StoreError};
 
 /// Largest side of a prepared surface, in points: 12.8 mm at 12.5 µm, well beyond any
 /// primer (a 9 mm Luger primer is 4.4 mm across). CMC work grows with the square of the
@@ -51,6 +51,8 @@ pub struct AddRequest {
     pub caliber: Option<String>,
     /// The bureau's case reference.
     pub case_ref: Option<String>,
+    /// `network`, `local` or `region:NAME` (the node's default when absent).
+    pub share: Option<String>,
 }
 
 /// What the scan file held, as kept with the exhibit.
@@ -118,6 +120,9 @@ pub struct ExhibitRecord {
     /// `blob` names the set, see `bullets::lands_name`, and `scan` is the first land's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lands: Vec<super::bullets::LandFile>,
+    /// Who the digest is shared with (records from before sharing lists: the network).
+    #[serde(default)]
+    pub share: Share,
 }
 
 impl ExhibitRecord {
@@ -187,6 +192,7 @@ impl ExhibitRecord {
         if let Some(at) = self.retracted_at_ms {
             v["retracted_at"] = json!(rfc3339(at));
         }
+        v["share"] = json!(self.share);
         if !self.lands.is_empty() {
             v["lands"] = json!(self.lands.len());
             v["land_files"] = json!(self.lands);
@@ -236,6 +242,23 @@ pub(super) fn parse_kind(kind: Option<&str>) -> Result<EvidenceKind, BallisticsE
         field: "kind",
         message: format!("`{kind}` is not an evidence kind: use cartridge_case or bullet"),
     })
+}
+
+/// Checks the `share` parameter against the node's sharing lists.
+pub(super) fn parse_share(
+    node: &BallisticsNode,
+    share: Option<&str>,
+) -> Result<Share, BallisticsError> {
+    let policy = &node.ballistics.sharing;
+    match share.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(policy.default.clone()),
+        Some(text) => policy
+            .parse(text)
+            .map_err(|message| BallisticsError::Field {
+                field: "share",
+                message,
+            }),
+    }
 }
 
 /// Checks the `caliber` parameter.
@@ -375,6 +398,7 @@ pub async fn add_exhibit(
     }
     let (caliber, class) = parse_caliber(request.caliber.as_deref())?;
     let case_ref = parse_case_ref(request.case_ref.as_deref(), true)?;
+    let share = parse_share(node, request.share.as_deref())?;
     let blob_bytes = bytes.len() as u64;
     let (prepared, blob) = prepare_and_keep(node, bytes).await?;
     let exhibit_ref = striae_protocol::firearm::RecordRef(rand::random());
@@ -394,6 +418,7 @@ pub async fn add_exhibit(
         surface_points: prepared.surface.valid_points(),
         retracted_at_ms: None,
         lands: Vec::new(),
+        share,
     };
     let surface = encode_surface(&prepared)?;
     let digest = BallisticDigest {
@@ -437,8 +462,9 @@ fn encode_surface(prepared: &Prepared) -> Result<Vec<u8>, BallisticsError> {
     })
 }
 
-/// Stores the exhibit's record and surface and publishes its digest; when the digest cannot
-/// be published the stored parts are removed again, so the exhibit does not exist half-way.
+/// Stores the exhibit's record and surface and shares its digest as the record says; when
+/// the digest cannot be shared the stored parts are removed again, so the exhibit does not
+/// exist half-way.
 pub(super) async fn store_and_publish(
     node: &BallisticsNode,
     record: &ExhibitRecord,
@@ -450,14 +476,11 @@ pub(super) async fn store_and_publish(
     b.surfaces.insert(id, surface)?;
     b.exhibits.insert(id, record.encode()?)?;
     b.by_blob.insert(record.blob.as_bytes(), id)?;
-    if let Err(source) = node.publish(Body::BallisticDigests(vec![digest])).await {
+    if let Err(e) = sharing::share_digest(node, &record.share, digest).await {
         let _ = b.exhibits.remove(id);
         let _ = b.surfaces.remove(id);
         let _ = b.by_blob.remove(record.blob.as_bytes());
-        return Err(BallisticsError::Publish {
-            what: "digest",
-            source,
-        });
+        return Err(e);
     }
     Ok(())
 }
@@ -502,12 +525,7 @@ pub async fn retract_exhibit(
     if record.retracted_at_ms.is_some() {
         return Ok(record);
     }
-    node.publish(Body::BallisticRetractions(vec![exhibit_ref]))
-        .await
-        .map_err(|source| BallisticsError::Publish {
-            what: "retraction",
-            source,
-        })?;
+    sharing::withdraw(node, &record.share, exhibit_ref).await?;
     record.retracted_at_ms = Some(now_ms());
     b.exhibits.insert(id.as_bytes(), record.encode()?)?;
     b.own.apply(IndexOp::Remove(record.holder, exhibit_ref));

@@ -27,19 +27,22 @@ use crate::{
     core::limits::RequestKind,
 };
 
-/// Compares `probe` with this node's exhibits `refs` (one CMC reference built from the probe,
-/// reused for every exhibit). Retracted or unknown exhibits answer `UnknownExhibit`.
+/// Compares `probe` with this node's exhibits `refs` for `asker` (one CMC reference built
+/// from the probe, reused for every exhibit). Retracted or unknown exhibits, and exhibits not
+/// shared with `asker`, answer `UnknownExhibit`.
 pub async fn confirm_locally(
     node: &BallisticsNode,
+    asker: BureauId,
     probe: Surface,
     refs: Vec<ExhibitRef>,
 ) -> Result<Vec<(ExhibitRef, Comparison)>, BallisticsError> {
     let worker = node.clone();
-    on_cpu(node, move || compare_all(&worker, &probe, &refs)).await
+    on_cpu(node, move || compare_all(&worker, asker, &probe, &refs)).await
 }
 
 fn compare_all(
     node: &BallisticsNode,
+    asker: BureauId,
     probe: &Surface,
     refs: &[ExhibitRef],
 ) -> Vec<(ExhibitRef, Comparison)> {
@@ -50,7 +53,8 @@ fn compare_all(
         .map(|r| {
             let id = r.to_hex();
             let active = matches!(b.record(&id), Ok(Some(rec))
-                if rec.retracted_at_ms.is_none() && rec.parsed_digest().is_some());
+                if rec.retracted_at_ms.is_none() && rec.parsed_digest().is_some()
+                    && rec.share.includes(&asker, &rec.holder));
             let comparison = match (active, b.surface(&id)) {
                 (false, _) | (true, Ok(None)) => Comparison::UnknownExhibit,
                 (true, Err(e)) => {
@@ -188,7 +192,7 @@ pub async fn on_confirm_request(
         return SyncResponse::Refused(why);
     }
     let probe = surface_from_probe(&request.probe);
-    let results = match confirm_locally(node, probe, request.exhibits.clone()).await {
+    let results = match confirm_locally(node, from, probe, request.exhibits.clone()).await {
         Ok(r) => r,
         Err(e) => return SyncResponse::Refused(format!("confirmation failed: {e}")),
     };

@@ -431,6 +431,14 @@ async fn screen_digest(
         return Ok(());
     }
     for (own, score) in hits.into_iter().filter(|h| h.1 >= LEAD_SCREEN_THRESHOLD) {
+        // Confirming would send our exhibit's surface to `origin`: only if it is shared
+        // with it.
+        if !node
+            .ballistics
+            .shared_with(&own.exhibit_ref.to_hex(), &origin)?
+        {
+            continue;
+        }
         let mut lead = Lead {
             local_exhibit: own.exhibit_ref.to_hex(),
             bureau_id: held.origin,

@@ -9,6 +9,8 @@
 //!   adding a bullet, the bullet index, searching and the holder's phase comparison;
 //! - `search`: screening a probe network-wide and asking the holders to confirm;
 //! - `holder`: answering other members' confirmation requests;
+//! - `sharing`: who an exhibit's digest goes to (network, a named list of members, nobody),
+//!   the outbox of digests sent to a list and the digests members shared with this node;
 //! - `leads`: screening other members' new digests against this node's exhibits, and the
 //!   operator's approval before a lead is sent for confirmation;
 //! - `seed`: example exhibits for the devnet.
@@ -24,6 +26,7 @@ mod lands;
 mod leads;
 mod search;
 mod seed;
+mod sharing;
 
 use std::{
     collections::HashMap,
@@ -60,6 +63,7 @@ pub use lands::split_lands;
 pub use leads::{DUPLICATE_SCREEN_THRESHOLD, LEAD_SCREEN_THRESHOLD, Lead, PROPOSED, approve_lead};
 pub use search::{CONFIRM_TOP, Candidate, Probe, SearchRequest, SearchResult, search};
 pub use seed::seed_devnet;
+pub use sharing::on_shared_digests;
 
 use crate::{
     config::NodeConfig,
@@ -143,6 +147,16 @@ pub struct Ballistics {
     own: Shelf,
     /// Every bullet digest held, this node's included.
     bullets: BulletIndex,
+    /// How new exhibits are shared unless a request says otherwise, and the named lists.
+    sharing: crate::config::SharingPolicy,
+    /// Digests shared with a list, per member, until that member acknowledges them.
+    share_outbox: Keyspace,
+    /// Digests other members shared with this node only or with a list including it.
+    shared_in: Keyspace,
+    /// Digests kept in `shared_in`, per member.
+    shared_counts: Mutex<HashMap<BureauId, usize>>,
+    /// An outbox delivery pass is running.
+    delivering: AtomicBool,
     /// Other members' digests and retractions waiting to be screened for leads.
     lead_jobs: Keyspace,
     /// The key of the next job.
@@ -162,9 +176,10 @@ pub struct Ballistics {
 }
 
 impl Ballistics {
-    /// Opens the exhibits and indexes this node's own; the screening index of every digest
-    /// held is rebuilt from the stored feeds by the node (`rebuild_from`).
-    pub fn open(store: &Store, config: &NodeConfig) -> Result<Self, StoreError> {
+    /// Opens the exhibits and indexes this node's own, and what never went into a feed (our
+    /// exhibits kept local or shared with a list, digests shared with us); the screening
+    /// index of every published digest is rebuilt from the stored feeds by the node.
+    pub fn open(store: &Store, config: &NodeConfig, me: BureauId) -> Result<Self, StoreError> {
         let lead_jobs = store.keyspace("ballistic_lead_jobs")?;
         let lead_job_next = match lead_jobs.last()? {
             Some((key, _)) => <[u8; 8]>::try_from(key.as_ref())
@@ -182,6 +197,11 @@ impl Ballistics {
             all: Shelf::default(),
             own: Shelf::default(),
             bullets: BulletIndex::default(),
+            sharing: config.sharing.clone(),
+            share_outbox: store.keyspace("ballistic_share_outbox")?,
+            shared_in: store.keyspace("ballistic_shared_in")?,
+            shared_counts: Mutex::new(HashMap::new()),
+            delivering: AtomicBool::new(false),
             lead_job_count: AtomicUsize::new(lead_jobs.count()),
             lead_jobs,
             lead_job_next: AtomicU64::new(lead_job_next),
@@ -197,6 +217,7 @@ impl Ballistics {
                 ballistics.own.apply(op);
             }
         }
+        ballistics.index_unpublished(me)?;
         Ok(ballistics)
     }
 
@@ -242,6 +263,13 @@ impl Ballistics {
         Bullet::from_bytes(&bytes)
             .map(Some)
             .map_err(|e| StoreError::corrupt("ballistic_surfaces", e))
+    }
+
+    /// Whether this node's exhibit `id` may be compared for, or shown to, `member`.
+    pub fn shared_with(&self, id: &str, member: &BureauId) -> Result<bool, StoreError> {
+        Ok(self
+            .record(id)?
+            .is_some_and(|r| r.share.includes(member, &r.holder)))
     }
 
     /// Every bullet digest held.
@@ -394,7 +422,7 @@ impl Capability for BallisticsNode {
     fn claims(&self, request: &SyncRequest) -> bool {
         matches!(
             request,
-            SyncRequest::Confirm(_) | SyncRequest::BulletConfirm(_)
+            SyncRequest::Confirm(_) | SyncRequest::BulletConfirm(_) | SyncRequest::SharedDigests(_)
         )
     }
 
@@ -405,6 +433,7 @@ impl Capability for BallisticsNode {
                 SyncRequest::BulletConfirm(message) => {
                     on_bullet_confirm_request(self, from, message).await
                 }
+                SyncRequest::SharedDigests(message) => on_shared_digests(self, from, message).await,
                 _ => SyncResponse::Refused("not a ballistic request".into()),
             }
         })
@@ -413,6 +442,9 @@ impl Capability for BallisticsNode {
     /// Screens other members' new digests for leads and retries approved lead confirmations
     /// whose holder was offline.
     fn tick(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move { leads::start_pass(self) })
+        Box::pin(async move {
+            leads::start_pass(self);
+            sharing::start_delivery(self);
+        })
     }
 }

@@ -355,7 +355,7 @@ async fn confirm_candidates(
         let wire = wire.clone();
         async move {
             let outcome = if holder == node.me {
-                confirm_locally(node, probe.surface.clone(), refs.clone())
+                confirm_locally(node, node.me, probe.surface.clone(), refs.clone())
                     .await
                     .map(|r| (r, None))
                     .map_err(ConfirmError::Local)

@@ -98,6 +98,7 @@ pub async fn seed_devnet(
                     node.country,
                     name.replace(' ', "-")
                 )),
+                share: None,
             };
             match add_exhibit(&node, request, bytes).await {
                 Ok((record, _)) => tracing::info!(

@@ -20,6 +20,8 @@ pub enum RequestKind {
     Trace,
     /// Exhibits named in confirmation requests (a comparison on every core each).
     ConfirmExhibit,
+    /// Messages of digests shared with a sharing list (each kept on disk).
+    SharedDigests,
 }
 
 impl RequestKind {
@@ -30,6 +32,7 @@ impl RequestKind {
             RequestKind::PullBytes => "pull_bytes",
             RequestKind::Trace => "trace",
             RequestKind::ConfirmExhibit => "confirm_exhibit",
+            RequestKind::SharedDigests => "shared_digests",
         }
     }
 
@@ -42,6 +45,7 @@ impl RequestKind {
             RequestKind::PullBytes => (32.0 * MIB, 512.0 * MIB),
             RequestKind::Trace => (10.0, 500.0),
             RequestKind::ConfirmExhibit => (2.0, 256.0),
+            RequestKind::SharedDigests => (10.0, 1_000.0),
         }
     }
 }

@@ -594,6 +594,7 @@ impl Core {
             SyncRequest::Confirm(_) | SyncRequest::BulletConfirm(_) => {
                 (RequestKind::ConfirmExhibit, 1.0)
             }
+            SyncRequest::SharedDigests(_) => (RequestKind::SharedDigests, 1.0),
         };
         (!self.limits.allow(from, kind, cost)).then_some(kind)
     }

@@ -140,6 +140,7 @@ async fn confirm(k: usize, runs: usize) -> Result<()> {
             kind: Some("cartridge_case".into()),
             caliber: Some("9x19".into()),
             case_ref: Some(format!("BENCH-{gun}")),
+            share: None,
         };
         let (record, _) = add_exhibit(&holder.ballistics, request, case(gun, 1))
             .await
