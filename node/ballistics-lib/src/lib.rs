@@ -22,7 +22,10 @@
 //! - `cargo run --release --example bench -- 1000000`.
 
 pub mod cmc;
+pub mod crossval;
+pub mod descriptor;
 pub mod eval;
+pub mod perturb;
 pub mod preprocess;
 pub mod render;
 pub mod signature;
