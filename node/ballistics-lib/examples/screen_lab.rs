@@ -32,6 +32,30 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = std::path::PathBuf::from(&args[0]);
     let scans = load_scans(&dir).expect("loads");
+    if args.get(1).map(String::as_str) == Some("--speed") {
+        use striae_ballistics_lib::signature::{DigestIndex, digest, random_digest};
+        let n: u64 = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(100_000);
+        let mut index = DigestIndex::with_capacity(n as usize);
+        for i in 0..n {
+            index.push(i, &random_digest(i % 4096));
+        }
+        let s = striae_ballistics_lib::preprocess::prepare(&scans[0].1, &PrepParams::default())
+            .expect("prepares");
+        let t = std::time::Instant::now();
+        let probe = digest(&s);
+        let dt = t.elapsed().as_secs_f64();
+        for p in [probe.shared(), probe] {
+            let t = std::time::Instant::now();
+            let _ = index.search(&p, 10);
+            println!(
+                "{} views, {n} digests: {:.1} ms (digest {:.0} ms)",
+                p.probe_views(),
+                t.elapsed().as_secs_f64() * 1e3,
+                dt * 1e3
+            );
+        }
+        return;
+    }
     let t = std::time::Instant::now();
     let bench = Bench::new(&scans, standard_scenarios(), &PrepParams::default(), 2);
     eprintln!("bench built in {:.1}s", t.elapsed().as_secs_f64());
