@@ -2,7 +2,8 @@
 //! Usage: accuracy [DIR] [--top K]  (DIR defaults to the Fadul set; --top K confirms only
 //! each probe's top-K screening candidates instead of all pairs).
 use striae_ballistics_lib::eval::{
-    ConfirmScope, EvalParams, find_dataset, leave_one_out, load_dataset,
+    ConfirmScope, EvalParams, cross_validate_by_gun, find_dataset, leave_one_out, load_dataset,
+    load_scans,
 };
 use striae_ballistics_lib::preprocess::PrepParams;
 
@@ -38,12 +39,23 @@ fn main() {
         ..EvalParams::default()
     };
     let report = leave_one_out(&scans, &params);
+    let validation = match load_scans(&dir) {
+        Ok(raw) => cross_validate_by_gun(&raw, 5, 2),
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
     eprintln!(
         "{} scans in {:.1} s",
         scans.len(),
         t.elapsed().as_secs_f64()
     );
-    match serde_json::to_string(&report) {
+    let json = serde_json::to_value(&report).and_then(|mut v| {
+        v["screening_validation"] = serde_json::to_value(&validation)?;
+        serde_json::to_string(&v)
+    });
+    match json {
         Ok(j) => println!("{j}"),
         Err(e) => eprintln!("{e}"),
     }

@@ -313,6 +313,18 @@ pub fn chance(labels: &[&str], k: usize) -> f64 {
     if probes > 0 { sum / probes as f64 } else { 0.0 }
 }
 
+/// Screening cross-validated by gun, with perturbed probes that imitate other labs' scans
+/// (see [`crate::crossval::validate_screening`]): parameter choices are made on the
+/// training guns of each fold only, and the held-out guns' scans are searched against the
+/// whole gallery.
+pub fn cross_validate_by_gun(
+    scans: &[(String, crate::x3p::X3pScan)],
+    folds: usize,
+    threads: usize,
+) -> crate::crossval::ScreeningValidation {
+    crate::crossval::validate_screening(scans, folds, threads)
+}
+
 /// Why a dataset folder could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
@@ -337,6 +349,39 @@ pub fn label_from_name(name: &str) -> Option<String> {
     let first = stem.find('-')?;
     let last = stem.rfind('-')?;
     (last > first + 1).then(|| stem[first + 1..last].to_string())
+}
+
+/// Read (without preparing) every `*.x3p` in `dir` whose name carries a label, sorted by
+/// name: the raw material for [`crate::perturb`] and [`crate::crossval`].
+pub fn load_scans(
+    dir: &std::path::Path,
+) -> Result<Vec<(String, crate::x3p::X3pScan)>, DatasetError> {
+    let io = |e: std::io::Error| DatasetError::Io {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let Some(label) = label_from_name(&name) else {
+            continue;
+        };
+        let bytes = std::fs::read(&f).map_err(io)?;
+        let scan = crate::x3p::read_x3p(&bytes).map_err(|source| DatasetError::X3p {
+            file: name.clone(),
+            source,
+        })?;
+        out.push((label, scan));
+    }
+    Ok(out)
 }
 
 /// Read and prepare every `*.x3p` in `dir` whose name carries a label, sorted by name.

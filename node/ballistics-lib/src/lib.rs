@@ -23,7 +23,10 @@
 
 pub mod bullet;
 pub mod cmc;
+pub mod crossval;
+pub mod descriptor;
 pub mod eval;
+pub mod perturb;
 pub mod preprocess;
 pub mod render;
 pub mod render_bullet;

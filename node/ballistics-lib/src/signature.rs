@@ -23,6 +23,7 @@ use std::sync::Arc;
 use rustfft::{FftPlanner, num_complex::Complex32};
 use thiserror::Error;
 
+use crate::descriptor::{DescriptorParams, features_at, hex_offsets, smoothed};
 use crate::preprocess::Surface;
 
 /// Number of polar rings. With [`INNER_UM`]..[`OUTER_UM`] rings are ~61 µm apart.
@@ -39,7 +40,7 @@ pub const INNER_UM: f64 = 300.0;
 pub const OUTER_UM: f64 = 1_700.0;
 /// Ring offsets for the cross-ring products (~120 and ~240 µm): beyond the correlation
 /// length of the marks, so the relative phase carries pattern, not just smoothness.
-const RING_STEPS: [usize; 2] = [2, 4];
+pub(crate) const RING_STEPS: [usize; 2] = [2, 4];
 
 /// Raw feature dimensions: complex cross-ring products for each ring offset.
 pub const RAW_DIMS: usize = 2 * FREQS * ((RINGS - RING_STEPS[0]) + (RINGS - RING_STEPS[1]));
@@ -63,11 +64,38 @@ pub enum DigestError {
     Norm,
 }
 
+/// Spacing (µm) of the hexagonal lattice of breech-face centres at which a probe is
+/// described ([`PROBE_OFFSET_SHELLS`] shells: 37 centres within 300 µm of the fitted one).
+/// Chosen by 5-fold cross-validation by gun on the Fadul known scans under the
+/// perturbations of [`crate::perturb`]: every fold chose 100 µm x 3 shells among
+/// [`crate::crossval::standard_candidates`] (0-3 shells at 50, 75, 100 µm), on its
+/// training guns only (see `docs/ballistics.md`). The descriptor decorrelates beyond a
+/// centring difference of roughly 40-50 µm, and the fitted centres of two scans of one case
+/// differ by tens to a couple of hundred µm.
+pub const PROBE_OFFSET_SPACING_UM: f64 = 100.0;
+/// Shells of the probe-centre lattice (see [`PROBE_OFFSET_SPACING_UM`]); 3 shells = 37
+/// centres, which costs 37 dot products per held digest in a search. Larger lattices were
+/// not considered, to keep a search within ~40x of a single-centre scan.
+pub const PROBE_OFFSET_SHELLS: usize = 3;
+
 /// Compact screening digest: an int8-quantised signature and the inverse of its norm.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// A digest made by [`digest`] from a surface also carries, in memory only, the signatures
+/// at the other probe centres ([`PROBE_OFFSET_SPACING_UM`]): used when it is the probe of a
+/// search, never serialised (the shared form is [`DIGEST_BYTES`] long and holds the fitted
+/// centre's signature only). Equality compares the shared form.
+#[derive(Debug, Clone)]
 pub struct Digest {
     q: Vec<i8>,
     inv_norm: f32,
+    /// Signatures at the other probe centres (quantised vector, inverse norm).
+    views: Vec<(Vec<i8>, f32)>,
+}
+
+impl PartialEq for Digest {
+    fn eq(&self, other: &Self) -> bool {
+        self.q == other.q && self.inv_norm.to_bits() == other.inv_norm.to_bits()
+    }
 }
 
 impl Digest {
@@ -97,12 +125,32 @@ impl Digest {
         Ok(Digest {
             q: body.iter().map(|&b| b as i8).collect(),
             inv_norm,
+            views: Vec::new(),
         })
     }
 
     /// The quantised vector.
     pub fn values(&self) -> &[i8] {
         &self.q
+    }
+
+    /// Number of probe centres this digest carries (1 for a digest read from bytes).
+    pub fn probe_views(&self) -> usize {
+        1 + self.views.len()
+    }
+
+    /// This digest without its in-memory probe views (as another bureau receives it).
+    pub fn shared(&self) -> Digest {
+        Digest {
+            views: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// All probe signatures: the fitted centre's first.
+    fn probe_rows(&self) -> impl Iterator<Item = (&[i8], f32)> {
+        std::iter::once((self.q.as_slice(), self.inv_norm))
+            .chain(self.views.iter().map(|(q, n)| (q.as_slice(), *n)))
     }
 
     /// Build from a float feature vector (quantised to int8 with per-digest scale).
@@ -119,21 +167,53 @@ impl Digest {
         } else {
             0.0
         };
-        Digest { q, inv_norm }
+        Digest {
+            q,
+            inv_norm,
+            views: Vec::new(),
+        }
     }
 }
 
-/// Screening similarity: cosine of the two quantised signatures, in [-1, 1].
-pub fn screen_score(a: &Digest, b: &Digest) -> f32 {
-    dot_i8(&a.q, &b.q) as f32 * a.inv_norm * b.inv_norm
+/// Screening similarity of `probe` against a held `candidate`, in [-1, 1]: the best cosine
+/// of any of the probe's signatures (one per probe centre, see [`Digest::probe_views`])
+/// against the candidate's fitted-centre signature. Not symmetric when the probe carries
+/// views; for two digests read from bytes it is the plain cosine.
+pub fn screen_score(probe: &Digest, candidate: &Digest) -> f32 {
+    probe
+        .probe_rows()
+        .map(|(q, n)| dot_i8(q, &candidate.q) as f32 * n * candidate.inv_norm)
+        .fold(f32::NEG_INFINITY, f32::max)
 }
 
-/// Compute the digest of a prepared surface.
+/// Compute the digest of a prepared surface: the polar cross-ring signature about the
+/// fitted centre (the shared form), plus the probe views about the other centres of the
+/// [`PROBE_OFFSET_SPACING_UM`] lattice.
 pub fn digest(surface: &Surface) -> Digest {
     if !surface.is_consistent() {
         return Digest::from_features(&[]);
     }
-    Digest::from_features(&features(surface))
+    let params = DescriptorParams::default();
+    let smooth = smoothed(surface);
+    let at = |(dx, dy): (f64, f64)| {
+        let c = (
+            surface.center.0 + dx / surface.pixel_um,
+            surface.center.1 + dy / surface.pixel_um,
+        );
+        let mut f = features_at(&smooth, c, &params);
+        f.resize(DIGEST_DIMS, 0.0);
+        Digest::from_features(&f)
+    };
+    let mut d = at((0.0, 0.0));
+    d.views = hex_offsets(PROBE_OFFSET_SPACING_UM, PROBE_OFFSET_SHELLS)
+        .into_iter()
+        .skip(1)
+        .map(|o| {
+            let v = at(o);
+            (v.q, v.inv_norm)
+        })
+        .collect();
+    d
 }
 
 /// Anti-aliasing before polar sampling: Gaussian sigma in µm, about half the ~45 µm polar
@@ -180,65 +260,6 @@ pub(crate) fn ring_spectra(surface: &Surface) -> Vec<Complex32> {
         fft.process(ring);
     }
     rings
-}
-
-/// Float feature vector (length [`RAW_DIMS`]).
-fn raw_features(surface: &Surface) -> Vec<f32> {
-    let rings = ring_spectra(surface);
-    let mut spec = vec![Complex32::new(0.0, 0.0); RINGS * FREQS];
-    for r in 0..RINGS {
-        // Unit energy per ring first: contrast varies with how well each zone was marked
-        // and scanned; the pattern is what identifies the gun.
-        let src = &rings[r * ANGLES + 1..r * ANGLES + 1 + FREQS];
-        let e = src.iter().map(|c| c.norm_sqr()).sum::<f32>().sqrt();
-        if e > 1e-9 {
-            for (d, s) in spec[r * FREQS..(r + 1) * FREQS].iter_mut().zip(src) {
-                *d = s / e;
-            }
-        }
-    }
-    // Whiten per frequency (divide by its RMS over this scan's rings): surface spectra fall
-    // steeply with k, and without this the coarse, class-level undulations would dominate
-    // the finer individual marks. Uses only the scan itself, nothing learned.
-    for k in 0..FREQS {
-        let rms = ((0..RINGS)
-            .map(|r| spec[r * FREQS + k].norm_sqr())
-            .sum::<f32>()
-            / RINGS as f32)
-            .sqrt();
-        if rms > 1e-9 {
-            for r in 0..RINGS {
-                spec[r * FREQS + k] /= rms;
-            }
-        }
-    }
-    let mut f = Vec::with_capacity(RAW_DIMS);
-    for d in RING_STEPS {
-        let mut block = Vec::with_capacity(2 * FREQS * (RINGS - d));
-        for r in 0..RINGS - d {
-            for k in 0..FREQS {
-                let p = spec[r * FREQS + k] * spec[(r + d) * FREQS + k].conj();
-                block.push(p.re);
-                block.push(p.im);
-            }
-        }
-        push_block(&mut f, block);
-    }
-    f
-}
-
-/// Digest features: raw features zero-padded to [`DIGEST_DIMS`].
-fn features(surface: &Surface) -> Vec<f32> {
-    let mut raw = raw_features(surface);
-    raw.resize(DIGEST_DIMS, 0.0);
-    raw
-}
-
-/// Append a block scaled to unit norm, so each block weighs the same in the cosine.
-fn push_block(out: &mut Vec<f32>, block: Vec<f32>) {
-    let n = block.iter().map(|v| v * v).sum::<f32>().sqrt();
-    let s = if n > 1e-12 { 1.0 / n } else { 0.0 };
-    out.extend(block.iter().map(|v| v * s));
 }
 
 /// Portable int8 dot product (LLVM vectorises the widening multiply-add).
@@ -387,17 +408,27 @@ impl DigestIndex {
         }
         // Blocks of rows keep the dot products in L1 and let the top-k pass run on a
         // small buffer.
-        const BLOCK: usize = 256;
+        // With several probe views, each block (64 rows, 252 KB) stays in L2 while every
+        // view is scanned over it; each row's score is its best view.
+        const BLOCK: usize = 64;
         let mut dots = [0i32; BLOCK];
+        let mut best = [f32::NEG_INFINITY; BLOCK];
         let mut top: Vec<(f32, u64)> = Vec::with_capacity(k + 1);
         let mut floor = f32::NEG_INFINITY;
         for (b, chunk) in self.data.chunks(BLOCK * DIGEST_DIMS).enumerate() {
             let rows = chunk.len() / DIGEST_DIMS;
             let dots = &mut dots[..rows];
-            dot_rows(&probe.q, chunk, dots);
-            for (i, &d) in dots.iter().enumerate() {
+            let best = &mut best[..rows];
+            best.fill(f32::NEG_INFINITY);
+            for (q, inv_norm) in probe.probe_rows() {
+                dot_rows(q, chunk, dots);
+                for (m, &d) in best.iter_mut().zip(dots.iter()) {
+                    *m = m.max(d as f32 * inv_norm);
+                }
+            }
+            for (i, &m) in best.iter().enumerate() {
                 let idx = b * BLOCK + i;
-                let s = d as f32 * probe.inv_norm * self.inv_norms.get(idx).copied().unwrap_or(0.0);
+                let s = m * self.inv_norms.get(idx).copied().unwrap_or(0.0);
                 if top.len() < k || s > floor {
                     insert_top(&mut top, (s, self.ids.get(idx).copied().unwrap_or(0)), k);
                     if top.len() == k {

@@ -112,3 +112,55 @@ fn reprocessing_a_processed_surface_is_harmless() {
         "{r:?}"
     );
 }
+
+/// Shared (serialised) digests of `shots`, in a screening index.
+fn gallery(shots: &[(u64, Surface)]) -> DigestIndex {
+    let mut index = DigestIndex::new();
+    for (i, (_, s)) in shots.iter().enumerate() {
+        let shared = Digest::from_bytes(&digest(s).to_bytes()).expect("round-trips");
+        assert_eq!(shared.probe_views(), 1, "views are never serialised");
+        index.push(i as u64, &shared);
+    }
+    index
+}
+
+#[test]
+fn rotated_and_shifted_copy_screens_as_its_own_mate() {
+    use striae_ballistics_lib::perturb::{Perturbation, perturb_scan, perturb_surface};
+    let shots: Vec<(u64, Surface)> = (1..=4).map(|g| (g, surface(9, g, 1))).collect();
+    let index = gallery(&shots);
+    // The same case turned by 37° and re-prepared (centre re-fitted), then the centre
+    // moved a further 120 µm, as another lab's outline fit might.
+    let steps = [
+        Perturbation::Rotation(37.0),
+        Perturbation::CentreError(120.0),
+    ];
+    let copy = prepare(
+        &perturb_scan(&shots[0].1.to_scan(), &steps, 3),
+        &PrepParams::default(),
+    )
+    .expect("prepares");
+    let copy = perturb_surface(&copy, &steps, 3);
+    let probe = digest(&copy);
+    assert_eq!(probe.probe_views(), 37);
+    let hits = index.search(&probe, 4);
+    assert_eq!(hits[0].0, 0, "{hits:?}");
+    assert!(hits[0].1 > hits[1].1 + 0.1, "{hits:?}");
+}
+
+#[test]
+fn centring_error_of_150_um_keeps_the_mate_first() {
+    use striae_ballistics_lib::perturb::{Perturbation, perturb_surface};
+    // Five guns of one make, two shots each; every second shot probes with its centre
+    // 150 µm off, against the first shots of all guns.
+    let first: Vec<(u64, Surface)> = (1..=5).map(|g| (g, surface(4, g, 1))).collect();
+    let index = gallery(&first);
+    for (i, g) in (1..=5u64).enumerate() {
+        let s = perturb_surface(&surface(4, g, 2), &[Perturbation::CentreError(150.0)], g);
+        let hits = index.search(&digest(&s), 5);
+        assert_eq!(hits[0].0, i as u64, "gun {g}: {hits:?}");
+        // The score of a pair equals screen_score with the probe first.
+        let direct = screen_score(&digest(&s), &digest(&first[i].1).shared());
+        assert!((direct - hits[0].1).abs() < 1e-5);
+    }
+}

@@ -7,7 +7,9 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde_json::json;
 use striae_ballistics_lib::{
-    eval::{ConfirmScope, EvalParams, leave_one_out, load_dataset},
+    eval::{
+        ConfirmScope, EvalParams, cross_validate_by_gun, leave_one_out, load_dataset, load_scans,
+    },
     preprocess::{PrepParams, prepare},
     signature::{DIGEST_BYTES, random_digest},
     synthetic::{SyntheticParams, synthetic_scan},
@@ -213,6 +215,11 @@ async fn accuracy(dataset: std::path::PathBuf, top: Option<usize>) -> Result<()>
         };
         let report = leave_one_out(&scans, &params);
         let mut v = serde_json::to_value(&report)?;
+        // Screening cross-validated by gun (5 folds), under perturbations that imitate
+        // other labs' scans.
+        let raw = load_scans(&dataset)?;
+        v["screening_validation"] =
+            serde_json::to_value(cross_validate_by_gun(&raw, 5, params.threads))?;
         v["dataset"] = json!(dataset.display().to_string());
         v["seconds"] = json!((t.elapsed().as_secs_f64() * 10.0).round() / 10.0);
         Ok(v)
