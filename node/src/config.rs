@@ -13,6 +13,12 @@ use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 use striae_protocol::{BureauId, NetworkId, Signer};
 
+mod blobs;
+
+pub use blobs::{
+    BlobsConfig, BlobsSection, DEFAULT_BLOB_TIMEOUT, MAX_BLOB_TIMEOUT, S3Blobs, S3Credentials,
+};
+
 /// File name of the node key in the data dir.
 pub const KEY_FILE: &str = "node.key";
 /// File name of the API token in the data dir.
@@ -157,6 +163,9 @@ pub struct NodeFile {
     /// `[traces]`, optional: how trace requests from other members are answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traces: Option<TracesSection>,
+    /// `[blobs]`, optional: where raw scans are kept (default: `blobs/` in the data dir).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs: Option<BlobsSection>,
 }
 
 /// One `[[member]]` of the roster as written.
@@ -330,6 +339,8 @@ pub struct NodeConfig {
     pub dial_only: Option<Vec<BureauId>>,
     /// How trace requests from other members are answered.
     pub trace_policy: TracePolicy,
+    /// Where raw scans are kept.
+    pub blobs: BlobsConfig,
     /// Tunables with defaults.
     pub tuning: Tuning,
 }
@@ -419,16 +430,19 @@ impl NodeConfig {
             None => None,
             Some(codes) => Some(resolve_countries(&codes, &roster, path)?),
         };
+        let data_dir = base.join(file.node.data_dir);
+        let blobs = BlobsConfig::from_section(file.blobs, &data_dir, path)?;
         Ok(NodeConfig {
             country: file.node.country,
             name: file.node.name,
-            data_dir: base.join(file.node.data_dir),
+            data_dir,
             listen,
             api_listen,
             metrics_public: file.api.metrics_public,
             roster,
             dial_only,
             trace_policy: file.traces.map(|t| t.policy).unwrap_or_default(),
+            blobs,
             tuning: Tuning::default(),
         })
     }

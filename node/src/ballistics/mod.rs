@@ -40,7 +40,9 @@ use striae_protocol::{
 };
 use tokio::sync::Semaphore;
 
-pub use blobs::{BlobError, BlobStore, FsBlobStore};
+pub use blobs::{
+    BlobError, BlobStore, FsBlobStore, MAX_BLOB_BYTES, ObjectBlobStore, open as open_blobs,
+};
 pub use exhibits::{AddRequest, ExhibitRecord, add_exhibit, inspect, retract_exhibit};
 pub use holder::{confirm_locally, on_confirm_request};
 pub use index::{Held, IndexOp, ScreeningIndex, Shelf, UNKNOWN_CLASS, classes_compatible};
@@ -148,8 +150,13 @@ pub struct Ballistics {
 
 impl Ballistics {
     /// Opens the exhibits and indexes this node's own; the screening index of every digest
-    /// held is rebuilt from the stored feeds by the node (`rebuild_from`).
-    pub fn open(store: &Store, config: &NodeConfig) -> Result<Self, StoreError> {
+    /// held is rebuilt from the stored feeds by the node (`rebuild_from`). Raw scans go to
+    /// `blobs` (see `open_blobs`).
+    pub fn open(
+        store: &Store,
+        config: &NodeConfig,
+        blobs: Box<dyn BlobStore>,
+    ) -> Result<Self, StoreError> {
         let lead_jobs = store.keyspace("ballistic_lead_jobs")?;
         let lead_job_next = match lead_jobs.last()? {
             Some((key, _)) => <[u8; 8]>::try_from(key.as_ref())
@@ -163,7 +170,7 @@ impl Ballistics {
             surfaces: store.keyspace("ballistic_surfaces")?,
             by_blob: store.keyspace("ballistic_by_blob")?,
             leads: store.keyspace("ballistic_leads")?,
-            blobs: Box::new(FsBlobStore::new(config.data_dir.join("blobs"))),
+            blobs,
             all: Shelf::default(),
             own: Shelf::default(),
             lead_job_count: AtomicUsize::new(lead_jobs.count()),
@@ -229,8 +236,8 @@ impl Ballistics {
     }
 
     /// The raw scan of one of this node's exhibits (checked against its name).
-    pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, BlobError> {
-        self.blobs.get(name)
+    pub async fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        self.blobs.get(name).await
     }
 
     /// The preprocessing every member uses (surfaces compared must share the grid).
