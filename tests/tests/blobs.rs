@@ -3,7 +3,8 @@
 //! HTTP. The backend keeps the blob semantics (content addressing, idempotent puts, hash
 //! checks on read, typed errors for bad names, wrong keys and a store that is down, within a
 //! bounded time), and members configured with `[blobs] url = "s3://..."` add exhibits whose raw
-//! scans land in the bucket, show their pictures and confirm a search at the holder.
+//! scans land in the bucket, show their pictures and confirm a search at the holder, and an
+//! add fails with a 503 (counted in `/metrics`) once the bucket is out of reach.
 
 use std::{
     net::SocketAddr,
@@ -34,11 +35,12 @@ const KEY: &str = "test-access-key";
 const SECRET: &str = "test-secret-key";
 const WAIT: Duration = Duration::from_secs(60);
 
-/// An S3 server over a temporary folder, on a free loopback port; stopped (listener and every
-/// open connection) on drop.
+/// An S3 server over a temporary folder, on a free loopback port; `stop` closes its listener
+/// and every open connection, and so does dropping it.
 struct S3Server {
     addr: SocketAddr,
     _root: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -52,13 +54,17 @@ impl S3Server {
         let service = builder.build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let http = ConnBuilder::new(TokioExecutor::new());
-            // Connections live in this set, so aborting the task closes them too.
             let mut connections = tokio::task::JoinSet::new();
             loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
+                let socket = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((socket, _)) => socket,
+                        Err(_) => continue,
+                    },
+                    _ = &mut stopped => break,
                 };
                 let conn = http
                     .serve_connection(TokioIo::new(socket), service.clone())
@@ -68,10 +74,15 @@ impl S3Server {
                 });
                 while connections.try_join_next().is_some() {}
             }
+            // Stopped: no more connections accepted, and every open one (the client's
+            // pooled keep-alive connections) closed before `stop` returns.
+            drop(listener);
+            connections.shutdown().await;
         });
         S3Server {
             addr,
             _root: root,
+            stop: Some(stop),
             task,
         }
     }
@@ -125,8 +136,12 @@ impl S3Server {
         keys
     }
 
-    fn stop(&self) {
-        self.task.abort();
+    /// Stops the server and waits until its listener and connections are closed.
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
     }
 }
 
@@ -173,7 +188,7 @@ async fn blobs_on_s3_round_trip_and_detect_tampering() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_keys_and_a_store_that_is_down_give_typed_errors_in_bounded_time() {
-    let server = S3Server::start().await;
+    let mut server = S3Server::start().await;
     let wrong =
         ObjectBlobStore::s3(&server.config("p", "not-the-secret", Duration::from_secs(5))).unwrap();
     let err = wrong.put(b"scan".to_vec()).await.unwrap_err();
@@ -186,7 +201,7 @@ async fn wrong_keys_and_a_store_that_is_down_give_typed_errors_in_bounded_time()
     let timeout = Duration::from_secs(1);
     let store = ObjectBlobStore::s3(&server.config("p", SECRET, timeout)).unwrap();
     store.put(b"scan".to_vec()).await.unwrap();
-    server.stop();
+    server.stop().await;
     let started = Instant::now();
     let err = store.get(&name).await.unwrap_err();
     assert!(err.is_unavailable(), "{err}");
@@ -237,7 +252,7 @@ async fn add(net: &TestNet, i: usize, bytes: Vec<u8>, case_ref: &str) -> (u16, V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_keep_their_scans_on_s3_and_still_find_and_confirm() {
-    let server = S3Server::start().await;
+    let mut server = S3Server::start().await;
     let mut net = TestNet::create(2);
     for (i, prefix) in [(0, "nodes/fr"), (1, "nodes/de")] {
         let mut config = net.config(i);
@@ -296,7 +311,7 @@ async fn members_keep_their_scans_on_s3_and_still_find_and_confirm() {
     assert_eq!(found["candidates"][0]["country"], "DE");
 
     // The bucket goes away: adding an exhibit fails fast with a clear 503.
-    server.stop();
+    server.stop().await;
     let started = Instant::now();
     let (code, err) = add(&net, 1, scan(2, 1), "DE-2024-0999").await;
     assert_eq!(code, 503, "{err}");
@@ -309,5 +324,18 @@ async fn members_keep_their_scans_on_s3_and_still_find_and_confirm() {
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(30));
+    let metrics = reqwest::Client::new()
+        .get(format!("http://{}/metrics", net.node(1).api_addr))
+        .bearer_auth(&net.members[1].token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("striae_blob_errors_total{backend=\"s3\",error=\"unavailable\"} 1"),
+        "{metrics}"
+    );
     net.shutdown().await;
 }

@@ -411,7 +411,10 @@ async fn prepare_and_keep(
     })
     .await??;
     // Kept after the CPU permit is released: a remote blob store is I/O, not CPU work.
-    let blob = node.ballistics.blobs.put(bytes).await?;
+    let blobs = &node.ballistics.blobs;
+    let blob = blobs.put(bytes).await.inspect_err(|e| {
+        node.metrics.blob_error(blobs.backend(), e.label());
+    })?;
     Ok((prepared, blob))
 }
 

@@ -81,11 +81,27 @@ impl BlobError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, BlobError::Unavailable { .. })
     }
+
+    /// The kind of failure, as a metric label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            BlobError::Io { .. } => "io",
+            BlobError::Corrupt(_) => "corrupt",
+            BlobError::BadName(_) => "bad_name",
+            BlobError::TooLarge { .. } => "too_large",
+            BlobError::Unavailable { .. } => "unavailable",
+            BlobError::Denied { .. } => "denied",
+            BlobError::Setup { .. } => "setup",
+            BlobError::Task(_) => "task",
+        }
+    }
 }
 
 /// Where raw evidence files are kept. Async: a backend may be remote; a caller never blocks a
 /// runtime thread on it.
 pub trait BlobStore: Send + Sync {
+    /// The backend's name, for metrics: `fs` or `s3`.
+    fn backend(&self) -> &'static str;
     /// Stores `bytes` durably and returns their name (blake3, hex). Storing the same bytes
     /// twice keeps one copy.
     fn put(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, BlobError>>;
@@ -197,6 +213,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
 }
 
 impl BlobStore for FsBlobStore {
+    fn backend(&self) -> &'static str {
+        "fs"
+    }
+
     fn put(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, BlobError>> {
         let root = self.root.clone();
         Box::pin(async move {

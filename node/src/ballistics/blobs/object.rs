@@ -187,6 +187,10 @@ impl ObjectBlobStore {
 }
 
 impl BlobStore for ObjectBlobStore {
+    fn backend(&self) -> &'static str {
+        "s3"
+    }
+
     fn put(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, BlobError>> {
         Box::pin(self.bounded("put", self.put_inner(bytes)))
     }
