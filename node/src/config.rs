@@ -13,6 +13,12 @@ use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 use striae_protocol::{BureauId, NetworkId, Signer};
 
+mod blobs;
+
+pub use blobs::{
+    BlobsConfig, BlobsSection, DEFAULT_BLOB_TIMEOUT, MAX_BLOB_TIMEOUT, S3Blobs, S3Credentials,
+};
+
 /// File name of the node key in the data dir.
 pub const KEY_FILE: &str = "node.key";
 /// File name of the API token in the data dir.
@@ -288,6 +294,9 @@ pub struct NodeFile {
     /// `[ballistics]`, optional: how new exhibits are shared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ballistics: Option<BallisticsSection>,
+    /// `[blobs]`, optional: where raw scans are kept (default: `blobs/` in the data dir).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs: Option<BlobsSection>,
 }
 
 /// One `[[member]]` of the roster as written.
@@ -463,6 +472,8 @@ pub struct NodeConfig {
     pub trace_policy: TracePolicy,
     /// How ballistic exhibits are shared.
     pub sharing: SharingPolicy,
+    /// Where raw scans are kept.
+    pub blobs: BlobsConfig,
     /// Tunables with defaults.
     pub tuning: Tuning,
 }
@@ -559,17 +570,20 @@ impl NodeConfig {
         };
         let sharing =
             SharingPolicy::from_section(file.ballistics.unwrap_or_default(), &roster, path)?;
+        let data_dir = base.join(file.node.data_dir);
+        let blobs = BlobsConfig::from_section(file.blobs, &data_dir, path)?;
         Ok(NodeConfig {
             sharing,
             country: file.node.country,
             name: file.node.name,
-            data_dir: base.join(file.node.data_dir),
+            data_dir,
             listen,
             api_listen,
             metrics_public: file.api.metrics_public,
             roster,
             dial_only,
             trace_policy: file.traces.map(|t| t.policy).unwrap_or_default(),
+            blobs,
             tuning: Tuning::default(),
         })
     }

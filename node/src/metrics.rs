@@ -14,6 +14,15 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// A blob store failure, as metric labels from fixed sets.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BlobErrorLabel {
+    /// `fs` or `s3` (`BlobStore::backend`).
+    pub backend: &'static str,
+    /// What went wrong (`BlobError::label`).
+    pub error: &'static str,
+}
+
 /// The node's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -33,6 +42,8 @@ pub struct Metrics {
     pub entries_pending: Gauge,
     /// Requests from members refused because the member was over its budget, by kind.
     pub requests_refused: Family<ReasonLabel, Counter>,
+    /// Blob store failures, by backend and kind.
+    pub blob_errors: Family<BlobErrorLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -47,6 +58,7 @@ impl Default for Metrics {
             peers_connected: Gauge::default(),
             entries_pending: Gauge::default(),
             requests_refused: Family::default(),
+            blob_errors: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -89,6 +101,11 @@ impl Default for Metrics {
             "Requests from members refused over the member's rate budget, by kind",
             m.requests_refused.clone(),
         );
+        registry.register(
+            "blob_errors",
+            "Blob store failures (raw scans), by backend and kind",
+            m.blob_errors.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -105,6 +122,13 @@ impl Metrics {
     pub fn refused(&self, reason: &'static str) {
         self.requests_refused
             .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Counts a blob store failure.
+    pub fn blob_error(&self, backend: &'static str, error: &'static str) {
+        self.blob_errors
+            .get_or_create(&BlobErrorLabel { backend, error })
             .inc();
     }
 

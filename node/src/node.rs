@@ -31,6 +31,9 @@ pub enum NodeError {
     /// Storage problem.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The blob store (`[blobs]`) cannot be set up.
+    #[error(transparent)]
+    Blobs(#[from] crate::ballistics::BlobError),
     /// Network problem.
     #[error(transparent)]
     Net(#[from] NetError),
@@ -112,6 +115,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let signer = config::load_or_create_key(&config.data_dir)?;
     let token = config::load_or_create_token(&config.data_dir)?;
     let store = Store::open(&config.data_dir.join("db"))?;
+    let blobs = crate::ballistics::open_blobs(&config.blobs)?;
     let me = signer.bureau();
     if config.roster.member(&me).is_none() {
         tracing::warn!(bureau = %me, "this node's key is not on the roster: members will refuse it");
@@ -141,7 +145,10 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let handle = NodeHandle {
         notices: Arc::new(Notices::default()),
         firearms: FirearmsNode::new(ctx.clone(), Firearms::open(&store, &config)?),
-        ballistics: BallisticsNode::new(ctx.clone(), Ballistics::open(&store, &config, ctx.me)?),
+        ballistics: BallisticsNode::new(
+            ctx.clone(),
+            Ballistics::open(&store, &config, blobs, ctx.me)?,
+        ),
         ctx,
         net: net.clone(),
         token: token.into(),

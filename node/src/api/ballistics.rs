@@ -46,6 +46,14 @@ impl From<BallisticsError> for ApiError {
             | BallisticsError::Unsupported { field, message } => ApiError::field(field, message),
             BallisticsError::NotFound(m) => ApiError::not_found(m),
             BallisticsError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            BallisticsError::Blob(e) if e.is_unavailable() => {
+                tracing::error!("blob store unavailable: {e}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "blob_store_unavailable",
+                    e.to_string(),
+                )
+            }
             e @ (BallisticsError::Store(_)
             | BallisticsError::Blob(_)
             | BallisticsError::Publish { .. }

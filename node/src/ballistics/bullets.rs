@@ -96,16 +96,14 @@ pub async fn add_bullet(
     let case_ref = parse_case_ref(request.case_ref.as_deref(), true)?;
     let share = parse_share(node, request.share.as_deref())?;
     let sizes: Vec<u64> = files.iter().map(|f| f.len() as u64).collect();
-    let worker = node.clone();
-    let (prepared, blobs) = on_cpu(node, move || {
-        let prepared = prepare_lands(&files)?;
-        let blobs = files
-            .iter()
-            .map(|f| worker.ballistics.blobs.put(f))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, BallisticsError>((prepared, blobs))
+    let (prepared, files) = on_cpu(node, move || {
+        prepare_lands(&files).map(|prepared| (prepared, files))
     })
     .await??;
+    let mut blobs = Vec::with_capacity(files.len());
+    for file in files {
+        blobs.push(node.ballistics.blobs.put(file).await?);
+    }
     let signatures = prepared.bullet.to_bytes();
     if signatures.len() > MAX_BULLET_PROBE_BYTES {
         return Err(BallisticsError::Field {

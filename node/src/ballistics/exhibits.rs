@@ -437,19 +437,24 @@ pub async fn add_exhibit(
     Ok((record, warnings))
 }
 
-/// Prepares a scan and keeps its raw file in the blob store, off the runtime; returns the
+/// Prepares a scan off the runtime, then keeps its raw file in the blob store; returns the
 /// prepared scan and the blob's name.
 async fn prepare_and_keep(
     node: &BallisticsNode,
     bytes: Vec<u8>,
 ) -> Result<(Prepared, String), BallisticsError> {
     let worker = node.clone();
-    on_cpu(node, move || {
+    let (prepared, bytes) = on_cpu(node, move || {
         let prepared = prepare_scan(&bytes, worker.ballistics.prep_params())?;
-        let blob = worker.ballistics.blobs.put(&bytes)?;
-        Ok::<_, BallisticsError>((prepared, blob))
+        Ok::<_, BallisticsError>((prepared, bytes))
     })
-    .await?
+    .await??;
+    // Kept after the CPU permit is released: a remote blob store is I/O, not CPU work.
+    let blobs = &node.ballistics.blobs;
+    let blob = blobs.put(bytes).await.inspect_err(|e| {
+        node.metrics.blob_error(blobs.backend(), e.label());
+    })?;
+    Ok((prepared, blob))
 }
 
 /// The prepared surface as kept for confirmation requests.

@@ -50,7 +50,9 @@ use striae_protocol::{
 };
 use tokio::sync::Semaphore;
 
-pub use blobs::{BlobError, BlobStore, FsBlobStore};
+pub use blobs::{
+    BlobError, BlobStore, FsBlobStore, MAX_BLOB_BYTES, ObjectBlobStore, open as open_blobs,
+};
 pub use bullet_picture::comparison_png;
 pub use bullet_search::{
     BulletProbe, BulletSearchResult, on_bullet_confirm_request, search_bullet,
@@ -178,8 +180,14 @@ pub struct Ballistics {
 impl Ballistics {
     /// Opens the exhibits and indexes this node's own, and what never went into a feed (our
     /// exhibits kept local or shared with a list, digests shared with us); the screening
-    /// index of every published digest is rebuilt from the stored feeds by the node.
-    pub fn open(store: &Store, config: &NodeConfig, me: BureauId) -> Result<Self, StoreError> {
+    /// index of every published digest is rebuilt from the stored feeds by the node. Raw
+    /// scans go to `blobs` (see `open_blobs`).
+    pub fn open(
+        store: &Store,
+        config: &NodeConfig,
+        blobs: Box<dyn BlobStore>,
+        me: BureauId,
+    ) -> Result<Self, StoreError> {
         let lead_jobs = store.keyspace("ballistic_lead_jobs")?;
         let lead_job_next = match lead_jobs.last()? {
             Some((key, _)) => <[u8; 8]>::try_from(key.as_ref())
@@ -193,7 +201,7 @@ impl Ballistics {
             surfaces: store.keyspace("ballistic_surfaces")?,
             by_blob: store.keyspace("ballistic_by_blob")?,
             leads: store.keyspace("ballistic_leads")?,
-            blobs: Box::new(FsBlobStore::new(config.data_dir.join("blobs"))),
+            blobs,
             all: Shelf::default(),
             own: Shelf::default(),
             bullets: BulletIndex::default(),
@@ -293,8 +301,8 @@ impl Ballistics {
     }
 
     /// The raw scan of one of this node's exhibits (checked against its name).
-    pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, BlobError> {
-        self.blobs.get(name)
+    pub async fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        self.blobs.get(name).await
     }
 
     /// The preprocessing every member uses (surfaces compared must share the grid).
