@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use striae_ballistics_lib::{preprocess::Surface, signature::Digest};
+use striae_ballistics_lib::{
+    preprocess::Surface,
+    signature::{Digest, digest},
+};
 use striae_protocol::{
     BureauId, SignedError, SignedMessage, SyncRequest, SyncResponse,
     ballistic::{
@@ -229,13 +232,17 @@ async fn ready_probe(
             let not_found = || BallisticsError::NotFound(format!("no exhibit {id} at this node"));
             let record = b.record(&id)?.ok_or_else(not_found)?;
             let surface = b.surface(&id)?.ok_or_else(not_found)?;
-            let (Some(digest), Some(kind), Some(itself)) = (
+            let (Some(_), Some(kind), Some(itself)) = (
                 record.parsed_digest(),
                 record.evidence_kind(),
                 record.exhibit_ref(),
             ) else {
                 return Err(BallisticsError::Damaged(id));
             };
+            // The stored digest is the shared form (one centre); the probe is described
+            // again from its surface at every probe centre, as an uploaded scan is.
+            let described = surface.clone();
+            let digest = on_cpu(node, move || digest(&described)).await?;
             let case_ref = match request.case_ref.as_deref() {
                 Some(c) => parse_case_ref(Some(c), false)?,
                 None => record.case_ref.clone(),
