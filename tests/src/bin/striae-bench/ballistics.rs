@@ -11,9 +11,9 @@ use striae_ballistics_lib::{
         ConfirmScope, EvalParams, cross_validate_by_gun, leave_one_out, load_dataset, load_scans,
     },
     preprocess::{PrepParams, prepare},
-    signature::{DIGEST_BYTES, random_digest},
+    signature::{DIGEST_BYTES, digest, random_digest},
     synthetic::{SyntheticParams, synthetic_scan},
-    x3p::write_x3p,
+    x3p::{read_x3p, write_x3p},
 };
 use striae_node::ballistics::{AddRequest, Held, ScreeningIndex, add_exhibit, probe_from_surface};
 use striae_protocol::{
@@ -93,7 +93,11 @@ async fn screen(digests: u64, runs: usize) -> Result<()> {
                 &pool[(i % pool.len() as u64) as usize],
             );
         }
-        let probe = random_digest(u64::MAX);
+        // The probe as a node screens with it: a prepared scan described at every probe
+        // centre (the held digests are the shared, single-centre form).
+        let scan = read_x3p(&case(1, 1)).context("synthetic probe")?;
+        let surface = prepare(&scan, &PrepParams::default()).context("probe preparation")?;
+        let probe = digest(&surface);
         let search = || index.search(&probe, EvidenceKind::CartridgeCase, "cal:9x19", None, 10);
         let _ = search();
         let mut times = Vec::new();
@@ -104,15 +108,16 @@ async fn screen(digests: u64, runs: usize) -> Result<()> {
             assert_eq!(hits.len(), 10.min(digests as usize));
         }
         let secs = median(times);
-        json!({
+        Ok::<_, anyhow::Error>(json!({
             "digests": digests,
             "digest_bytes": DIGEST_BYTES,
             "ms_per_probe": (secs * 1e6).round() / 1e3,
             "gb_per_s": ((index.scanned_bytes() as f64 / secs / 1e9) * 100.0).round() / 100.0,
+            "probe_centres": probe.probe_views(),
             "runs": runs,
-        })
+        }))
     })
-    .await?;
+    .await??;
     println!("{result}");
     Ok(())
 }
