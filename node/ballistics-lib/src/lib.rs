@@ -1,6 +1,7 @@
-//! striae-ballistics-lib: cartridge-case breech-face matching for striae — X3P reading,
-//! preprocessing, indexable rotation-invariant digests, CMC confirmation, synthetic scans
-//! and leave-one-out evaluation.
+//! striae-ballistics-lib: cartridge-case breech-face and bullet land matching for striae —
+//! X3P reading, preprocessing, indexable digests, CMC confirmation (cartridge cases),
+//! land signatures with CCF/CMS/SAM comparison (bullets, see [`bullet`]), synthetic scans
+//! and evaluation.
 //!
 //! Flow at a bureau:
 //! 1. [`x3p::read_x3p`] a scan (hostile input: checked, capped, typed errors);
@@ -20,6 +21,12 @@
 //!   [`eval::find_dataset`]);
 //! - `cargo run --release --example accuracy -- ../shared/datasets/fadul-known [--top 10]`;
 //! - `cargo run --release --example bench -- 1000000`.
+//!
+//! Bullets: [`bullet::prepare_bullet`] the land scans, share [`bullet::bullet_digest`]
+//! ([`bullet::BULLET_DIGEST_BYTES`] bytes, compared with [`bullet::bullet_screen_score`]),
+//! confirm at the holder with [`bullet::compare_bullets`], draw with
+//! [`render_bullet::aligned_signatures_png`]. Accuracy: `cargo test --release bullet` and
+//! `striae-bench accuracy --dataset ../shared/datasets/bullets-dev --kind bullet`.
 
 pub mod bullet;
 pub mod cmc;

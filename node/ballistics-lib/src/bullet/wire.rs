@@ -53,9 +53,9 @@ impl Land {
         let scale = if max > 0.0 { max / 32767.0 } else { 0.0 };
         let mut out = Vec::with_capacity(LAND_HEADER + 2 * n);
         out.extend_from_slice(&LAND_MAGIC);
-        let flags = u8::from(self.grooves.left_found) * FLAG_LEFT
-            | u8::from(self.grooves.right_found) * FLAG_RIGHT
-            | u8::from(self.striae_along_x) * FLAG_ALONG_X;
+        let flags = (u8::from(self.grooves.left_found) * FLAG_LEFT)
+            | (u8::from(self.grooves.right_found) * FLAG_RIGHT)
+            | (u8::from(self.striae_along_x) * FLAG_ALONG_X);
         out.extend_from_slice(&[flags, 0, 0, 0]);
         for v in [
             self.grooves.left_um,

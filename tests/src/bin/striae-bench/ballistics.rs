@@ -43,10 +43,14 @@ pub enum Scenario {
         runs: usize,
     },
     /// Leave-one-out accuracy of screening and confirmation on a folder of X3P scans named
-    /// `name-G-S.x3p` (G = gun)
+    /// `name-G-S.x3p` (G = gun); with `--kind bullet`, every bullet against every other on
+    /// land scans named `STUDY-barrelB-bulletN-landL.x3p`
     Accuracy {
         #[arg(long)]
         dataset: std::path::PathBuf,
+        /// `cartridge_case` or `bullet`
+        #[arg(long, default_value = "cartridge_case")]
+        kind: String,
         /// Confirm only each probe's top-K screening candidates (as a node does) instead of
         /// every pair
         #[arg(long)]
@@ -58,7 +62,11 @@ pub async fn run(scenario: Scenario) -> Result<()> {
     match scenario {
         Scenario::Screen { digests, runs } => screen(digests, runs).await,
         Scenario::Confirm { candidates, runs } => confirm(candidates, runs).await,
-        Scenario::Accuracy { dataset, top } => accuracy(dataset, top).await,
+        Scenario::Accuracy { dataset, kind, top } => match kind.as_str() {
+            "cartridge_case" => accuracy(dataset, top).await,
+            "bullet" => bullet_accuracy(dataset).await,
+            other => bail!("--kind must be cartridge_case or bullet, not {other}"),
+        },
     }
 }
 
@@ -225,6 +233,27 @@ async fn accuracy(dataset: std::path::PathBuf, top: Option<usize>) -> Result<()>
         let raw = load_scans(&dataset)?;
         v["screening_validation"] =
             serde_json::to_value(cross_validate_by_gun(&raw, 5, params.threads))?;
+        v["dataset"] = json!(dataset.display().to_string());
+        v["seconds"] = json!((t.elapsed().as_secs_f64() * 10.0).round() / 10.0);
+        Ok(v)
+    })
+    .await??;
+    println!("{result}");
+    Ok(())
+}
+
+async fn bullet_accuracy(dataset: std::path::PathBuf) -> Result<()> {
+    use striae_ballistics_lib::bullet::eval::{evaluate, load_bullets};
+    let result = tokio::task::spawn_blocking(move || -> Result<serde_json::Value> {
+        let t = Instant::now();
+        let bullets = load_bullets(&dataset)?;
+        if bullets.len() < 2 {
+            bail!(
+                "{}: fewer than two bullets named STUDY-barrelB-bulletN-landL.x3p",
+                dataset.display()
+            );
+        }
+        let mut v = serde_json::to_value(evaluate(&bullets))?;
         v["dataset"] = json!(dataset.display().to_string());
         v["seconds"] = json!((t.elapsed().as_secs_f64() * 10.0).round() / 10.0);
         Ok(v)
