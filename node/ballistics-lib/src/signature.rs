@@ -338,6 +338,10 @@ fn dot_rows(probe: &[i8], data: &[i8], out: &mut [i32]) {
     dot_rows_generic(probe, data, out);
 }
 
+/// Rows from which a search is split across threads (below, a thread costs more than it
+/// saves).
+const PARALLEL_ROWS: usize = 8_192;
+
 /// Flat index of digests in one contiguous int8 buffer (row = [`DIGEST_DIMS`] bytes), scanned
 /// linearly: exact, and at these sizes faster than any graph index (notes section 6).
 #[derive(Debug, Default, Clone)]
@@ -401,11 +405,48 @@ impl DigestIndex {
         self.data.truncate(w * DIGEST_DIMS);
     }
 
-    /// The `k` most similar digests, best first, as (id, screen score).
+    /// The `k` most similar digests, best first, as (id, screen score). Large indexes are
+    /// scanned on every core (a multi-centre probe makes the scan compute-bound), each
+    /// thread over a contiguous share of the rows, and the per-thread lists merged.
     pub fn search(&self, probe: &Digest, k: usize) -> Vec<(u64, f32)> {
-        if k == 0 {
+        let rows = self.ids.len();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || rows < PARALLEL_ROWS {
+            return self.search_rows(probe, k, 0..rows);
+        }
+        let share = rows.div_ceil(threads);
+        let mut top: Vec<(u64, f32)> = std::thread::scope(|scope| {
+            let parts: Vec<_> = (0..threads)
+                .map(|t| {
+                    let range = (t * share).min(rows)..((t + 1) * share).min(rows);
+                    scope.spawn(move || self.search_rows(probe, k, range))
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|part| part.join().unwrap_or_default())
+                .collect()
+        });
+        top.sort_by(|a, b| b.1.total_cmp(&a.1));
+        top.truncate(k);
+        top
+    }
+
+    /// [`DigestIndex::search`] over the rows `range` only.
+    fn search_rows(
+        &self,
+        probe: &Digest,
+        k: usize,
+        range: std::ops::Range<usize>,
+    ) -> Vec<(u64, f32)> {
+        if k == 0 || range.is_empty() {
             return Vec::new();
         }
+        let first = range.start;
+        let data = self
+            .data
+            .get(range.start * DIGEST_DIMS..range.end * DIGEST_DIMS)
+            .unwrap_or_default();
         // Blocks of rows keep the dot products in L1 and let the top-k pass run on a
         // small buffer.
         // With several probe views, each block (64 rows, 252 KB) stays in L2 while every
@@ -415,7 +456,7 @@ impl DigestIndex {
         let mut best = [f32::NEG_INFINITY; BLOCK];
         let mut top: Vec<(f32, u64)> = Vec::with_capacity(k + 1);
         let mut floor = f32::NEG_INFINITY;
-        for (b, chunk) in self.data.chunks(BLOCK * DIGEST_DIMS).enumerate() {
+        for (b, chunk) in data.chunks(BLOCK * DIGEST_DIMS).enumerate() {
             let rows = chunk.len() / DIGEST_DIMS;
             let dots = &mut dots[..rows];
             let best = &mut best[..rows];
@@ -427,7 +468,7 @@ impl DigestIndex {
                 }
             }
             for (i, &m) in best.iter().enumerate() {
-                let idx = b * BLOCK + i;
+                let idx = first + b * BLOCK + i;
                 let s = m * self.inv_norms.get(idx).copied().unwrap_or(0.0);
                 if top.len() < k || s > floor {
                     insert_top(&mut top, (s, self.ids.get(idx).copied().unwrap_or(0)), k);
@@ -458,6 +499,18 @@ pub fn random_digest(seed: u64) -> Digest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_split_across_threads_finds_what_one_thread_finds() {
+        let mut index = DigestIndex::with_capacity(PARALLEL_ROWS * 2);
+        for i in 0..(PARALLEL_ROWS * 2 + 13) as u64 {
+            index.push(i, &random_digest(i % 997));
+        }
+        let probe = random_digest(5);
+        let whole = index.search_rows(&probe, 25, 0..index.len());
+        assert_eq!(index.search(&probe, 25), whole);
+        assert_eq!(whole.first().map(|h| h.0 % 997), Some(5));
+    }
 
     #[test]
     fn bytes_roundtrip_and_reject() {
