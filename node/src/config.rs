@@ -162,10 +162,11 @@ pub struct BallisticsSection {
 }
 
 /// Who an exhibit's digest is shared with (IBIN's sharing criteria as policy).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "scope", rename_all = "snake_case")]
 pub enum Share {
     /// Every member: the digest goes into the feed.
+    #[default]
     Network,
     /// Nobody: the digest stays at this node (searchable here only).
     Local,
@@ -177,12 +178,6 @@ pub enum Share {
         /// what was shared).
         members: Vec<BureauId>,
     },
-}
-
-impl Default for Share {
-    fn default() -> Self {
-        Share::Network
-    }
 }
 
 impl Share {

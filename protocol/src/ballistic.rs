@@ -213,6 +213,87 @@ impl SignedKind for ConfirmResponse {
     }
 }
 
+/// Largest comparison picture a holder sends (a PNG).
+pub const MAX_PICTURE_BYTES: usize = 2 << 20;
+
+/// "Show me why": the searcher asks a holder for the picture of its comparison of the probe
+/// with one of its exhibits (both surfaces, the congruent cells outlined). The holder draws
+/// it only when the comparison confirms the match, so it shows its surface for confirmed
+/// matches only.
+#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+pub struct PictureRequest {
+    /// Random, chosen by the searcher (also in both audit logs).
+    pub search_id: [u8; 16],
+    /// The searching member.
+    pub requester: BureauId,
+    /// When it was asked, ms since the epoch.
+    pub issued_at_ms: u64,
+    /// Case reference at the searcher, for the holder's audit log.
+    pub case_ref: String,
+    /// The probe.
+    pub probe: ProbeSurface,
+    /// The holder's exhibit.
+    pub exhibit: ExhibitRef,
+}
+
+impl SignedKind for PictureRequest {
+    const DOMAIN: &'static [u8] = b"striae-picture-request-v1:";
+    const MAX_BYTES: usize = MAX_CONFIRM_BYTES;
+    fn signer(&self) -> BureauId {
+        self.requester
+    }
+}
+
+/// What the holder answers to a `PictureRequest`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum PictureOutcome {
+    /// Confirmed: the picture (PNG, at most `MAX_PICTURE_BYTES`).
+    Picture {
+        /// Congruent matching cells.
+        cmc_count: u32,
+        /// Cells compared.
+        cells_compared: u32,
+        /// The PNG.
+        png: Vec<u8>,
+    },
+    /// Compared but not confirmed: no picture.
+    NotConfirmed {
+        /// Congruent matching cells.
+        cmc_count: u32,
+        /// Cells compared.
+        cells_compared: u32,
+    },
+    /// The holder has no such exhibit for this member.
+    UnknownExhibit,
+    /// Not comparable (the text says why).
+    NotComparable(String),
+}
+
+/// The holder's signed answer to a `PictureRequest`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct PictureResponse {
+    /// The request answered.
+    pub search_id: [u8; 16],
+    /// The holder.
+    pub responder: BureauId,
+    /// The searcher.
+    pub requester: BureauId,
+    /// When it was answered.
+    pub answered_at_ms: u64,
+    /// The exhibit.
+    pub exhibit: ExhibitRef,
+    /// The outcome.
+    pub outcome: PictureOutcome,
+}
+
+impl SignedKind for PictureResponse {
+    const DOMAIN: &'static [u8] = b"striae-picture-response-v1:";
+    const MAX_BYTES: usize = MAX_PICTURE_BYTES + 4096;
+    fn signer(&self) -> BureauId {
+        self.responder
+    }
+}
+
 /// Most digests and retractions one `SharedDigests` message carries.
 pub const MAX_SHARED_ITEMS: usize = 64;
 

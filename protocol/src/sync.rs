@@ -43,6 +43,8 @@ pub enum SyncRequest {
     /// A signed `ballistic::SharedDigests` (digests shared with a few members only); answered
     /// with `SyncResponse::Received` once kept.
     SharedDigests(SignedMessage),
+    /// A signed `ballistic::PictureRequest`; answered with `SyncResponse::Picture`.
+    Picture(SignedMessage),
 }
 
 /// The answer to a `SyncRequest`.
@@ -63,6 +65,8 @@ pub enum SyncResponse {
     Received,
     /// A signed `bullet::BulletConfirmResponse`.
     BulletConfirm(SignedMessage),
+    /// A signed `ballistic::PictureResponse`.
+    Picture(SignedMessage),
 }
 
 impl SyncRequest {

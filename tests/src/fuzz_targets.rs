@@ -27,7 +27,7 @@ use striae_node::{
 };
 use striae_protocol::{
     Body, BureauId, NetworkId, SignedHeads, SignedMessage, SyncRequest, SyncResponse,
-    ballistic::{ConfirmRequest, ConfirmResponse, SharedDigests},
+    ballistic::{ConfirmRequest, ConfirmResponse, PictureRequest, PictureResponse, SharedDigests},
     bullet::{BulletConfirmRequest, BulletConfirmResponse},
     codec::{self, MAX_ENTRY_BYTES, MAX_REQUEST_BYTES},
     feed::{UnverifiedEntry, VerifiedEntry, verify_batch},
@@ -194,6 +194,7 @@ fn check_request(request: &SyncRequest) {
         SyncRequest::Confirm(message) => open_checked::<ConfirmRequest>(message),
         SyncRequest::BulletConfirm(message) => open_checked::<BulletConfirmRequest>(message),
         SyncRequest::SharedDigests(message) => open_checked::<SharedDigests>(message),
+        SyncRequest::Picture(message) => open_checked::<PictureRequest>(message),
     }
 }
 
@@ -204,6 +205,7 @@ fn check_response(response: &SyncResponse) {
         SyncResponse::Trace(message) => open_checked::<TraceResponse>(message),
         SyncResponse::Confirm(message) => open_checked::<ConfirmResponse>(message),
         SyncResponse::BulletConfirm(message) => open_checked::<BulletConfirmResponse>(message),
+        SyncResponse::Picture(message) => open_checked::<PictureResponse>(message),
         SyncResponse::Refused(_) | SyncResponse::Received => {}
     }
 }
@@ -231,7 +233,7 @@ fn check_page(page: &[Vec<u8>]) {
 // Signed point-to-point messages
 
 /// A signed point-to-point message: the first byte picks the kind (trace request, trace
-/// answer, confirmation request and answer, bullet confirmation request and answer), the rest is the canonical bytes of a
+/// answer, confirmation request and answer, bullet confirmation request and answer, shared digests, picture request and answer), the rest is the canonical bytes of a
 /// `SignedMessage` as a sync request or response carries it.
 pub fn signed_message(data: &[u8]) {
     let Some((&selector, body)) = data.split_first() else {
@@ -240,13 +242,16 @@ pub fn signed_message(data: &[u8]) {
     let Ok(message) = codec::decode::<SignedMessage>(body, MAX_REQUEST_BYTES) else {
         return;
     };
-    match selector % 6 {
+    match selector % 9 {
         0 => open_checked::<TraceRequest>(&message),
         1 => open_checked::<TraceResponse>(&message),
         2 => open_checked::<ConfirmRequest>(&message),
         3 => open_checked::<ConfirmResponse>(&message),
         4 => open_checked::<BulletConfirmRequest>(&message),
-        _ => open_checked::<BulletConfirmResponse>(&message),
+        5 => open_checked::<BulletConfirmResponse>(&message),
+        6 => open_checked::<SharedDigests>(&message),
+        7 => open_checked::<PictureRequest>(&message),
+        _ => open_checked::<PictureResponse>(&message),
     }
 }
 
@@ -297,6 +302,16 @@ impl CheckedKind for ConfirmRequest {
 }
 
 impl CheckedKind for ConfirmResponse {
+    fn check_content(&self) {}
+}
+
+impl CheckedKind for PictureRequest {
+    fn check_content(&self) {
+        let _ = self.probe.check();
+    }
+}
+
+impl CheckedKind for PictureResponse {
     fn check_content(&self) {}
 }
 

@@ -812,6 +812,65 @@ async fn an_examiner_sees_an_exhibit_as_a_picture_of_its_prepared_surface() {
     net.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_candidate_abroad_is_shown_with_its_congruent_cells_and_an_unconfirmed_one_is_not()
+ {
+    let scans = Scans::new();
+    let net = TestNet::start(2).await;
+    assert!(wait_connected(&net, WAIT).await, "members did not connect");
+    let probe = add(&net, 0, scans.case(1, 1), "FR-CMP-1").await;
+    let mate = add(&net, 1, scans.case(1, 2), "DE-CMP-1").await;
+    let other = add(&net, 1, scans.case(4, 1), "DE-CMP-2").await;
+    wait_digests(&net, 0, &probe, 3).await;
+    let image = |other: String| {
+        reqwest::Client::new()
+            .get(url(
+                &net,
+                0,
+                &format!("/v1/ballistics/{probe}/comparisons/{other}/image"),
+            ))
+            .bearer_auth(&net.members[0].token)
+            .send()
+    };
+    let response = image(mate.clone()).await.expect("answered");
+    let status = response.status();
+    assert_eq!(status, 200, "{:?}", response.text().await);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let bytes = response.bytes().await.expect("body");
+    let mut reader = png::Decoder::new(Cursor::new(bytes.to_vec()))
+        .read_info()
+        .expect("a PNG");
+    let mut rgba = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut rgba).expect("a frame");
+    let outline = rgba[..info.buffer_size()]
+        .chunks(4)
+        .filter(|p| p == &[228, 26, 28, 255])
+        .count();
+    assert!(outline > 600, "congruent cells outlined: {outline} pixels");
+
+    let response = image(other).await.expect("answered");
+    assert_eq!(response.status(), 409);
+    let v: Value = response.json().await.expect("json");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not confirm"),
+        "{v}"
+    );
+    let (_, audit) = net.get(1, "/v1/audit").await;
+    let actions = audit_actions(&audit);
+    assert!(
+        actions.contains(&("in".into(), "picture_request".into())),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("out".into(), "picture_response".into())),
+        "{actions:?}"
+    );
+    net.shutdown().await;
+}
+
 /// The candidates' exhibit references in a search answer.
 fn candidate_refs(v: &Value) -> Vec<String> {
     v["candidates"]

@@ -1,26 +1,49 @@
-//! Draw an X3P scan as the node shows it to examiners: prepared (form removed, band-passed,
-//! region of interest), in false colour with its height scale and a length bar.
-//! Usage: render SCAN.x3p OUT.png
+//! Draw X3P scans as the node shows them to examiners. One scan: prepared (form removed,
+//! band-passed, region of interest), in false colour with its height scale and a length
+//! bar. Two scans: the comparison, both surfaces side by side with the congruent matching
+//! cells outlined (the first scan is cut into cells).
+//! Usage: render SCAN.x3p OUT.png | render PROBE.x3p HELD.x3p OUT.png
 
-use striae_ballistics_lib::{preprocess, render, x3p};
+use striae_ballistics_lib::{cmc, preprocess, render, render_cmc, x3p};
+
+fn prepared(path: &str) -> Result<preprocess::Surface, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let scan = x3p::read_x3p(&bytes).map_err(|e| format!("{path}: {e}"))?;
+    preprocess::prepare(&scan, &preprocess::PrepParams::default())
+        .map_err(|e| format!("{path}: {e}"))
+}
+
+fn draw(args: &[String]) -> Result<(), String> {
+    let (png, out) = match args {
+        [scan, out] => (
+            render::surface_png(&prepared(scan)?).map_err(|e| e.to_string())?,
+            out,
+        ),
+        [probe, held, out] => {
+            let (a, b) = (prepared(probe)?, prepared(held)?);
+            let result = cmc::compare(&a, &b, &cmc::CmcParams::default());
+            println!(
+                "{} congruent matching cells of {}",
+                result.cmc_count, result.cells_compared
+            );
+            (
+                render_cmc::comparison_png(&a, &b, &result).map_err(|e| e.to_string())?,
+                out,
+            )
+        }
+        _ => {
+            return Err(
+                "usage: render SCAN.x3p OUT.png | render PROBE.x3p HELD.x3p OUT.png".into(),
+            );
+        }
+    };
+    std::fs::write(out, png).map_err(|e| format!("{out}: {e}"))
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [scan, out] = args.as_slice() else {
-        eprintln!("usage: render SCAN.x3p OUT.png");
-        std::process::exit(2);
-    };
-    let result = std::fs::read(scan)
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| x3p::read_x3p(&bytes).map_err(|e| e.to_string()))
-        .and_then(|scan| {
-            preprocess::prepare(&scan, &preprocess::PrepParams::default())
-                .map_err(|e| e.to_string())
-        })
-        .and_then(|surface| render::surface_png(&surface).map_err(|e| e.to_string()))
-        .and_then(|png| std::fs::write(out, png).map_err(|e| e.to_string()));
-    if let Err(e) = result {
-        eprintln!("{scan}: {e}");
-        std::process::exit(1);
+    if let Err(e) = draw(&args) {
+        eprintln!("{e}");
+        std::process::exit(if args.len() < 2 { 2 } else { 1 });
     }
 }

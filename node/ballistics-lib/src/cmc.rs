@@ -94,6 +94,25 @@ pub struct CmcResult {
     /// Mean CCF of the congruent cells (0 when none): a tie-breaker for ranking
     /// candidates with equal counts, never part of the decision.
     pub ccf_mean: f32,
+    /// The congruent cells: where each lies on the reference and where it registered on
+    /// the target (what a picture of the comparison outlines).
+    pub cells: Vec<CellMatch>,
+}
+
+/// One congruent matching cell.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CellMatch {
+    /// Top-left corner on the reference, pixels.
+    pub x0: usize,
+    /// Top-left corner on the reference, pixels.
+    pub y0: usize,
+    /// Side of the cell, pixels.
+    pub size: usize,
+    /// The cell's corners where it registered on the target (target pixels), in the order
+    /// top-left, top-right, bottom-right, bottom-left of the reference cell.
+    pub target_corners: [(f64, f64); 4],
+    /// Correlation of the cell at its registration.
+    pub ccf: f32,
 }
 
 impl CmcResult {
@@ -234,6 +253,7 @@ impl CmcReference {
             dy: 0.0,
             cells_compared: 0,
             ccf_mean: 0.0,
+            cells: Vec::new(),
         };
         if self.cells.is_empty()
             || !target.is_consistent()
@@ -275,7 +295,55 @@ impl CmcReference {
                 }
             }
         }
-        consensus(&best, self.cells.len(), reference.pixel_um, params)
+        let mut result = consensus(&best, self.cells.len(), reference.pixel_um, params);
+        result.cells = self.congruent_cells(&best, &result, target);
+        result
+    }
+
+    /// The cells whose registration agrees with the consensus (the ones counted), placed on
+    /// the target: reference point q of a cell registered at angle θ with offset d lies at
+    /// target point c_t + R(θ)(q + d - c_r).
+    fn congruent_cells(
+        &self,
+        best: &[Option<Reg>],
+        result: &CmcResult,
+        target: &Surface,
+    ) -> Vec<CellMatch> {
+        let (p, px) = (&self.params, self.surface.pixel_um);
+        let (mx, my) = (result.dx / px, result.dy / px);
+        let tol_px = p.shift_tolerance_um / px;
+        let c_r = self.surface.center;
+        let c = self.c as f64;
+        self.cells
+            .iter()
+            .zip(best)
+            .filter_map(|(cell, reg)| {
+                let r = (*reg)?;
+                let agrees = r.ccf >= p.ccf_threshold
+                    && angle_diff(r.theta, result.theta_deg).abs() <= p.theta_tolerance_deg
+                    && (r.dx - mx).abs() <= tol_px
+                    && (r.dy - my).abs() <= tol_px;
+                if !agrees || result.cmc_count == 0 {
+                    return None;
+                }
+                let (s, co) = r.theta.to_radians().sin_cos();
+                let place = |u: f64, v: f64| {
+                    let qx = cell.x0 as f64 + u + r.dx - c_r.0;
+                    let qy = cell.y0 as f64 + v + r.dy - c_r.1;
+                    (
+                        target.center.0 + co * qx - s * qy,
+                        target.center.1 + s * qx + co * qy,
+                    )
+                };
+                Some(CellMatch {
+                    x0: cell.x0,
+                    y0: cell.y0,
+                    size: self.c,
+                    target_corners: [place(0.0, 0.0), place(c, 0.0), place(c, c), place(0.0, c)],
+                    ccf: r.ccf,
+                })
+            })
+            .collect()
     }
 }
 
@@ -672,6 +740,7 @@ fn consensus(best: &[Option<Reg>], compared: usize, px_um: f64, p: &CmcParams) -
         dy: 0.0,
         cells_compared: compared,
         ccf_mean: 0.0,
+        cells: Vec::new(),
     };
     // Try every good cell's registration as the consensus seed; the seed's neighbourhood
     // median is the consensus, the count of cells within tolerance of it is the CMC.

@@ -208,6 +208,7 @@ fn run_pairs(
         dy: 0.0,
         cells_compared: 0,
         ccf_mean: 0.0,
+        cells: Vec::new(),
     };
     out.into_inner()
         .unwrap_or_default()

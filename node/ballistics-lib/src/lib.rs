@@ -37,6 +37,7 @@ pub mod perturb;
 pub mod preprocess;
 pub mod render;
 pub mod render_bullet;
+pub mod render_cmc;
 pub mod signature;
 pub mod synthetic;
 pub mod x3p;

@@ -100,7 +100,7 @@ pub fn surface_png(surface: &Surface) -> Result<Vec<u8>, RenderError> {
 }
 
 /// Mean height of each `step` x `step` block (NaN when the block holds no valid point).
-fn reduce(surface: &Surface, step: usize, w: usize, h: usize) -> Vec<f32> {
+pub(crate) fn reduce(surface: &Surface, step: usize, w: usize, h: usize) -> Vec<f32> {
     let mut sums = vec![(0.0f64, 0u32); w * h];
     for y in 0..surface.ny {
         for x in 0..surface.nx {
@@ -124,7 +124,7 @@ fn reduce(surface: &Surface, step: usize, w: usize, h: usize) -> Vec<f32> {
 }
 
 /// The 2nd and 98th percentiles of the finite heights: one spike does not wash out the rest.
-fn robust_range(heights: &[f32]) -> (f32, f32) {
+pub(crate) fn robust_range(heights: &[f32]) -> (f32, f32) {
     let mut finite: Vec<f32> = heights.iter().copied().filter(|z| z.is_finite()).collect();
     if finite.is_empty() {
         return (0.0, 1.0);
@@ -140,7 +140,7 @@ fn robust_range(heights: &[f32]) -> (f32, f32) {
 }
 
 /// Viridis at `t` in 0..=1 (clamped), interpolated between its control points.
-fn colour_at(t: f32) -> [u8; 4] {
+pub(crate) fn colour_at(t: f32) -> [u8; 4] {
     let t = if t.is_finite() {
         t.clamp(0.0, 1.0)
     } else {
@@ -275,6 +275,7 @@ fn glyph(c: char) -> [u8; 5] {
         'u' => [0b000, 0b101, 0b101, 0b101, 0b111],
         'm' => [0b000, 0b111, 0b111, 0b101, 0b101],
         '+' => [0b000, 0b010, 0b111, 0b010, 0b000],
+        '/' => [0b001, 0b001, 0b010, 0b100, 0b100],
         'C' => [0b111, 0b100, 0b100, 0b100, 0b111],
         'F' => [0b111, 0b100, 0b110, 0b100, 0b100],
         'H' => [0b101, 0b101, 0b111, 0b101, 0b101],

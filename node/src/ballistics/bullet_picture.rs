@@ -1,5 +1,6 @@
-//! The picture of a bullet comparison for an examiner: this node's bullet and a candidate
-//! bullet, their matched lands' signatures drawn aligned. For a candidate held here both
+//! The picture of a comparison for an examiner (a cartridge case is handed to `picture`).
+//! Bullets: this node's bullet and a candidate bullet, their matched lands' signatures drawn
+//! aligned. For a candidate held here both
 //! bullets are at hand; for one held abroad the holder is asked again (a signed, audited
 //! bullet confirmation naming that one bullet) and its answer carries the matched lands'
 //! signatures only when it confirms the match, so nothing more of its evidence is shown.
@@ -27,10 +28,7 @@ pub async fn comparison_png(
     let not_found = || BallisticsError::NotFound(format!("no exhibit {id} at this node"));
     let record = b.record(id)?.ok_or_else(not_found)?;
     if record.evidence_kind() != Some(EvidenceKind::Bullet) {
-        return Err(BallisticsError::Unsupported {
-            field: "id",
-            message: "comparison pictures are drawn for bullets".into(),
-        });
+        return super::picture::cartridge_png(node, id, other).await;
     }
     let probe = b.bullet(id)?.ok_or_else(not_found)?;
     let held = b.bullets.holder_of(&other).ok_or_else(|| {

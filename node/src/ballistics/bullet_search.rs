@@ -425,7 +425,7 @@ fn to_wire(probe: &Bullet, held: &Bullet) -> BulletComparison {
             probe_land: land(p.probe_land),
             held_land: land(p.held_land),
             ccf: p.ccf,
-            cms: u32::try_from(p.cms).unwrap_or(u32::MAX),
+            cms: p.cms,
             lag_um: p.lag_um,
             matched: p.matched,
         })

@@ -11,7 +11,7 @@ use striae_protocol::{
     BureauId, SignedMessage, SyncResponse,
     ballistic::{
         Comparison, ConfirmRequest, ConfirmResponse, ExhibitRef, MAX_CONFIRM_EXHIBITS,
-        ProbeSurfaceError,
+        ProbeSurface, ProbeSurfaceError,
     },
     time::now_ms,
 };
@@ -97,7 +97,7 @@ pub(super) fn comparison_json(exhibit: &ExhibitRef, c: &Comparison) -> Value {
 
 /// Why a confirmation request cannot be served; the requester and the audit log get the text.
 #[derive(Debug, thiserror::Error)]
-enum RequestProblem {
+pub(super) enum RequestProblem {
     /// An exhibit named twice (each would cost a comparison).
     #[error("an exhibit is named twice")]
     DuplicateExhibit,
@@ -132,18 +132,26 @@ fn check_request(node: &BallisticsNode, request: &ConfirmRequest) -> Result<(), 
     if distinct.len() != request.exhibits.len() {
         return Err(RequestProblem::DuplicateExhibit);
     }
-    if request.case_ref.chars().count() > MAX_CASE_REF_CHARS {
+    check_probe(node, &request.probe, &request.case_ref)
+}
+
+/// Checks a received probe and case reference: shape, size, and this node's grid.
+pub(super) fn check_probe(
+    node: &BallisticsNode,
+    probe: &ProbeSurface,
+    case_ref: &str,
+) -> Result<(), RequestProblem> {
+    if case_ref.chars().count() > MAX_CASE_REF_CHARS {
         return Err(RequestProblem::CaseRefTooLong);
     }
-    request.probe.check()?;
-    let p = &request.probe;
-    if let Some(why) = surface_too_large(p.nx as usize, p.ny as usize, p.pixel_um) {
+    probe.check()?;
+    if let Some(why) = surface_too_large(probe.nx as usize, probe.ny as usize, probe.pixel_um) {
         return Err(RequestProblem::TooLarge(why));
     }
     let grid = node.ballistics.prep_params().resolution_um;
-    if (request.probe.pixel_um - grid).abs() > 1e-6 {
+    if (probe.pixel_um - grid).abs() > 1e-6 {
         return Err(RequestProblem::Grid {
-            probe: request.probe.pixel_um,
+            probe: probe.pixel_um,
             grid,
         });
     }

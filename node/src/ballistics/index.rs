@@ -98,6 +98,14 @@ impl ScreeningIndex {
         self.held.insert(id, held);
     }
 
+    /// The member holding `exhibit_ref`, if a digest of it is held.
+    pub fn holder_of(&self, exhibit_ref: &ExhibitRef) -> Option<BureauId> {
+        self.held
+            .values()
+            .find(|h| h.exhibit_ref == *exhibit_ref)
+            .map(|h| h.origin)
+    }
+
     /// Removes the digest of an exhibit; false if it was not held.
     pub fn remove(&mut self, origin: &BureauId, exhibit_ref: &ExhibitRef) -> bool {
         let Some(id) = self.ids.remove(&(*origin, *exhibit_ref)) else {

@@ -9,6 +9,9 @@
 //!   adding a bullet, the bullet index, searching and the holder's phase comparison;
 //! - `search`: screening a probe network-wide and asking the holders to confirm;
 //! - `holder`: answering other members' confirmation requests;
+//! - `picture`, `bullet_picture`: pictures of a comparison (cartridge cases: congruent
+//!   cells on both surfaces; bullets: matched lands aligned), drawn by the holder only for a
+//!   confirmed match;
 //! - `sharing`: who an exhibit's digest goes to (network, a named list of members, nobody),
 //!   the outbox of digests sent to a list and the digests members shared with this node;
 //! - `leads`: screening other members' new digests against this node's exhibits, and the
@@ -24,6 +27,7 @@ mod holder;
 pub mod index;
 mod lands;
 mod leads;
+mod picture;
 mod search;
 mod seed;
 mod sharing;
@@ -63,6 +67,7 @@ pub use holder::{confirm_locally, on_confirm_request};
 pub use index::{Held, IndexOp, ScreeningIndex, Shelf, UNKNOWN_CLASS, classes_compatible};
 pub use lands::split_lands;
 pub use leads::{DUPLICATE_SCREEN_THRESHOLD, LEAD_SCREEN_THRESHOLD, Lead, PROPOSED, approve_lead};
+pub use picture::on_picture_request;
 pub use search::{CONFIRM_TOP, Candidate, Probe, SearchRequest, SearchResult, search};
 pub use seed::seed_devnet;
 pub use sharing::on_shared_digests;
@@ -430,7 +435,10 @@ impl Capability for BallisticsNode {
     fn claims(&self, request: &SyncRequest) -> bool {
         matches!(
             request,
-            SyncRequest::Confirm(_) | SyncRequest::BulletConfirm(_) | SyncRequest::SharedDigests(_)
+            SyncRequest::Confirm(_)
+                | SyncRequest::BulletConfirm(_)
+                | SyncRequest::SharedDigests(_)
+                | SyncRequest::Picture(_)
         )
     }
 
@@ -442,6 +450,7 @@ impl Capability for BallisticsNode {
                     on_bullet_confirm_request(self, from, message).await
                 }
                 SyncRequest::SharedDigests(message) => on_shared_digests(self, from, message).await,
+                SyncRequest::Picture(message) => on_picture_request(self, from, message).await,
                 _ => SyncResponse::Refused("not a ballistic request".into()),
             }
         })

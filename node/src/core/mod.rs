@@ -591,7 +591,7 @@ impl Core {
             SyncRequest::Pull { .. } => (RequestKind::PullBytes, 0.0),
             SyncRequest::Trace(_) | SyncRequest::TraceAnswer(_) => (RequestKind::Trace, 1.0),
             // The capability charges the exhibits beyond the first once it has read them.
-            SyncRequest::Confirm(_) | SyncRequest::BulletConfirm(_) => {
+            SyncRequest::Confirm(_) | SyncRequest::BulletConfirm(_) | SyncRequest::Picture(_) => {
                 (RequestKind::ConfirmExhibit, 1.0)
             }
             SyncRequest::SharedDigests(_) => (RequestKind::SharedDigests, 1.0),

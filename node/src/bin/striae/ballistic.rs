@@ -70,12 +70,13 @@ pub(crate) enum BallisticAction {
         #[arg(long, short)]
         out: PathBuf,
     },
-    /// Save a picture of one of this node's bullets beside a candidate bullet: the matched
-    /// lands' signatures aligned (a candidate abroad is asked again and must confirm)
+    /// Save the picture of why a candidate matches one of this node's exhibits: congruent
+    /// cells on both cartridge cases, or a bullet's matched lands aligned (a candidate abroad
+    /// is asked again and its holder must confirm)
     ComparisonImage {
-        /// This node's bullet
+        /// This node's exhibit
         id: String,
-        /// The candidate bullet (its exhibit_ref)
+        /// The candidate (its exhibit_ref)
         other: String,
         /// Where to write the PNG
         #[arg(long, short)]

@@ -1,0 +1,251 @@
+//! The picture of a cartridge-case comparison for an examiner: this node's exhibit and a
+//! candidate side by side, the congruent matching cells outlined on both. For a candidate
+//! held here it is drawn on the spot; for one held abroad the holder is asked (a signed,
+//! audited picture request carrying our prepared surface), compares again, and draws and
+//! sends the picture only when the comparison confirms the match, so its surface is shown
+//! for confirmed matches only.
+
+use serde_json::json;
+use striae_ballistics_lib::{cmc::CmcReference, preprocess::Surface, render_cmc::comparison_png};
+use striae_protocol::{
+    BureauId, SignedMessage, SyncRequest, SyncResponse,
+    ballistic::{ExhibitRef, MAX_PICTURE_BYTES, PictureOutcome, PictureRequest, PictureResponse},
+    time::now_ms,
+};
+
+use super::{
+    BallisticsError, exhibits::on_cpu, holder::check_probe, probe_from_surface, surface_from_probe,
+};
+use crate::{
+    audit::{Direction, Event},
+    ballistics::BallisticsNode,
+};
+
+/// A holder that has not answered by then gives no picture.
+const HOLDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
+
+/// This node's cartridge case `id` beside `other` (held here or abroad), as a PNG.
+pub(super) async fn cartridge_png(
+    node: &BallisticsNode,
+    id: &str,
+    other: ExhibitRef,
+) -> Result<Vec<u8>, BallisticsError> {
+    let b = &node.ballistics;
+    let not_found = || BallisticsError::NotFound(format!("no exhibit {id} at this node"));
+    let record = b.record(id)?.ok_or_else(not_found)?;
+    let probe = b.surface(id)?.ok_or_else(not_found)?;
+    let holder = b.all.read().holder_of(&other).ok_or_else(|| {
+        BallisticsError::NotFound(format!(
+            "no exhibit {} is held by any member",
+            other.to_hex()
+        ))
+    })?;
+    if holder == node.me {
+        let target = b
+            .surface(&other.to_hex())?
+            .ok_or_else(|| BallisticsError::NotFound(format!("no exhibit {}", other.to_hex())))?;
+        let params = b.cmc.clone();
+        return on_cpu(node, move || {
+            let result = CmcReference::new(&probe, &params).compare(&target);
+            comparison_png(&probe, &target, &result)
+        })
+        .await?
+        .map_err(|e| BallisticsError::Conflict(format!("nothing to draw: {e}")));
+    }
+    let outcome = ask_picture(node, holder, &record.case_ref, &probe, other).await?;
+    node.store.flush().await?;
+    match outcome {
+        PictureOutcome::Picture { png, .. } => Ok(png),
+        PictureOutcome::NotConfirmed { cmc_count, .. } => Err(BallisticsError::Conflict(format!(
+            "the holder did not confirm this exhibit ({cmc_count} congruent cells): its surface is shown only for a confirmed match"
+        ))),
+        PictureOutcome::UnknownExhibit => Err(BallisticsError::NotFound(format!(
+            "the holder does not hold exhibit {} (retracted?)",
+            other.to_hex()
+        ))),
+        PictureOutcome::NotComparable(why) => Err(BallisticsError::Conflict(format!(
+            "the holder could not compare: {why}"
+        ))),
+    }
+}
+
+/// Sends one signed picture request and checks the signed answer; both are audited.
+async fn ask_picture(
+    node: &BallisticsNode,
+    holder: BureauId,
+    case_ref: &str,
+    probe: &Surface,
+    exhibit: ExhibitRef,
+) -> Result<PictureOutcome, BallisticsError> {
+    let unavailable = |why: String| BallisticsError::Conflict(format!("no picture: {why}"));
+    if !node.is_connected(&holder) {
+        return Err(unavailable("the holder is not connected".into()));
+    }
+    let search_id: [u8; 16] = rand::random();
+    let request = PictureRequest {
+        search_id,
+        requester: node.me,
+        issued_at_ms: now_ms(),
+        case_ref: case_ref.to_string(),
+        probe: probe_from_surface(probe),
+        exhibit,
+    };
+    let message = SignedMessage::sign(&request, &node.signer, &node.network)
+        .map_err(|e| unavailable(format!("the request could not be signed: {e}")))?;
+    let country = node.country_of(&holder);
+    let subject = hex::encode(search_id);
+    // Our prepared surface leaves only once the request's audit record is on disk.
+    node.audit.record(Event {
+        direction: Direction::Out,
+        action: "picture_request",
+        peer: holder,
+        peer_country: &country,
+        subject: &subject,
+        details: json!({"case_ref": case_ref, "exhibit": exhibit.to_hex()}),
+    })?;
+    node.store.flush().await?;
+    let answer = tokio::time::timeout(
+        HOLDER_TIMEOUT,
+        node.ask(&holder, SyncRequest::Picture(message)),
+    )
+    .await;
+    let outcome = match answer {
+        Err(_) => Err("the holder did not answer in time".to_string()),
+        Ok(Err(e)) => Err(format!("the holder could not be reached: {e}")),
+        Ok(Ok(SyncResponse::Picture(signed))) => match signed
+            .open_from::<PictureResponse>(&node.network, &holder)
+        {
+            Ok(r) if r.requester == node.me && r.search_id == search_id && r.exhibit == exhibit => {
+                Ok(r.outcome)
+            }
+            Ok(_) => Err("the answer is for another request".into()),
+            Err(e) => Err(format!("the answer's signature does not verify: {e}")),
+        },
+        Ok(Ok(SyncResponse::Refused(why))) => Err(why),
+        Ok(Ok(_)) => Err("the holder answered something else".into()),
+    };
+    node.audit.record_or_log(Event {
+        direction: Direction::In,
+        action: "picture_response",
+        peer: holder,
+        peer_country: &country,
+        subject: &subject,
+        details: match &outcome {
+            Ok(o) => json!({"case_ref": case_ref, "outcome": outcome_name(o)}),
+            Err(why) => json!({"case_ref": case_ref, "outcome": "failed", "detail": why}),
+        },
+    });
+    outcome.map_err(unavailable)
+}
+
+fn outcome_name(o: &PictureOutcome) -> &'static str {
+    match o {
+        PictureOutcome::Picture { .. } => "picture",
+        PictureOutcome::NotConfirmed { .. } => "not_confirmed",
+        PictureOutcome::UnknownExhibit => "unknown_exhibit",
+        PictureOutcome::NotComparable(_) => "not_comparable",
+    }
+}
+
+/// Answers another member's picture request: compares again and draws the picture only for
+/// a confirmed match with an exhibit shared with that member.
+pub async fn on_picture_request(
+    node: &BallisticsNode,
+    from: BureauId,
+    message: SignedMessage,
+) -> SyncResponse {
+    let request = match message.open_from::<PictureRequest>(&node.network, &from) {
+        Ok(r) => r,
+        Err(e) => return SyncResponse::Refused(format!("picture request does not verify: {e}")),
+    };
+    let country = node.country_of(&from);
+    let subject = hex::encode(request.search_id);
+    let refused = check_probe(node, &request.probe, &request.case_ref)
+        .err()
+        .map(|e| e.to_string());
+    let recorded = node.audit.record(Event {
+        direction: Direction::In,
+        action: "picture_request",
+        peer: from,
+        peer_country: &country,
+        subject: &subject,
+        details: json!({"case_ref": request.case_ref, "exhibit": request.exhibit.to_hex(),
+                        "refused": refused}),
+    });
+    if recorded.is_err() {
+        return SyncResponse::Refused("the holder cannot audit requests now".into());
+    }
+    if let Some(why) = refused {
+        return SyncResponse::Refused(why);
+    }
+    let outcome = match draw_for(node, from, &request).await {
+        Ok(o) => o,
+        Err(e) => PictureOutcome::NotComparable(e.to_string()),
+    };
+    let response = PictureResponse {
+        search_id: request.search_id,
+        responder: node.me,
+        requester: from,
+        answered_at_ms: now_ms(),
+        exhibit: request.exhibit,
+        outcome,
+    };
+    let signed = match SignedMessage::sign(&response, &node.signer, &node.network) {
+        Ok(s) => s,
+        Err(e) => return SyncResponse::Refused(format!("the picture could not be signed: {e}")),
+    };
+    // A disclosure leaves only once its audit record is on disk.
+    let recorded = node.audit.record(Event {
+        direction: Direction::Out,
+        action: "picture_response",
+        peer: from,
+        peer_country: &country,
+        subject: &subject,
+        details: json!({"case_ref": request.case_ref, "outcome": outcome_name(&response.outcome),
+                        "signature": signed.signature_hex()}),
+    });
+    if recorded.is_err() || node.store.flush().await.is_err() {
+        return SyncResponse::Refused("the holder cannot audit disclosures now".into());
+    }
+    SyncResponse::Picture(signed)
+}
+
+async fn draw_for(
+    node: &BallisticsNode,
+    from: BureauId,
+    request: &PictureRequest,
+) -> Result<PictureOutcome, BallisticsError> {
+    let b = &node.ballistics;
+    let id = request.exhibit.to_hex();
+    let shared = matches!(b.record(&id)?, Some(r)
+        if r.retracted_at_ms.is_none() && r.parsed_digest().is_some()
+            && r.share.includes(&from, &r.holder));
+    let Some(target) = b.surface(&id)?.filter(|_| shared) else {
+        return Ok(PictureOutcome::UnknownExhibit);
+    };
+    let probe = surface_from_probe(&request.probe);
+    let params = b.cmc.clone();
+    on_cpu(node, move || {
+        let result = CmcReference::new(&probe, &params).compare(&target);
+        let (cmc_count, cells_compared) = (
+            u32::try_from(result.cmc_count).unwrap_or(u32::MAX),
+            u32::try_from(result.cells_compared).unwrap_or(u32::MAX),
+        );
+        if !result.confirmed() {
+            return PictureOutcome::NotConfirmed {
+                cmc_count,
+                cells_compared,
+            };
+        }
+        match comparison_png(&probe, &target, &result) {
+            Ok(png) if png.len() <= MAX_PICTURE_BYTES => PictureOutcome::Picture {
+                cmc_count,
+                cells_compared,
+                png,
+            },
+            Ok(_) => PictureOutcome::NotComparable("the picture is too large to send".into()),
+            Err(e) => PictureOutcome::NotComparable(format!("nothing to draw: {e}")),
+        }
+    })
+    .await
+}
