@@ -5,8 +5,6 @@
 //! answers with the best phase, the matched lands and every land pair's scores, signed. Both
 //! sides write the exchange into their audit logs.
 
-use std::collections::BTreeMap;
-
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use striae_ballistics_lib::bullet::{Bullet, BulletDigest, SIGNATURE_PITCH_UM, compare_bullets};
@@ -23,6 +21,7 @@ use striae_protocol::{
 use super::{
     BallisticsError, Held,
     bullets::{lands_name, prepare_lands},
+    exchange::{Answering, Asking, answer_signed, ask_signed, by_holder},
     exhibits::{MAX_CASE_REF_CHARS, on_cpu, parse_caliber, parse_case_ref},
     search::{CONFIRM_TOP, ConfirmError, DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, count},
 };
@@ -31,9 +30,6 @@ use crate::{
     ballistics::BallisticsNode,
     core::limits::RequestKind,
 };
-
-/// A holder that has not answered by then leaves its candidates unconfirmed.
-const HOLDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
 
 /// What to search with.
 pub enum BulletProbe {
@@ -222,16 +218,9 @@ async fn confirm_bullets(
     search_id: [u8; 16],
     candidates: &mut [BulletCandidate],
 ) {
-    let mut by_holder: BTreeMap<[u8; 32], (BureauId, Vec<ExhibitRef>)> = BTreeMap::new();
-    for c in candidates.iter() {
-        by_holder
-            .entry(c.held.origin.0)
-            .or_insert_with(|| (c.held.origin, Vec::new()))
-            .1
-            .push(c.held.exhibit_ref);
-    }
+    let groups = by_holder(candidates.iter().map(|c| &c.held));
     let wire = probe.bullet.to_bytes();
-    let asks = by_holder.into_values().map(|(holder, refs)| {
+    let asks = groups.into_iter().map(|(holder, refs)| {
         let wire = wire.clone();
         async move {
             let outcome = if holder == node.me {
@@ -296,82 +285,47 @@ pub(super) async fn ask_bullet_holder(
     probe: Vec<u8>,
     refs: Vec<ExhibitRef>,
 ) -> Result<Vec<(ExhibitRef, BulletComparison)>, ConfirmError> {
-    if !node.is_connected(&holder) {
-        return Err(ConfirmError::Offline);
-    }
+    let exhibits: Vec<String> = refs.iter().map(|r| r.to_hex()).collect();
     let request = BulletConfirmRequest {
         search_id,
         requester: node.me,
         issued_at_ms: now_ms(),
         case_ref: case_ref.to_string(),
         probe,
-        exhibits: refs.clone(),
+        exhibits: refs,
     };
-    let message =
-        SignedMessage::sign(&request, &node.signer, &node.network).map_err(ConfirmError::Sign)?;
-    let country = node.country_of(&holder);
-    let subject = hex::encode(search_id);
-    let exhibits: Vec<String> = refs.iter().map(|r| r.to_hex()).collect();
-    // Our land signatures leave only once the request's audit record is on disk.
-    node.audit
-        .record(Event {
-            direction: Direction::Out,
-            action: "bullet_confirm_request",
-            peer: holder,
-            peer_country: &country,
-            subject: &subject,
-            details: json!({"case_ref": case_ref, "exhibits": exhibits}),
-        })
-        .map_err(ConfirmError::NotAudited)?;
-    node.store.flush().await.map_err(ConfirmError::NotAudited)?;
-    let answer = tokio::time::timeout(
-        HOLDER_TIMEOUT,
-        node.ask(&holder, SyncRequest::BulletConfirm(message)),
+    let asking = Asking {
+        holder,
+        subject: hex::encode(search_id),
+        actions: ("bullet_confirm_request", "bullet_confirm_response"),
+        case_ref,
+        details: json!({"exhibits": exhibits}),
+    };
+    let me = node.me;
+    let answer = ask_signed(
+        node,
+        asking,
+        &request,
+        SyncRequest::BulletConfirm,
+        |response| match response {
+            SyncResponse::BulletConfirm(signed) => Ok(signed),
+            other => Err(other),
+        },
+        |r: BulletConfirmResponse| {
+            if r.requester != me || r.search_id != search_id {
+                return Err(ConfirmError::Misaddressed);
+            }
+            if let Some(bad) = r.results.iter().find_map(|(_, c)| c.check().err()) {
+                return Err(ConfirmError::Refused(format!(
+                    "the holder's comparison breaks a bound: {bad}"
+                )));
+            }
+            Ok(r)
+        },
+        |r| json!({"results": r.results.iter().map(|(e, c)| comparison_json(e, c)).collect::<Vec<_>>()}),
     )
-    .await;
-    let outcome = match answer {
-        Err(_) => Err(ConfirmError::Timeout),
-        Ok(Err(e)) => Err(ConfirmError::Unreachable(e)),
-        Ok(Ok(SyncResponse::BulletConfirm(signed))) => {
-            check_answer(node, holder, search_id, &signed)
-        }
-        Ok(Ok(SyncResponse::Refused(why))) => Err(ConfirmError::Refused(why)),
-        Ok(Ok(_)) => Err(ConfirmError::UnexpectedAnswer),
-    };
-    let details = match &outcome {
-        Ok(results) => json!({"case_ref": case_ref, "signature_valid": true,
-            "results": results.iter().map(|(r, c)| comparison_json(r, c)).collect::<Vec<_>>()}),
-        Err(e) => json!({"case_ref": case_ref, "outcome": e.status(), "detail": e.to_string()}),
-    };
-    node.audit.record_or_log(Event {
-        direction: Direction::In,
-        action: "bullet_confirm_response",
-        peer: holder,
-        peer_country: &country,
-        subject: &subject,
-        details,
-    });
-    outcome
-}
-
-fn check_answer(
-    node: &BallisticsNode,
-    holder: BureauId,
-    search_id: [u8; 16],
-    signed: &SignedMessage,
-) -> Result<Vec<(ExhibitRef, BulletComparison)>, ConfirmError> {
-    let response = signed
-        .open_from::<BulletConfirmResponse>(&node.network, &holder)
-        .map_err(ConfirmError::Unverified)?;
-    if response.requester != node.me || response.search_id != search_id {
-        return Err(ConfirmError::Misaddressed);
-    }
-    if let Some(bad) = response.results.iter().find_map(|(_, c)| c.check().err()) {
-        return Err(ConfirmError::Refused(format!(
-            "the holder's comparison breaks a bound: {bad}"
-        )));
-    }
-    Ok(response.results)
+    .await?;
+    Ok(answer.results)
 }
 
 /// Compares `probe` with this node's bullets `refs` for `asker`. Retracted or unknown
@@ -632,28 +586,16 @@ pub async fn on_bullet_confirm_request(
         answered_at_ms: now_ms(),
         results,
     };
-    let signed = match SignedMessage::sign(&response, &node.signer, &node.network) {
-        Ok(s) => s,
-        Err(e) => return SyncResponse::Refused(format!("confirmation could not be signed: {e}")),
-    };
     let shown: Vec<Value> = response
         .results
         .iter()
         .map(|(r, c)| comparison_json(r, c))
         .collect();
-    // A disclosure leaves only once its audit record is on disk.
-    let recorded = node.audit.record(Event {
-        direction: Direction::Out,
-        action: "bullet_confirm_response",
-        peer: from,
-        peer_country: &country,
+    let answering = Answering {
+        to: from,
         subject: &search_id,
-        details: json!({"case_ref": request.case_ref, "results": shown,
-                        "signature": signed.signature_hex()}),
-    });
-    if recorded.is_err() || node.store.flush().await.is_err() {
-        tracing::error!("audit record of a bullet confirmation not durable; not sent");
-        return SyncResponse::Refused("the holder cannot audit disclosures now".into());
-    }
-    SyncResponse::BulletConfirm(signed)
+        action: "bullet_confirm_response",
+        details: json!({"case_ref": request.case_ref, "results": shown}),
+    };
+    answer_signed(node, answering, &response, SyncResponse::BulletConfirm).await
 }

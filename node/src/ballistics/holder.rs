@@ -18,6 +18,7 @@ use striae_protocol::{
 
 use super::{
     BallisticsError,
+    exchange::{Answering, answer_signed},
     exhibits::{MAX_CASE_REF_CHARS, on_cpu, surface_too_large},
     surface_from_probe,
 };
@@ -211,32 +212,16 @@ pub async fn on_confirm_request(
         answered_at_ms: now_ms(),
         results,
     };
-    let signed = match SignedMessage::sign(&response, &node.signer, &node.network) {
-        Ok(s) => s,
-        Err(e) => return SyncResponse::Refused(format!("confirmation could not be signed: {e}")),
-    };
     let shown: Vec<Value> = response
         .results
         .iter()
         .map(|(r, c)| comparison_json(r, c))
         .collect();
-    // A disclosure leaves only once its audit record is on disk.
-    let recorded = node.audit.record(Event {
-        direction: Direction::Out,
-        action: "confirm_response",
-        peer: from,
-        peer_country: &country,
+    let answering = Answering {
+        to: from,
         subject: &search_id,
-        details: json!({"case_ref": request.case_ref, "results": shown,
-                        "signature": signed.signature_hex()}),
-    });
-    if let Err(e) = recorded {
-        tracing::error!("AUDIT LOG WRITE FAILED: {e}; confirmation not sent");
-        return SyncResponse::Refused("the holder cannot audit disclosures now".into());
-    }
-    if let Err(e) = node.store.flush().await {
-        tracing::error!("audit record not durable ({e}); confirmation not sent");
-        return SyncResponse::Refused("the holder cannot audit disclosures now".into());
-    }
-    SyncResponse::Confirm(signed)
+        action: "confirm_response",
+        details: json!({"case_ref": request.case_ref, "results": shown}),
+    };
+    answer_signed(node, answering, &response, SyncResponse::Confirm).await
 }

@@ -9,6 +9,7 @@
 //!   adding a bullet, the bullet index, searching and the holder's phase comparison;
 //! - `search`: screening a probe network-wide and asking the holders to confirm;
 //! - `holder`: answering other members' confirmation requests;
+//! - `exchange`: the signed, audited request and answer every exchange with a holder uses;
 //! - `picture`, `bullet_picture`: pictures of a comparison (cartridge cases: congruent
 //!   cells on both surfaces; bullets: matched lands aligned), drawn by the holder only for a
 //!   confirmed match;
@@ -22,6 +23,7 @@ mod blobs;
 mod bullet_picture;
 mod bullet_search;
 mod bullets;
+mod exchange;
 mod exhibits;
 mod holder;
 pub mod index;

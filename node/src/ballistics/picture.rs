@@ -14,15 +14,18 @@ use striae_protocol::{
 };
 
 use super::{
-    BallisticsError, exhibits::on_cpu, holder::check_probe, probe_from_surface, surface_from_probe,
+    BallisticsError,
+    exchange::{Answering, Asking, answer_signed, ask_signed},
+    exhibits::on_cpu,
+    holder::check_probe,
+    probe_from_surface,
+    search::ConfirmError,
+    surface_from_probe,
 };
 use crate::{
     audit::{Direction, Event},
     ballistics::BallisticsNode,
 };
-
-/// A holder that has not answered by then gives no picture.
-const HOLDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
 
 /// This node's cartridge case `id` beside `other` (held here or abroad), as a PNG.
 pub(super) async fn cartridge_png(
@@ -77,10 +80,6 @@ async fn ask_picture(
     probe: &Surface,
     exhibit: ExhibitRef,
 ) -> Result<PictureOutcome, BallisticsError> {
-    let unavailable = |why: String| BallisticsError::Conflict(format!("no picture: {why}"));
-    if !node.is_connected(&holder) {
-        return Err(unavailable("the holder is not connected".into()));
-    }
     let search_id: [u8; 16] = rand::random();
     let request = PictureRequest {
         search_id,
@@ -90,52 +89,34 @@ async fn ask_picture(
         probe: probe_from_surface(probe),
         exhibit,
     };
-    let message = SignedMessage::sign(&request, &node.signer, &node.network)
-        .map_err(|e| unavailable(format!("the request could not be signed: {e}")))?;
-    let country = node.country_of(&holder);
-    let subject = hex::encode(search_id);
-    // Our prepared surface leaves only once the request's audit record is on disk.
-    node.audit.record(Event {
-        direction: Direction::Out,
-        action: "picture_request",
-        peer: holder,
-        peer_country: &country,
-        subject: &subject,
-        details: json!({"case_ref": case_ref, "exhibit": exhibit.to_hex()}),
-    })?;
-    node.store.flush().await?;
-    let answer = tokio::time::timeout(
-        HOLDER_TIMEOUT,
-        node.ask(&holder, SyncRequest::Picture(message)),
-    )
-    .await;
-    let outcome = match answer {
-        Err(_) => Err("the holder did not answer in time".to_string()),
-        Ok(Err(e)) => Err(format!("the holder could not be reached: {e}")),
-        Ok(Ok(SyncResponse::Picture(signed))) => match signed
-            .open_from::<PictureResponse>(&node.network, &holder)
-        {
-            Ok(r) if r.requester == node.me && r.search_id == search_id && r.exhibit == exhibit => {
-                Ok(r.outcome)
-            }
-            Ok(_) => Err("the answer is for another request".into()),
-            Err(e) => Err(format!("the answer's signature does not verify: {e}")),
-        },
-        Ok(Ok(SyncResponse::Refused(why))) => Err(why),
-        Ok(Ok(_)) => Err("the holder answered something else".into()),
+    let asking = Asking {
+        holder,
+        subject: hex::encode(search_id),
+        actions: ("picture_request", "picture_response"),
+        case_ref,
+        details: json!({"exhibit": exhibit.to_hex()}),
     };
-    node.audit.record_or_log(Event {
-        direction: Direction::In,
-        action: "picture_response",
-        peer: holder,
-        peer_country: &country,
-        subject: &subject,
-        details: match &outcome {
-            Ok(o) => json!({"case_ref": case_ref, "outcome": outcome_name(o)}),
-            Err(why) => json!({"case_ref": case_ref, "outcome": "failed", "detail": why}),
+    let me = node.me;
+    let answer = ask_signed(
+        node,
+        asking,
+        &request,
+        SyncRequest::Picture,
+        |response| match response {
+            SyncResponse::Picture(signed) => Ok(signed),
+            other => Err(other),
         },
-    });
-    outcome.map_err(unavailable)
+        |r: PictureResponse| {
+            if r.requester != me || r.search_id != search_id || r.exhibit != exhibit {
+                return Err(ConfirmError::Misaddressed);
+            }
+            Ok(r)
+        },
+        |r| json!({"outcome": outcome_name(&r.outcome)}),
+    )
+    .await
+    .map_err(|e| BallisticsError::Conflict(format!("no picture: {e}")))?;
+    Ok(answer.outcome)
 }
 
 fn outcome_name(o: &PictureOutcome) -> &'static str {
@@ -190,24 +171,13 @@ pub async fn on_picture_request(
         exhibit: request.exhibit,
         outcome,
     };
-    let signed = match SignedMessage::sign(&response, &node.signer, &node.network) {
-        Ok(s) => s,
-        Err(e) => return SyncResponse::Refused(format!("the picture could not be signed: {e}")),
-    };
-    // A disclosure leaves only once its audit record is on disk.
-    let recorded = node.audit.record(Event {
-        direction: Direction::Out,
-        action: "picture_response",
-        peer: from,
-        peer_country: &country,
+    let answering = Answering {
+        to: from,
         subject: &subject,
-        details: json!({"case_ref": request.case_ref, "outcome": outcome_name(&response.outcome),
-                        "signature": signed.signature_hex()}),
-    });
-    if recorded.is_err() || node.store.flush().await.is_err() {
-        return SyncResponse::Refused("the holder cannot audit disclosures now".into());
-    }
-    SyncResponse::Picture(signed)
+        action: "picture_response",
+        details: json!({"case_ref": request.case_ref, "outcome": outcome_name(&response.outcome)}),
+    };
+    answer_signed(node, answering, &response, SyncResponse::Picture).await
 }
 
 async fn draw_for(

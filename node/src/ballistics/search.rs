@@ -5,15 +5,13 @@
 //! the reason; the search answers all the same. Results: confirmed candidates first (by CMC
 //! count), then the rest by screening score.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 use striae_ballistics_lib::{
     preprocess::Surface,
     signature::{Digest, digest},
 };
 use striae_protocol::{
-    BureauId, SignedError, SignedMessage, SyncRequest, SyncResponse,
+    BureauId, SignedError, SyncRequest, SyncResponse,
     ballistic::{
         Comparison, ConfirmRequest, ConfirmResponse, EvidenceKind, ExhibitRef, ProbeSurface,
         ProbeSurfaceError,
@@ -23,15 +21,12 @@ use striae_protocol::{
 
 use super::{
     BallisticsError, Held,
+    exchange::{Asking, ask_signed, by_holder},
     exhibits::{on_cpu, parse_caliber, parse_case_ref, parse_kind, prepare_scan},
     holder::{comparison_json, confirm_locally},
     probe_from_surface,
 };
-use crate::{
-    audit::{Direction, Event},
-    ballistics::BallisticsNode,
-    core::AskError,
-};
+use crate::{ballistics::BallisticsNode, core::AskError};
 
 /// Screening candidates sent to their holders for confirmation unless `confirm=` says
 /// otherwise (the BKA found the mate within the top 5-10 of IBIS lists; on the Fadul scans
@@ -41,8 +36,6 @@ pub const CONFIRM_TOP: usize = 10;
 pub(super) const MAX_LIMIT: usize = 50;
 /// Candidates returned unless `limit=` says otherwise.
 pub(super) const DEFAULT_LIMIT: usize = 10;
-/// A holder that has not answered by then leaves its candidates unconfirmed.
-const HOLDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
 
 /// What to search with.
 pub enum Probe {
@@ -349,16 +342,9 @@ async fn confirm_candidates(
     search_id: [u8; 16],
     candidates: &mut [Candidate],
 ) {
-    let mut by_holder: BTreeMap<[u8; 32], (BureauId, Vec<ExhibitRef>)> = BTreeMap::new();
-    for c in candidates.iter() {
-        by_holder
-            .entry(c.held.origin.0)
-            .or_insert_with(|| (c.held.origin, Vec::new()))
-            .1
-            .push(c.held.exhibit_ref);
-    }
+    let groups = by_holder(candidates.iter().map(|c| &c.held));
     let wire = probe_from_surface(&probe.surface);
-    let asks = by_holder.into_values().map(|(holder, refs)| {
+    let asks = groups.into_iter().map(|(holder, refs)| {
         let wire = wire.clone();
         async move {
             let outcome = if holder == node.me {
@@ -489,74 +475,41 @@ pub(super) async fn ask_holder(
     probe: ProbeSurface,
     refs: Vec<ExhibitRef>,
 ) -> Result<Vec<(ExhibitRef, Comparison)>, ConfirmError> {
-    if !node.is_connected(&holder) {
-        return Err(ConfirmError::Offline);
-    }
     probe.check().map_err(ConfirmError::Probe)?;
-    let country = node.country_of(&holder);
-    let subject = hex::encode(search_id);
+    let exhibits: Vec<String> = refs.iter().map(|r| r.to_hex()).collect();
     let request = ConfirmRequest {
         search_id,
         requester: node.me,
         issued_at_ms: now_ms(),
         case_ref: case_ref.to_string(),
         probe,
-        exhibits: refs.clone(),
+        exhibits: refs,
     };
-    let message =
-        SignedMessage::sign(&request, &node.signer, &node.network).map_err(ConfirmError::Sign)?;
-    let exhibits: Vec<String> = refs.iter().map(|r| r.to_hex()).collect();
-    // Our prepared surface leaves only once the request's audit record is on disk.
-    node.audit
-        .record(Event {
-            direction: Direction::Out,
-            action: "confirm_request",
-            peer: holder,
-            peer_country: &country,
-            subject: &subject,
-            details: json!({"case_ref": case_ref, "exhibits": exhibits}),
-        })
-        .map_err(ConfirmError::NotAudited)?;
-    node.store.flush().await.map_err(ConfirmError::NotAudited)?;
-    let answer = tokio::time::timeout(
-        HOLDER_TIMEOUT,
-        node.ask(&holder, SyncRequest::Confirm(message)),
+    let asking = Asking {
+        holder,
+        subject: hex::encode(search_id),
+        actions: ("confirm_request", "confirm_response"),
+        case_ref,
+        details: json!({"exhibits": exhibits}),
+    };
+    let me = node.me;
+    let answer = ask_signed(
+        node,
+        asking,
+        &request,
+        SyncRequest::Confirm,
+        |response| match response {
+            SyncResponse::Confirm(signed) => Ok(signed),
+            other => Err(other),
+        },
+        |r: ConfirmResponse| {
+            if r.requester != me || r.search_id != search_id {
+                return Err(ConfirmError::Misaddressed);
+            }
+            Ok(r)
+        },
+        |r| json!({"results": r.results.iter().map(|(e, c)| comparison_json(e, c)).collect::<Vec<_>>()}),
     )
-    .await;
-    let outcome = match answer {
-        Err(_) => Err(ConfirmError::Timeout),
-        Ok(Err(e)) => Err(ConfirmError::Unreachable(e)),
-        Ok(Ok(SyncResponse::Confirm(signed))) => check_answer(node, holder, search_id, &signed),
-        Ok(Ok(SyncResponse::Refused(why))) => Err(ConfirmError::Refused(why)),
-        Ok(Ok(_)) => Err(ConfirmError::UnexpectedAnswer),
-    };
-    let details = match &outcome {
-        Ok(results) => json!({"case_ref": case_ref, "signature_valid": true,
-            "results": results.iter().map(|(r, c)| comparison_json(r, c)).collect::<Vec<_>>()}),
-        Err(e) => json!({"case_ref": case_ref, "outcome": e.status(), "detail": e.to_string()}),
-    };
-    node.audit.record_or_log(Event {
-        direction: Direction::In,
-        action: "confirm_response",
-        peer: holder,
-        peer_country: &country,
-        subject: &subject,
-        details,
-    });
-    outcome
-}
-
-fn check_answer(
-    node: &BallisticsNode,
-    holder: BureauId,
-    search_id: [u8; 16],
-    signed: &SignedMessage,
-) -> Result<Vec<(ExhibitRef, Comparison)>, ConfirmError> {
-    let response = signed
-        .open_from::<ConfirmResponse>(&node.network, &holder)
-        .map_err(ConfirmError::Unverified)?;
-    if response.requester != node.me || response.search_id != search_id {
-        return Err(ConfirmError::Misaddressed);
-    }
-    Ok(response.results)
+    .await?;
+    Ok(answer.results)
 }
