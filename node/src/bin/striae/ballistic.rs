@@ -25,6 +25,10 @@ pub(crate) enum BallisticAction {
         /// The bureau's case reference (stays at this node)
         #[arg(long)]
         case_ref: String,
+        /// Who the digest is shared with: network, local or region:NAME (default: the
+        /// node's `[ballistics] share`)
+        #[arg(long)]
+        share: Option<String>,
     },
     /// Search the whole network with a scan file or one of this node's exhibits; the best
     /// candidates are confirmed by their holders
@@ -173,12 +177,14 @@ pub(crate) async fn ballistic(action: BallisticAction, t: &Target) -> Result<()>
             kind,
             caliber,
             case_ref,
+            share,
         } => {
             let (content_type, body) = upload_body(&kind, &files)?;
             let q = query(&[
                 ("kind", Some(kind)),
                 ("caliber", Some(caliber)),
                 ("case_ref", Some(case_ref)),
+                ("share", share),
             ])?;
             let v = c
                 .post_raw(&format!("/v1/ballistics{q}"), &content_type, body)
