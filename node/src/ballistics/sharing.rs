@@ -22,7 +22,7 @@ use crate::{ballistics::BallisticsNode, config::Share, store::StoreError};
 /// Digests one member may share with this node (beyond them new ones are refused): about
 /// 75 MB of index at the largest digest size.
 pub(super) const MAX_SHARED_PER_MEMBER: usize = 16_384;
-/// Outbox items one delivery pass sends.
+/// Outbox items one delivery pass sends to one member.
 const DELIVERIES_PER_PASS: usize = 256;
 /// Most bytes of a stored outbox message.
 const MAX_OUTBOX_BYTES: usize = 64 * 1024;
@@ -214,24 +214,32 @@ pub(super) fn start_delivery(node: &BallisticsNode) {
 }
 
 async fn deliver(node: &BallisticsNode) -> Result<(), StoreError> {
+    // Per connected member, so messages waiting for a member that stays offline never hold
+    // up the others.
+    let connected: Vec<BureauId> = node
+        .roster
+        .members
+        .keys()
+        .filter(|m| **m != node.me && node.is_connected(m))
+        .copied()
+        .collect();
+    for recipient in connected {
+        deliver_to(node, recipient).await?;
+    }
+    Ok(())
+}
+
+async fn deliver_to(node: &BallisticsNode, recipient: BureauId) -> Result<(), StoreError> {
     let mut waiting = Vec::new();
     for item in node
         .ballistics
         .share_outbox
-        .iter()
+        .scan_prefix(recipient.0)
         .take(DELIVERIES_PER_PASS)
     {
         waiting.push(item?);
     }
     for (key, value) in waiting {
-        let Ok(recipient) = <[u8; 32]>::try_from(&key[..key.len().min(32)]) else {
-            node.ballistics.share_outbox.remove(&key)?;
-            continue;
-        };
-        let recipient = BureauId(recipient);
-        if !node.is_connected(&recipient) {
-            continue;
-        }
         let Ok(message) = codec::decode_stored::<SignedMessage>(&value, MAX_OUTBOX_BYTES) else {
             node.ballistics.share_outbox.remove(&key)?;
             continue;
