@@ -58,7 +58,7 @@ pub(super) async fn cartridge_png(
     let outcome = ask_picture(node, holder, &record.case_ref, &probe, other).await?;
     node.store.flush().await?;
     match outcome {
-        PictureOutcome::Picture { png, .. } => Ok(png),
+        PictureOutcome::Picture { png, .. } => checked_png(png),
         PictureOutcome::NotConfirmed { cmc_count, .. } => Err(BallisticsError::Conflict(format!(
             "the holder did not confirm this exhibit ({cmc_count} congruent cells): its surface is shown only for a confirmed match"
         ))),
@@ -68,6 +68,26 @@ pub(super) async fn cartridge_png(
         ))),
         PictureOutcome::NotComparable(why) => Err(BallisticsError::Conflict(format!(
             "the holder could not compare: {why}"
+        ))),
+    }
+}
+
+/// Largest side of a picture received from a holder that is passed on (ours are under
+/// 1,000 pixels); a bigger one could be a decompression bomb for whoever displays it.
+const MAX_PICTURE_SIDE: u32 = 4_096;
+
+/// The holder's picture if it is a PNG of sensible size, read only as far as its header.
+fn checked_png(png: Vec<u8>) -> Result<Vec<u8>, BallisticsError> {
+    let header = png::Decoder::new(std::io::Cursor::new(&png))
+        .read_info()
+        .map(|reader| (reader.info().width, reader.info().height));
+    match header {
+        Ok((w, h)) if w <= MAX_PICTURE_SIDE && h <= MAX_PICTURE_SIDE => Ok(png),
+        Ok((w, h)) => Err(BallisticsError::Conflict(format!(
+            "the holder's picture is {w} x {h} pixels: too large to show"
+        ))),
+        Err(e) => Err(BallisticsError::Conflict(format!(
+            "the holder's picture is not a PNG: {e}"
         ))),
     }
 }
@@ -218,4 +238,31 @@ async fn draw_for(
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_holder_picture_that_is_not_a_sensible_png_is_not_passed_on() {
+        assert!(checked_png(b"<html>not a picture</html>".to_vec()).is_err());
+        let mut huge = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut huge, 20_000, 1);
+            encoder.set_color(png::ColorType::Grayscale);
+            let mut writer = encoder.write_header().expect("header");
+            writer.write_image_data(&vec![0; 20_000]).expect("data");
+        }
+        let e = checked_png(huge).unwrap_err();
+        assert!(e.to_string().contains("too large"), "{e}");
+        let mut small = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut small, 2, 2);
+            encoder.set_color(png::ColorType::Grayscale);
+            let mut writer = encoder.write_header().expect("header");
+            writer.write_image_data(&[0; 4]).expect("data");
+        }
+        assert!(checked_png(small).is_ok());
+    }
 }
