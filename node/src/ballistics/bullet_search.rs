@@ -21,15 +21,11 @@ use striae_protocol::{
 use super::{
     BallisticsError, Held,
     bullets::{lands_name, prepare_lands},
-    exchange::{Answering, Asking, answer_signed, ask_signed, by_holder},
+    exchange::{Answering, Asking, Received, admit, answer_signed, ask_signed, by_holder},
     exhibits::{MAX_CASE_REF_CHARS, on_cpu, parse_caliber, parse_case_ref},
     search::{CONFIRM_TOP, ConfirmError, DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, count},
 };
-use crate::{
-    audit::{Direction, Event},
-    ballistics::BallisticsNode,
-    core::limits::RequestKind,
-};
+use crate::ballistics::BallisticsNode;
 
 /// What to search with.
 pub enum BulletProbe {
@@ -545,35 +541,25 @@ pub async fn on_bullet_confirm_request(
             ));
         }
     };
-    let country = node.country_of(&from);
     let search_id = hex::encode(request.search_id);
     let exhibits: Vec<String> = request.exhibits.iter().map(|r| r.to_hex()).collect();
-    let checked = check_request(&request);
-    let mut refused = checked.as_ref().err().map(|e| e.to_string());
-    let extra = request.exhibits.len().saturating_sub(1) as f64;
-    if refused.is_none() && !node.limits.allow(from, RequestKind::ConfirmExhibit, extra) {
-        node.metrics.refused(RequestKind::ConfirmExhibit.label());
-        refused = Some(format!(
-            "rate limited: {}",
-            RequestKind::ConfirmExhibit.label()
-        ));
-    }
-    let recorded = node.audit.record(Event {
-        direction: Direction::In,
-        action: "bullet_confirm_request",
-        peer: from,
-        peer_country: &country,
+    let received = Received {
+        from,
         subject: &search_id,
-        details: json!({"case_ref": request.case_ref, "exhibits": exhibits, "refused": refused}),
-    });
-    if let Err(e) = recorded {
-        tracing::error!("AUDIT LOG WRITE FAILED: {e}; bullet confirmation refused");
-        return SyncResponse::Refused("the holder cannot audit requests now".into());
+        action: "bullet_confirm_request",
+        exhibits: request.exhibits.len(),
+        details: json!({"case_ref": request.case_ref, "exhibits": exhibits}),
+    };
+    let checked = check_request(&request);
+    if let Err(refusal) = admit(
+        node,
+        received,
+        checked.as_ref().err().map(|e| e.to_string()),
+    ) {
+        return refusal;
     }
-    let probe = match (refused, checked) {
-        (None, Ok(probe)) => probe,
-        (Some(why), _) => return SyncResponse::Refused(why),
-        (None, Err(e)) => return SyncResponse::Refused(e.to_string()),
+    let Ok(probe) = checked else {
+        return SyncResponse::Refused("the probe's land signatures do not decode".into());
     };
     let results = match compare_locally(node, from, probe, request.exhibits.clone()).await {
         Ok(r) => r,

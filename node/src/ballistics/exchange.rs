@@ -15,6 +15,7 @@ use super::{Held, search::ConfirmError};
 use crate::{
     audit::{Direction, Event},
     ballistics::BallisticsNode,
+    core::limits::RequestKind,
 };
 
 /// A holder that has not answered by then leaves its candidates unconfirmed.
@@ -116,6 +117,56 @@ pub(super) async fn ask_signed<Req: SignedKind, Resp: SignedKind>(
         details,
     });
     outcome
+}
+
+/// A request received from a member, as the audit log names it.
+pub(super) struct Received<'a> {
+    /// The member that asked.
+    pub from: BureauId,
+    /// The request's id, hex.
+    pub subject: &'a str,
+    /// The audit action of the request.
+    pub action: &'static str,
+    /// Exhibits it names (those beyond the first are charged to the member's budget of
+    /// confirmed exhibits; the core charged the first).
+    pub exhibits: usize,
+    /// What the request's audit record says (why it is refused is added).
+    pub details: Value,
+}
+
+/// Audits a received request and says whether it is served: `refused` is why the request
+/// itself cannot be, and a member over its budget is refused too. Err is the refusal to send.
+pub(super) fn admit(
+    node: &BallisticsNode,
+    received: Received<'_>,
+    mut refused: Option<String>,
+) -> Result<(), SyncResponse> {
+    let kind = RequestKind::ConfirmExhibit;
+    let extra = received.exhibits.saturating_sub(1) as f64;
+    if refused.is_none() && !node.limits.allow(received.from, kind, extra) {
+        node.metrics.refused(kind.label());
+        refused = Some(format!("rate limited: {}", kind.label()));
+    }
+    let mut details = received.details;
+    details["refused"] = json!(refused);
+    let recorded = node.audit.record(Event {
+        direction: Direction::In,
+        action: received.action,
+        peer: received.from,
+        peer_country: &node.country_of(&received.from),
+        subject: received.subject,
+        details,
+    });
+    if let Err(e) = recorded {
+        tracing::error!("AUDIT LOG WRITE FAILED: {e}; request refused");
+        return Err(SyncResponse::Refused(
+            "the holder cannot audit requests now".into(),
+        ));
+    }
+    match refused {
+        Some(why) => Err(SyncResponse::Refused(why)),
+        None => Ok(()),
+    }
 }
 
 /// One answer to a member, as the audit log names it.

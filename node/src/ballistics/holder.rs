@@ -18,15 +18,11 @@ use striae_protocol::{
 
 use super::{
     BallisticsError,
-    exchange::{Answering, answer_signed},
+    exchange::{Answering, Received, admit, answer_signed},
     exhibits::{MAX_CASE_REF_CHARS, on_cpu, surface_too_large},
     surface_from_probe,
 };
-use crate::{
-    audit::{Direction, Event},
-    ballistics::BallisticsNode,
-    core::limits::RequestKind,
-};
+use crate::ballistics::BallisticsNode;
 
 /// Compares `probe` with this node's exhibits `refs` for `asker` (one CMC reference built
 /// from the probe, reused for every exhibit). Retracted or unknown exhibits, and exhibits not
@@ -171,34 +167,19 @@ pub async fn on_confirm_request(
             return SyncResponse::Refused(format!("confirmation request does not verify: {e}"));
         }
     };
-    let country = node.country_of(&from);
     let search_id = hex::encode(request.search_id);
     let exhibits: Vec<String> = request.exhibits.iter().map(|r| r.to_hex()).collect();
-    let mut refused = check_request(node, &request).err().map(|e| e.to_string());
-    // The core charged one exhibit; each further one costs a comparison on every core.
-    let extra = request.exhibits.len().saturating_sub(1) as f64;
-    if refused.is_none() && !node.limits.allow(from, RequestKind::ConfirmExhibit, extra) {
-        node.metrics.refused(RequestKind::ConfirmExhibit.label());
-        refused = Some(format!(
-            "rate limited: {}",
-            RequestKind::ConfirmExhibit.label()
-        ));
-    }
-    let recorded = node.audit.record(Event {
-        direction: Direction::In,
-        action: "confirm_request",
-        peer: from,
-        peer_country: &country,
+    let received = Received {
+        from,
         subject: &search_id,
+        action: "confirm_request",
+        exhibits: request.exhibits.len(),
         details: json!({"case_ref": request.case_ref, "exhibits": exhibits,
-                        "probe_points": request.probe.z.len(), "refused": refused}),
-    });
-    if let Err(e) = recorded {
-        tracing::error!("AUDIT LOG WRITE FAILED: {e}; confirmation refused");
-        return SyncResponse::Refused("the holder cannot audit requests now".into());
-    }
-    if let Some(why) = refused {
-        return SyncResponse::Refused(why);
+                        "probe_points": request.probe.z.len()}),
+    };
+    let refused = check_request(node, &request).err().map(|e| e.to_string());
+    if let Err(refusal) = admit(node, received, refused) {
+        return refusal;
     }
     let probe = surface_from_probe(&request.probe);
     let results = match confirm_locally(node, from, probe, request.exhibits.clone()).await {

@@ -15,17 +15,14 @@ use striae_protocol::{
 
 use super::{
     BallisticsError,
-    exchange::{Answering, Asking, answer_signed, ask_signed},
+    exchange::{Answering, Asking, Received, admit, answer_signed, ask_signed},
     exhibits::on_cpu,
     holder::check_probe,
     probe_from_surface,
     search::ConfirmError,
     surface_from_probe,
 };
-use crate::{
-    audit::{Direction, Event},
-    ballistics::BallisticsNode,
-};
+use crate::ballistics::BallisticsNode;
 
 /// This node's cartridge case `id` beside `other` (held here or abroad), as a PNG.
 pub(super) async fn cartridge_png(
@@ -159,25 +156,19 @@ pub async fn on_picture_request(
         Ok(r) => r,
         Err(e) => return SyncResponse::Refused(format!("picture request does not verify: {e}")),
     };
-    let country = node.country_of(&from);
     let subject = hex::encode(request.search_id);
+    let received = Received {
+        from,
+        subject: &subject,
+        action: "picture_request",
+        exhibits: 1,
+        details: json!({"case_ref": request.case_ref, "exhibit": request.exhibit.to_hex()}),
+    };
     let refused = check_probe(node, &request.probe, &request.case_ref)
         .err()
         .map(|e| e.to_string());
-    let recorded = node.audit.record(Event {
-        direction: Direction::In,
-        action: "picture_request",
-        peer: from,
-        peer_country: &country,
-        subject: &subject,
-        details: json!({"case_ref": request.case_ref, "exhibit": request.exhibit.to_hex(),
-                        "refused": refused}),
-    });
-    if recorded.is_err() {
-        return SyncResponse::Refused("the holder cannot audit requests now".into());
-    }
-    if let Some(why) = refused {
-        return SyncResponse::Refused(why);
+    if let Err(refusal) = admit(node, received, refused) {
+        return refusal;
     }
     let outcome = match draw_for(node, from, &request).await {
         Ok(o) => o,
