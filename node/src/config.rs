@@ -149,6 +149,64 @@ pub struct TracesSection {
     pub policy: TracePolicy,
 }
 
+/// `[queries]` of the node config file (optional): how serial-pattern queries from other
+/// members are answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryPolicy {
+    /// `auto` (default): answer at once; `review`: hold every query that matches a record
+    /// until an operator approves or refuses it (no match is answered at once).
+    #[serde(default)]
+    pub policy: TracePolicy,
+    /// Most records one answer discloses (1 to `protocol::query::MAX_QUERY_MATCHES`); an
+    /// answer with more matches says it was cut.
+    #[serde(default = "QueryPolicy::default_max_matches")]
+    pub max_matches: usize,
+    /// Queries one member may send per hour (a burst of as many, refilled evenly); beyond it
+    /// the member is answered `rate_limited`.
+    #[serde(default = "QueryPolicy::default_per_member_per_hour")]
+    pub per_member_per_hour: u32,
+}
+
+impl QueryPolicy {
+    fn default_max_matches() -> usize {
+        50
+    }
+
+    fn default_per_member_per_hour() -> u32 {
+        120
+    }
+
+    fn check(self, path: &Path) -> Result<Self, ConfigError> {
+        let max = striae_protocol::query::MAX_QUERY_MATCHES;
+        if self.max_matches == 0 || self.max_matches > max {
+            return Err(invalid(
+                path,
+                "queries.max_matches",
+                format!("must be between 1 and {max}"),
+            ));
+        }
+        if self.per_member_per_hour == 0 {
+            return Err(invalid(
+                path,
+                "queries.per_member_per_hour",
+                "must be at least 1",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+impl Default for QueryPolicy {
+    fn default() -> Self {
+        QueryPolicy {
+            policy: TracePolicy::Auto,
+            max_matches: Self::default_max_matches(),
+            per_member_per_hour: Self::default_per_member_per_hour(),
+        }
+    }
+}
+
 /// `[ballistics]` of the node config file (optional): how new exhibits are shared.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -289,6 +347,9 @@ pub struct NodeFile {
     /// `[ballistics]`, optional: how new exhibits are shared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ballistics: Option<BallisticsSection>,
+    /// `[queries]`, optional: how serial-pattern queries from other members are answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queries: Option<QueryPolicy>,
     /// `[blobs]`, optional: where raw scans are kept (default: `blobs/` in the data dir).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blobs: Option<BlobsSection>,
@@ -465,6 +526,8 @@ pub struct NodeConfig {
     pub dial_only: Option<Vec<BureauId>>,
     /// How trace requests from other members are answered.
     pub trace_policy: TracePolicy,
+    /// How serial-pattern queries from other members are answered.
+    pub queries: QueryPolicy,
     /// How ballistic exhibits are shared.
     pub sharing: SharingPolicy,
     /// Where raw scans are kept.
@@ -578,6 +641,7 @@ impl NodeConfig {
             roster,
             dial_only,
             trace_policy: file.traces.map(|t| t.policy).unwrap_or_default(),
+            queries: file.queries.unwrap_or_default().check(path)?,
             blobs,
             tuning: Tuning::default(),
         })

@@ -137,6 +137,7 @@ pub fn init_with_ports(
             },
             traces: None,
             ballistics: None,
+            queries: None,
             blobs: None,
         };
         let config_path = member_dir.join("node.toml");

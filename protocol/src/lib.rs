@@ -16,6 +16,7 @@ pub mod firearm;
 pub mod heads;
 pub mod identity;
 pub mod notice;
+pub mod query;
 pub mod signed;
 pub mod sync;
 pub mod time;

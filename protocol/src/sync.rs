@@ -45,6 +45,11 @@ pub enum SyncRequest {
     SharedDigests(SignedMessage),
     /// A signed `ballistic::PictureRequest`; answered with `SyncResponse::Picture`.
     Picture(SignedMessage),
+    /// A signed `query::QueryRequest`; answered with `SyncResponse::Query`.
+    Query(SignedMessage),
+    /// A signed `query::QueryResponse` delivered after a review (the first answer said
+    /// pending review); answered with `SyncResponse::Received`.
+    QueryAnswer(SignedMessage),
 }
 
 /// The answer to a `SyncRequest`.
@@ -67,6 +72,8 @@ pub enum SyncResponse {
     BulletConfirm(SignedMessage),
     /// A signed `ballistic::PictureResponse`.
     Picture(SignedMessage),
+    /// A signed `query::QueryResponse`.
+    Query(SignedMessage),
 }
 
 impl SyncRequest {

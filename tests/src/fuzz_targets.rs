@@ -32,6 +32,7 @@ use striae_protocol::{
     codec::{self, MAX_ENTRY_BYTES, MAX_REQUEST_BYTES},
     feed::{UnverifiedEntry, VerifiedEntry, verify_batch},
     heads::{Heads, MAX_HEADS_BYTES, MAX_ORIGINS},
+    query::{QueryRequest, QueryResponse},
     signed::SignedKind,
     trace::{TraceRequest, TraceResponse},
 };
@@ -195,6 +196,8 @@ fn check_request(request: &SyncRequest) {
         SyncRequest::BulletConfirm(message) => open_checked::<BulletConfirmRequest>(message),
         SyncRequest::SharedDigests(message) => open_checked::<SharedDigests>(message),
         SyncRequest::Picture(message) => open_checked::<PictureRequest>(message),
+        SyncRequest::Query(message) => open_checked::<QueryRequest>(message),
+        SyncRequest::QueryAnswer(message) => open_checked::<QueryResponse>(message),
     }
 }
 
@@ -206,6 +209,7 @@ fn check_response(response: &SyncResponse) {
         SyncResponse::Confirm(message) => open_checked::<ConfirmResponse>(message),
         SyncResponse::BulletConfirm(message) => open_checked::<BulletConfirmResponse>(message),
         SyncResponse::Picture(message) => open_checked::<PictureResponse>(message),
+        SyncResponse::Query(message) => open_checked::<QueryResponse>(message),
         SyncResponse::Refused(_) | SyncResponse::Received => {}
     }
 }
@@ -233,7 +237,7 @@ fn check_page(page: &[Vec<u8>]) {
 // Signed point-to-point messages
 
 /// A signed point-to-point message: the first byte picks the kind (trace request, trace
-/// answer, confirmation request and answer, bullet confirmation request and answer, shared digests, picture request and answer), the rest is the canonical bytes of a
+/// answer, confirmation request and answer, bullet confirmation request and answer, shared digests, picture request and answer, query and its answer), the rest is the canonical bytes of a
 /// `SignedMessage` as a sync request or response carries it.
 pub fn signed_message(data: &[u8]) {
     let Some((&selector, body)) = data.split_first() else {
@@ -251,7 +255,9 @@ pub fn signed_message(data: &[u8]) {
         5 => open_checked::<BulletConfirmResponse>(&message),
         6 => open_checked::<SharedDigests>(&message),
         7 => open_checked::<PictureRequest>(&message),
-        _ => open_checked::<PictureResponse>(&message),
+        8 => open_checked::<PictureResponse>(&message),
+        9 => open_checked::<QueryRequest>(&message),
+        _ => open_checked::<QueryResponse>(&message),
     }
 }
 
@@ -292,6 +298,20 @@ impl CheckedKind for TraceResponse {
         for record in &self.records {
             let _ = serde_json::from_str::<serde_json::Value>(&record.json);
         }
+    }
+}
+
+impl CheckedKind for QueryRequest {
+    fn check_content(&self) {
+        if self.check().is_ok() {
+            let _ = striae_firearms_lib::SerialPattern::parse(&self.serial_pattern);
+        }
+    }
+}
+
+impl CheckedKind for QueryResponse {
+    fn check_content(&self) {
+        let _ = self.check();
     }
 }
 

@@ -9,11 +9,13 @@ mod fold;
 
 pub mod date;
 pub mod import;
+pub mod pattern;
 pub mod record;
 pub mod reference;
 pub mod serial;
 
 pub use date::Date;
+pub use pattern::{PatternError, SerialPattern};
 pub use record::{FieldError, FirearmInput, FirearmRecord, validate_input};
 pub use reference::{
     AdditionOrder, MergedReference, Normalised, RefError, ReferenceAddition, ReferenceTable,

@@ -7,6 +7,7 @@ mod ballistics;
 mod error;
 mod firearms;
 mod notices;
+mod queries;
 mod status;
 
 use std::net::SocketAddr;
@@ -45,6 +46,7 @@ pub fn router(node: NodeHandle, options: ApiOptions) -> Router {
         .route("/notices/{id}", get(notices::show).patch(notices::update))
         .route("/notices/{id}/cancel", post(notices::cancel))
         .merge(firearms::routes())
+        .merge(queries::routes())
         .merge(ballistics::routes())
         .merge(audit::routes())
         .fallback(no_such_route)

@@ -22,6 +22,9 @@ pub enum RequestKind {
     ConfirmExhibit,
     /// Messages of digests shared with a sharing list (each kept on disk).
     SharedDigests,
+    /// Serial-pattern queries and their reviewed answers (each a scan of the holder's
+    /// records, kept on disk).
+    Query,
 }
 
 impl RequestKind {
@@ -33,6 +36,7 @@ impl RequestKind {
             RequestKind::Trace => "trace",
             RequestKind::ConfirmExhibit => "confirm_exhibit",
             RequestKind::SharedDigests => "shared_digests",
+            RequestKind::Query => "query",
         }
     }
 
@@ -46,6 +50,7 @@ impl RequestKind {
             RequestKind::Trace => (10.0, 500.0),
             RequestKind::ConfirmExhibit => (2.0, 256.0),
             RequestKind::SharedDigests => (10.0, 1_000.0),
+            RequestKind::Query => (5.0, 200.0),
         }
     }
 }

@@ -8,13 +8,17 @@
 //! - `index`: the in-memory digest index, rebuilt from the stored feeds at start and kept
 //!   current by [`Firearms::project`];
 //! - `traces`: signed trace requests and answers, the review queue and the delivery outbox;
+//! - `queries`: signed serial-pattern queries and answers (partial or obliterated serials),
+//!   answered from `serials`, the in-memory serials of this node's records;
 //! - `seed`: example records for the devnet.
 
 mod imports;
 pub mod index;
 pub mod journal;
+pub mod queries;
 pub mod records;
 mod seed;
+pub mod serials;
 pub mod traces;
 
 use std::{
@@ -37,7 +41,7 @@ use striae_protocol::{
 };
 
 use crate::{
-    config::{NodeConfig, TracePolicy},
+    config::{NodeConfig, QueryPolicy, TracePolicy},
     context::Context,
     core::{Capability, CoreError},
     store::{Keyspace, Store, StoreError},
@@ -52,6 +56,9 @@ use records::{
     META_TREE, RECORDS_TREE, RefCipher, StoredRecord, digest_of, query_digests, query_make_keys,
     store_key,
 };
+use serials::{SerialIndex, SerialMatch};
+use striae_firearms_lib::SerialPattern;
+use striae_protocol::query::QueryMatch;
 
 /// The firearm capability as the node holds it: its state and the context it works in.
 /// Cheap to clone; it reads as its context (`node.me`, `node.publish(..)`).
@@ -91,6 +98,13 @@ impl Capability for FirearmsNode {
 
     fn replayed(&self) {
         self.firearms.rebuilt();
+        // The serials of a large register take seconds to read: off the start path.
+        let firearms = self.firearms.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = firearms.catch_up_serials() {
+                tracing::error!("cannot read the records' serials: {e}");
+            }
+        });
     }
 
     /// Digests and retractions of a run, in order; its reference additions together.
@@ -104,7 +118,13 @@ impl Capability for FirearmsNode {
     }
 
     fn claims(&self, request: &SyncRequest) -> bool {
-        matches!(request, SyncRequest::Trace(_) | SyncRequest::TraceAnswer(_))
+        matches!(
+            request,
+            SyncRequest::Trace(_)
+                | SyncRequest::TraceAnswer(_)
+                | SyncRequest::Query(_)
+                | SyncRequest::QueryAnswer(_)
+        )
     }
 
     fn on_request(&self, from: BureauId, request: SyncRequest) -> BoxFuture<'_, SyncResponse> {
@@ -112,13 +132,20 @@ impl Capability for FirearmsNode {
             match request {
                 SyncRequest::Trace(message) => on_trace_request(self, from, message).await,
                 SyncRequest::TraceAnswer(message) => on_trace_answer(self, from, message).await,
+                SyncRequest::Query(message) => queries::on_query_request(self, from, message).await,
+                SyncRequest::QueryAnswer(message) => {
+                    queries::on_query_answer(self, from, message).await
+                }
                 _ => SyncResponse::Refused("not a firearm request".into()),
             }
         })
     }
 
     fn tick(&self) -> BoxFuture<'_, ()> {
-        Box::pin(tick(self))
+        Box::pin(async move {
+            tick(self).await;
+            queries::tick(self).await;
+        })
     }
 }
 
@@ -169,6 +196,10 @@ pub struct Firearms {
     writes: tokio::sync::Mutex<()>,
     traces: traces::TraceStore,
     policy: TracePolicy,
+    queries: queries::QueryStore,
+    query_policy: QueryPolicy,
+    /// The serials of this node's records, for pattern queries (built after start).
+    serials: RwLock<SerialIndex>,
     journal: Journal,
     /// Imports running now, by key.
     importing: Mutex<std::collections::HashSet<ImportKey>>,
@@ -255,6 +286,9 @@ impl Firearms {
             writes: tokio::sync::Mutex::new(()),
             traces: traces::TraceStore::open(store)?,
             policy: config.trace_policy,
+            queries: queries::QueryStore::open(store)?,
+            query_policy: config.queries,
+            serials: RwLock::new(SerialIndex::default()),
             journal: Journal::open(store)?,
             importing: Mutex::new(Default::default()),
         };
@@ -406,6 +440,97 @@ impl Firearms {
             .collect()
     }
 
+    /// How serial-pattern queries from other members are answered.
+    pub fn query_policy(&self) -> QueryPolicy {
+        self.query_policy
+    }
+
+    /// Reads into the serial index the records written since it last looked.
+    fn catch_up_serials(&self) -> Result<(), StoreError> {
+        let table = self.table();
+        let mut serials = self.serials.write().unwrap_or_else(|p| p.into_inner());
+        let started = std::time::Instant::now();
+        let first = !serials.is_built();
+        serials.catch_up(&self.records, &table)?;
+        if first {
+            tracing::info!(
+                records = serials.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "serials of this node's records read for pattern queries"
+            );
+        }
+        Ok(())
+    }
+
+    /// This node's records of make `make` whose serial matches `pattern`, exact matches
+    /// first, at most `limit`, and whether more matched. Each is read back and matched again
+    /// (the index may hold rows of records changed since).
+    pub fn match_serials(
+        &self,
+        make: &str,
+        pattern: &SerialPattern,
+        limit: usize,
+    ) -> Result<(Vec<SerialMatch>, bool), StoreError> {
+        self.catch_up_serials()?;
+        let table = self.table();
+        let make_keys = query_make_keys(&table, make);
+        // Stale rows are rare: a few candidates more than asked leave room for them.
+        let (candidates, mut more) = self
+            .serials
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .matching(&make_keys, pattern, limit + 16);
+        let mut out = Vec::new();
+        for candidate in candidates {
+            let Some(bytes) = self.records.get(store_key(candidate.seq))? else {
+                continue;
+            };
+            let Ok(stored) = StoredRecord::decode(&bytes, &table) else {
+                continue;
+            };
+            let make_now = records::make_key(&stored.record.make.normalised);
+            if !make_keys.contains(&make_now) {
+                continue;
+            }
+            if let Some(exact) = pattern.match_kind(&stored.record.serial.normalised) {
+                if out.len() == limit {
+                    more = true;
+                    break;
+                }
+                out.push(SerialMatch {
+                    seq: candidate.seq,
+                    exact,
+                });
+            }
+        }
+        Ok((out, more))
+    }
+
+    /// What a query answer discloses of the records `matches` names (those still held).
+    pub fn disclosed(&self, matches: &[SerialMatch]) -> Result<Vec<QueryMatch>, StoreError> {
+        let table = self.table();
+        let mut out = Vec::new();
+        for m in matches {
+            let Some(bytes) = self.records.get(store_key(m.seq))? else {
+                continue;
+            };
+            let Ok(stored) = StoredRecord::decode(&bytes, &table) else {
+                continue;
+            };
+            let r = &stored.record;
+            out.push(QueryMatch {
+                record_ref: self.refs.encrypt(m.seq),
+                make: r.make.normalised.canonical.clone(),
+                model: r.model.normalised.canonical.clone(),
+                caliber: r.caliber.normalised.canonical.clone(),
+                serial: r.serial.normalised.clone(),
+                status: r.status.as_str().to_string(),
+                exact: m.exact,
+            });
+        }
+        Ok(out)
+    }
+
     /// One of this node's records.
     pub fn record(&self, id: &RecordRef) -> Result<Option<StoredRecord>, StoreError> {
         let Some(n) = self.refs.decrypt(id) else {
@@ -416,6 +541,15 @@ impl Firearms {
             .get(store_key(n))?
             .map(|bytes| StoredRecord::decode(&bytes, &table))
             .transpose()
+    }
+
+    /// Keeps the serial index current for a record replaced in place (new records are read
+    /// from the tree by sequence number).
+    fn serials_replaced(&self, seq: u64, stored: &StoredRecord) {
+        let mut serials = self.serials.write().unwrap_or_else(|p| p.into_inner());
+        if serials.is_built() {
+            serials.add(seq, stored);
+        }
     }
 
     /// A block of `count` fresh sequence numbers.
@@ -511,6 +645,7 @@ impl Firearms {
         };
         self.journal.mark_record(n)?;
         self.records.insert(store_key(n), stored.encode())?;
+        self.serials_replaced(n, &stored);
         let before = digest_of(&node.digest_key, &old.record, id);
         let after = digest_of(&node.digest_key, &stored.record, id);
         match (before, after) {

@@ -70,18 +70,26 @@ pub(crate) enum FirearmAction {
         #[arg(long, default_value_t = 50_000)]
         chunk: usize,
     },
-    /// Trace a firearm with the members that hold it and its country of manufacture
+    /// Trace a firearm with the members that hold it and its country of manufacture (or a
+    /// match of a serial-pattern query: --query ID --match N)
     Trace {
-        #[arg(long)]
-        make: String,
-        #[arg(long)]
-        serial: String,
+        #[arg(long, required_unless_present = "query")]
+        make: Option<String>,
+        #[arg(long, required_unless_present = "query")]
+        serial: Option<String>,
         #[arg(long, default_value = "")]
         model: String,
         #[arg(long, default_value = "")]
         caliber: String,
-        #[arg(long)]
-        case_ref: String,
+        /// The case reference (default with --query: the query's)
+        #[arg(long, required_unless_present = "query")]
+        case_ref: Option<String>,
+        /// Trace a match of this query (`striae query show ID` numbers them)
+        #[arg(long, requires = "match_number")]
+        query: Option<String>,
+        /// Which match of the query, from 1
+        #[arg(long = "match", id = "match_number")]
+        match_number: Option<usize>,
         #[arg(long)]
         reason: String,
         /// More countries to ask, e.g. --to ES,IT
@@ -277,12 +285,24 @@ pub(crate) async fn firearm(action: FirearmAction, t: &Target) -> Result<()> {
             model,
             caliber,
             case_ref,
+            query,
+            match_number,
             reason,
             to,
             wait,
         } => {
-            let request = json!({"make": make, "serial": serial, "model": model,
-                "caliber": caliber, "case_ref": case_ref, "reason": reason, "to": to});
+            let request = match (query, match_number) {
+                (Some(id), Some(n)) => {
+                    let (m, country, query_case) = crate::query::nth_match(&c, &id, n).await?;
+                    let mut to = to;
+                    to.push(country);
+                    json!({"make": m["make"], "serial": m["serial"], "model": m["model"],
+                        "caliber": m["caliber"], "case_ref": case_ref.unwrap_or(query_case),
+                        "reason": reason, "to": to})
+                }
+                _ => json!({"make": make, "serial": serial, "model": model,
+                    "caliber": caliber, "case_ref": case_ref, "reason": reason, "to": to}),
+            };
             start_trace(&c, t, &request, wait).await?;
         }
     }

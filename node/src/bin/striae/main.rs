@@ -15,6 +15,7 @@ mod ballistic;
 mod common;
 mod firearm;
 mod notice;
+mod query;
 
 use common::{Target, client, print, s};
 use notice::NoticeAction;
@@ -75,6 +76,13 @@ enum Command {
     Trace {
         #[command(subcommand)]
         action: firearm::TraceAction,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Queries for partial or obliterated serials, sent to the members and received
+    Query {
+        #[command(subcommand)]
+        action: query::QueryAction,
         #[command(flatten)]
         target: Target,
     },
@@ -171,6 +179,7 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Notice { action, target } => notice::notice(action, &target).await,
         Command::Firearm { action, target } => firearm::firearm(action, &target).await,
         Command::Trace { action, target } => firearm::trace(action, &target).await,
+        Command::Query { action, target } => query::query(action, &target).await,
         Command::Ballistic { action, target } => ballistic::ballistic(action, &target).await,
         Command::X3p { action, target } => ballistic::x3p(action, &target).await,
         Command::Audit { action, target } => audit::audit(action, &target).await,

@@ -77,7 +77,12 @@ fn parse_trace_id(text: &str) -> Result<[u8; 16], TraceError> {
     Ok(id)
 }
 
-fn check_text(name: &str, value: &str, required: bool, max: usize) -> Result<(), TraceError> {
+pub(crate) fn check_text(
+    name: &str,
+    value: &str,
+    required: bool,
+    max: usize,
+) -> Result<(), TraceError> {
     if required && value.trim().is_empty() {
         return Err(field(name, "is required"));
     }
@@ -96,7 +101,7 @@ fn check_text(name: &str, value: &str, required: bool, max: usize) -> Result<(),
 
 /// Writes an audit record. A request or disclosure whose record cannot be written does not
 /// cross the border: callers stop on the error.
-fn audit(
+pub(crate) fn audit(
     node: &FirearmsNode,
     direction: Direction,
     action: &str,

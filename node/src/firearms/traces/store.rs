@@ -30,14 +30,14 @@ pub struct StoredSigned {
 }
 
 impl StoredSigned {
-    pub(super) fn of(message: &SignedMessage) -> Self {
+    pub(crate) fn of(message: &SignedMessage) -> Self {
         StoredSigned {
             bytes: hex::encode(&message.bytes),
             signature: message.signature_hex(),
         }
     }
 
-    pub(super) fn message(&self) -> Option<SignedMessage> {
+    pub(crate) fn message(&self) -> Option<SignedMessage> {
         let mut signature = [0u8; 64];
         hex::decode_to_slice(&self.signature, &mut signature).ok()?;
         Some(SignedMessage {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use futures::StreamExt;
+use rand::SeedableRng;
 use serde_json::{Value, json};
 use striae_firearms_lib::confusable_fold;
 use striae_node::{devnet, store::Store};
@@ -42,6 +43,14 @@ pub enum Scenario {
         #[arg(long, default_value_t = 200)]
         traces: usize,
     },
+    /// Serial-pattern queries from one member answered by a holder of R records
+    Query {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        /// Queries timed
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
 }
 
 pub async fn run(scenario: Scenario) -> Result<()> {
@@ -49,6 +58,7 @@ pub async fn run(scenario: Scenario) -> Result<()> {
         Scenario::Import { records, chunk } => import(records, chunk).await,
         Scenario::Check { digests, checks } => check(digests, checks).await,
         Scenario::Trace { traces } => trace(traces).await,
+        Scenario::Query { records, queries } => query(records, queries).await,
     }
 }
 
@@ -342,6 +352,113 @@ async fn trace(traces: usize) -> Result<()> {
     println!(
         "{}",
         json!({"traces": traces, "p50_ms": percentile(&latencies, 50.0), "p99_ms": percentile(&latencies, 99.0)})
+    );
+    Ok(())
+}
+
+fn query_tuning(config: &mut striae_node::config::NodeConfig) {
+    crate::bench_tuning(config);
+    config.queries.per_member_per_hour = 1_000_000;
+}
+
+/// A pattern for record `i` of `csv_chunk` (`BN-000123456`): one digit unknown and the last
+/// a run (`BN0001?345*`), or every fourth the head a run (`*001?3456`), which makes the
+/// holder try every start.
+fn bench_pattern(i: u64) -> String {
+    let serial = format!("BN{i:09}");
+    let mut chars: Vec<char> = serial.chars().collect();
+    chars[6] = '?';
+    let text: String = chars.into_iter().collect();
+    if i.is_multiple_of(4) {
+        format!("*{}", &text[4..])
+    } else {
+        format!("{}*", &text[..10])
+    }
+}
+
+async fn query(records: u64, queries: usize) -> Result<()> {
+    let mut net = TestNet::create(2);
+    net.tune = query_tuning;
+    net.start_member(0).await;
+    net.start_member(1).await;
+    if !striae_tests::wait_connected(&net, Duration::from_secs(30)).await {
+        bail!("members did not connect");
+    }
+    let http = reqwest::Client::new();
+    let chunk = 50_000u64;
+    eprintln!("importing {records} records at the holder");
+    for from in (0..records).step_by(chunk as usize) {
+        let body = csv_chunk(from, (from + chunk).min(records));
+        post_raw(&http, &net, 1, "/v1/firearms/import", "text/csv", body).await?;
+    }
+    // Timed once the holder's digests have replicated, so the disks are quiet.
+    let replicated = striae_tests::eventually(Duration::from_secs(600), || async {
+        net.get(0, "/v1/firearms/index").await.1["digests"].as_u64() == Some(records)
+    })
+    .await;
+    if !replicated {
+        bail!("the holder's digests did not reach the requester");
+    }
+    let base = format!("http://{}", net.node(0).api_addr);
+    let token = net.members[0].token.clone();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut latencies = Vec::with_capacity(queries);
+    let mut first_ms = 0.0;
+    let mut matched = 0usize;
+    for n in 0..=queries {
+        let i = rand::Rng::gen_range(&mut rng, 0..records);
+        let (make, ..) = TEMPLATES[(i % TEMPLATES.len() as u64) as usize];
+        let t = Instant::now();
+        let started: Value = http
+            .post(format!("{base}/v1/queries"))
+            .bearer_auth(&token)
+            .json(&json!({"make": make, "serial_pattern": bench_pattern(i),
+                          "case_ref": format!("BENCH-{n}"), "reason": "benchmark"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = started["id"].as_str().context("no query id")?.to_string();
+        let answer = loop {
+            let v: Value = http
+                .get(format!("{base}/v1/queries/{id}"))
+                .bearer_auth(&token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if v["state"] == "answered" {
+                break v;
+            }
+            if t.elapsed() > Duration::from_secs(120) {
+                bail!("query {n} was not answered in 120 s: {v}");
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let found = answer["answers"][0]["matches"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["serial"] == format!("BN{i:09}")));
+        if !found {
+            bail!("query {n} did not find record {i}: {answer}");
+        }
+        matched += answer["answers"][0]["matches"]
+            .as_array()
+            .map_or(0, Vec::len);
+        // The first query waits for the holder to read its records' serials.
+        if n == 0 {
+            first_ms = ms;
+        } else {
+            latencies.push(ms);
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    net.shutdown().await;
+    println!(
+        "{}",
+        json!({"records": records, "queries": queries, "first_query_ms": first_ms,
+               "p50_ms": percentile(&latencies, 50.0), "p99_ms": percentile(&latencies, 99.0),
+               "mean_matches": matched as f64 / (queries + 1) as f64})
     );
     Ok(())
 }
