@@ -4,6 +4,7 @@
 pub mod api;
 pub mod audit;
 pub mod ballistics;
+pub mod cases;
 pub mod client;
 pub mod config;
 pub mod context;

@@ -12,6 +12,7 @@ use tokio::sync::{broadcast, watch};
 use crate::{
     audit::AuditLog,
     ballistics::{Ballistics, BallisticsNode},
+    cases::CasesNode,
     config::{self, ConfigError, NodeConfig},
     context::{Context, ContextInner},
     core::{self, Applied, Capabilities, CoreConfig, CoreHandle, CoreParts, sync::SyncConfig},
@@ -66,6 +67,8 @@ pub struct NodeHandle {
     pub firearms: FirearmsNode,
     /// Ballistic exhibits, digests held, searches and leads.
     pub ballistics: BallisticsNode,
+    /// Cases: the Firearms Recovery Protocol over the two above.
+    pub cases: CasesNode,
 }
 
 impl Deref for NodeHandle {
@@ -142,13 +145,17 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         limits: limits.clone(),
         core: core_handle.clone(),
     });
+    let firearms = FirearmsNode::new(ctx.clone(), Firearms::open(&store, &config)?);
+    let ballistics = BallisticsNode::new(
+        ctx.clone(),
+        Ballistics::open(&store, &config, blobs, ctx.me)?,
+    );
+    let cases = CasesNode::open(&store, ctx.clone(), firearms.clone(), ballistics.clone())?;
     let handle = NodeHandle {
         notices: Arc::new(Notices::default()),
-        firearms: FirearmsNode::new(ctx.clone(), Firearms::open(&store, &config)?),
-        ballistics: BallisticsNode::new(
-            ctx.clone(),
-            Ballistics::open(&store, &config, blobs, ctx.me)?,
-        ),
+        firearms,
+        ballistics,
+        cases,
         ctx,
         net: net.clone(),
         token: token.into(),
@@ -190,6 +197,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         shutdown_rx.clone(),
     )?;
     tasks.push(tokio::spawn(reconcile_records(handle.firearms.clone())));
+    handle.cases.resume();
     let (api_task, api_addr) = serve_api(&config, handle.clone(), shutdown_rx).await?;
     tasks.insert(0, api_task);
     tracing::info!(country = %config.country, bureau = %me, api = %api_addr, "member started");

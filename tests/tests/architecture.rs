@@ -74,6 +74,20 @@ fn the_core_names_no_capability() {
 }
 
 #[test]
+fn no_capability_names_the_investigation_layer_above_it() {
+    for part in ["core", "net", "store", "firearms", "ballistics", "audit"] {
+        for file in rust_files(&workspace().join("node/src").join(part)) {
+            let text = std::fs::read_to_string(&file).expect("read source");
+            assert!(
+                !text.contains("crate::cases"),
+                "{} names crate::cases: cases drive the capabilities, never the other way",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
 fn only_the_store_names_the_storage_backend() {
     let store = workspace().join("node/src/store");
     for file in rust_files(&workspace().join("node/src")) {

@@ -4,6 +4,7 @@
 
 mod audit;
 mod ballistics;
+mod cases;
 mod error;
 mod firearms;
 mod notices;
@@ -47,6 +48,7 @@ pub fn router(node: NodeHandle, options: ApiOptions) -> Router {
         .route("/notices/{id}/cancel", post(notices::cancel))
         .merge(firearms::routes())
         .merge(queries::routes())
+        .merge(cases::routes())
         .merge(ballistics::routes())
         .merge(audit::routes())
         .fallback(no_such_route)

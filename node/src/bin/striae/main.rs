@@ -12,6 +12,7 @@ use striae_node::{
 
 mod audit;
 mod ballistic;
+mod case;
 mod common;
 mod firearm;
 mod notice;
@@ -76,6 +77,13 @@ enum Command {
     Trace {
         #[command(subcommand)]
         action: firearm::TraceAction,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Cases: the Firearms Recovery Protocol for one recovered firearm or its ammunition
+    Case {
+        #[command(subcommand)]
+        action: case::CaseAction,
         #[command(flatten)]
         target: Target,
     },
@@ -180,6 +188,7 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Firearm { action, target } => firearm::firearm(action, &target).await,
         Command::Trace { action, target } => firearm::trace(action, &target).await,
         Command::Query { action, target } => query::query(action, &target).await,
+        Command::Case { action, target } => case::case(action, &target).await,
         Command::Ballistic { action, target } => ballistic::ballistic(action, &target).await,
         Command::X3p { action, target } => ballistic::x3p(action, &target).await,
         Command::Audit { action, target } => audit::audit(action, &target).await,
