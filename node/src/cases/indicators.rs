@@ -247,7 +247,10 @@ mod tests {
         assert_eq!(shared.len(), 1, "{shared:?}");
         assert!(shared[0].contains("FR-1"), "{shared:?}");
         let source = one_source(&this, &sold_by("armeria roma"), &others);
-        assert_eq!(source, vec!["2 firearms of case FR-1 were first sold to \"armeria roma\"".to_string()]);
+        assert_eq!(
+            source,
+            vec!["2 firearms of case FR-1 were first sold to \"armeria roma\"".to_string()]
+        );
         assert!(one_source(&this, &sold_by("someone else"), &others).is_empty());
         assert!(shared_party(&this, &sold_by("someone else"), &others).is_empty());
     }

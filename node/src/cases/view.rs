@@ -74,6 +74,8 @@ pub(crate) struct Findings {
     pub(super) disclosed: Vec<Disclosed>,
     pub(super) made_in: Option<String>,
     pub(super) ballistic_links: Vec<Link>,
+    /// Automatic ballistic leads on the case's exhibits not confirmed (yet): API views.
+    pub(super) open_leads: Vec<Value>,
     /// (role, party) of the disclosed histories: dealers, importers, purchasers.
     pub(super) parties: Vec<(String, String)>,
     pub(super) first_purchaser: Option<String>,
@@ -98,8 +100,44 @@ pub(super) fn findings(node: &CasesNode, case: &Case) -> Findings {
     }
     f.made_in = made_in(node, case);
     f.ballistic_links = links(case);
+    ballistic_leads(node, case, &mut f);
     parties(&mut f, case);
     f
+}
+
+/// Automatic leads (another member's new digest close to one of the case's exhibits, found
+/// without a search): confirmed ones are links like a search's, the others are shown as open.
+fn ballistic_leads(node: &CasesNode, case: &Case, f: &mut Findings) {
+    let b = &node.ballistics;
+    let Ok(leads) = b.ballistics.leads() else {
+        return;
+    };
+    for lead in leads
+        .iter()
+        .filter(|l| case.exhibits.contains(&l.local_exhibit))
+    {
+        let known = f
+            .ballistic_links
+            .iter()
+            .any(|l| l.exhibit == lead.local_exhibit && l.other == lead.exhibit_ref);
+        if known {
+            continue;
+        }
+        let view = lead.to_json(b);
+        if lead.confirmation == "confirmed" {
+            f.ballistic_links.push(Link {
+                exhibit: lead.local_exhibit.clone(),
+                other: lead.exhibit_ref.clone(),
+                country: text(&view["country"]),
+                bureau_id: lead.bureau_id.to_string(),
+                own: lead.bureau_id == node.me,
+                score: view.get("cmc_count").cloned().unwrap_or(Value::Null),
+                search_id: lead.id(),
+            });
+        } else {
+            f.open_leads.push(view);
+        }
+    }
 }
 
 fn from_trace(trace: &Value, id: &str) -> Vec<Disclosed> {
@@ -465,6 +503,15 @@ pub(super) fn leads(node: &CasesNode, case: &Case, f: &Findings) -> Vec<Value> {
                 d.status, d.history.len()),
             "record_ref": d.record_ref, "answered_at": d.answered_at,
             "signature_valid": d.signature_valid}),
+        );
+    }
+    for l in &f.open_leads {
+        out.push(
+            json!({"kind": "ballistic_lead", "country": l["country"], "bureau_id": l["bureau_id"],
+            "summary": format!("{}'s exhibit {} resembles exhibit {} (screening {}); {}",
+                text(&l["country"]), text(&l["exhibit_ref"]), text(&l["local_exhibit"]),
+                l["screen_score"], text(&l["confirmation"]).replace('_', " ")),
+            "lead_id": l["id"]}),
         );
     }
     for l in &f.ballistic_links {

@@ -19,6 +19,7 @@ use striae_protocol::{
 use striae_tests::TestNet;
 
 mod ballistics;
+mod cases;
 mod crash;
 mod firearms;
 mod flush;
@@ -57,6 +58,12 @@ enum Scenario {
         #[arg(long, default_value_t = 1_000)]
         writes: usize,
     },
+    /// Five members; time from opening a case to all its automatic steps done (a firearm
+    /// stolen at another member, traced, and a cartridge case confirmed there)
+    Case {
+        #[arg(long, default_value_t = 30)]
+        cases: usize,
+    },
     #[command(flatten)]
     Firearms(firearms::Scenario),
     #[command(flatten)]
@@ -88,6 +95,7 @@ fn main() -> Result<()> {
             } => propagation(nodes, notices, dials, seed).await,
             Scenario::Catchup { entries } => catchup(entries).await,
             Scenario::Flush { writes } => flush::run(writes),
+            Scenario::Case { cases } => cases::run(cases).await,
             Scenario::Firearms(scenario) => firearms::run(scenario).await,
             Scenario::Ballistics(scenario) => ballistics::run(scenario).await,
             Scenario::Crash(options) => crash::run(options).await,
