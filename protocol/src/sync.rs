@@ -7,6 +7,7 @@ use crate::{
     codec::{self, CodecError, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES},
     heads::SignedHeads,
     identity::BureauId,
+    operation::OperationDelivery,
     signed::SignedMessage,
 };
 
@@ -45,6 +46,10 @@ pub enum SyncRequest {
     SharedDigests(SignedMessage),
     /// A signed `ballistic::PictureRequest`; answered with `SyncResponse::Picture`.
     Picture(SignedMessage),
+    /// A joint operation's message to one of its participants (the invitation, a join or a
+    /// seizure record, with the coordinator's signed operation); answered with
+    /// `SyncResponse::Received` once kept.
+    Operation(OperationDelivery),
 }
 
 /// The answer to a `SyncRequest`.

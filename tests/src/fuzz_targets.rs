@@ -32,6 +32,7 @@ use striae_protocol::{
     codec::{self, MAX_ENTRY_BYTES, MAX_REQUEST_BYTES},
     feed::{UnverifiedEntry, VerifiedEntry, verify_batch},
     heads::{Heads, MAX_HEADS_BYTES, MAX_ORIGINS},
+    operation::{Delivered, Operation, OperationJoin, Seizure},
     signed::SignedKind,
     trace::{TraceRequest, TraceResponse},
 };
@@ -195,6 +196,14 @@ fn check_request(request: &SyncRequest) {
         SyncRequest::BulletConfirm(message) => open_checked::<BulletConfirmRequest>(message),
         SyncRequest::SharedDigests(message) => open_checked::<SharedDigests>(message),
         SyncRequest::Picture(message) => open_checked::<PictureRequest>(message),
+        SyncRequest::Operation(delivery) => {
+            open_checked::<Operation>(&delivery.operation);
+            match &delivery.delivered {
+                Delivered::Invite => {}
+                Delivered::Join(message) => open_checked::<OperationJoin>(message),
+                Delivered::Seizure(message) => open_checked::<Seizure>(message),
+            }
+        }
     }
 }
 
@@ -316,6 +325,24 @@ impl CheckedKind for PictureResponse {
 }
 
 impl CheckedKind for SharedDigests {
+    fn check_content(&self) {
+        let _ = self.check();
+    }
+}
+
+impl CheckedKind for Operation {
+    fn check_content(&self) {
+        let _ = self.check();
+    }
+}
+
+impl CheckedKind for OperationJoin {
+    fn check_content(&self) {
+        let _ = self.check();
+    }
+}
+
+impl CheckedKind for Seizure {
     fn check_content(&self) {
         let _ = self.check();
     }

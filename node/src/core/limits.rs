@@ -22,6 +22,9 @@ pub enum RequestKind {
     ConfirmExhibit,
     /// Messages of digests shared with a sharing list (each kept on disk).
     SharedDigests,
+    /// Joint operation messages (invitations, joins, seizure records; each signature-checked
+    /// twice and kept on disk).
+    Operation,
 }
 
 impl RequestKind {
@@ -33,12 +36,14 @@ impl RequestKind {
             RequestKind::Trace => "trace",
             RequestKind::ConfirmExhibit => "confirm_exhibit",
             RequestKind::SharedDigests => "shared_digests",
+            RequestKind::Operation => "operation",
         }
     }
 
     /// (tokens per second, burst) per member. An honest member stays far below: heads go
     /// out every few seconds plus a debounced receipt per change; a catch-up of a million
-    /// entries reads about 300 MB; a search confirms a few exhibits per holder.
+    /// entries reads about 300 MB; a search confirms a few exhibits per holder; an operation
+    /// records a few seizures a day per participant.
     fn budget(self) -> (f64, f64) {
         match self {
             RequestKind::Heads => (20.0, 200.0),
@@ -46,6 +51,8 @@ impl RequestKind {
             RequestKind::Trace => (10.0, 500.0),
             RequestKind::ConfirmExhibit => (2.0, 256.0),
             RequestKind::SharedDigests => (10.0, 1_000.0),
+            // An outbox drains 256 messages per pass to a member that comes back.
+            RequestKind::Operation => (10.0, 1_000.0),
         }
     }
 }

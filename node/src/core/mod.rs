@@ -595,6 +595,7 @@ impl Core {
                 (RequestKind::ConfirmExhibit, 1.0)
             }
             SyncRequest::SharedDigests(_) => (RequestKind::SharedDigests, 1.0),
+            SyncRequest::Operation(_) => (RequestKind::Operation, 1.0),
         };
         (!self.limits.allow(from, kind, cost)).then_some(kind)
     }
