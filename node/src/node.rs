@@ -19,6 +19,7 @@ use crate::{
     metrics::Metrics,
     net::{self, NetConfig, NetError, NetHandle, fast_path::FastPath},
     notices::Notices,
+    operations::{Operations, OperationsNode},
     store::{Store, StoreError},
 };
 
@@ -66,6 +67,8 @@ pub struct NodeHandle {
     pub firearms: FirearmsNode,
     /// Ballistic exhibits, digests held, searches and leads.
     pub ballistics: BallisticsNode,
+    /// Joint operations this node takes part in.
+    pub operations: OperationsNode,
 }
 
 impl Deref for NodeHandle {
@@ -149,6 +152,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             ctx.clone(),
             Ballistics::open(&store, &config, blobs, ctx.me)?,
         ),
+        operations: OperationsNode::new(ctx.clone(), Operations::open(&store)?),
         ctx,
         net: net.clone(),
         token: token.into(),
@@ -158,6 +162,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         handle.notices.clone(),
         Arc::new(handle.firearms.clone()),
         Arc::new(handle.ballistics.clone()),
+        Arc::new(handle.operations.clone()),
         Arc::new(crate::audit::AuditAnchoring::new(handle.ctx.clone())),
     ]);
     let (shutdown, shutdown_rx) = watch::channel(false);

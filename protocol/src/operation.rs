@@ -370,33 +370,45 @@ pub struct Seizure {
 impl Seizure {
     /// Checks its bounds; names the offending field.
     pub fn check(&self) -> Result<(), OperationError> {
-        if !is_calendar_date(&self.date) {
-            return Err(OperationError::new(
-                "date",
-                "is not a date YYYY-MM-DD (e.g. 2026-03-14)",
-            ));
-        }
-        check_text("place", &self.place, MAX_PLACE_CHARS, false, false)?;
-        if self.items.is_empty() || self.items.len() > MAX_SEIZURE_ITEMS {
-            return Err(OperationError::new(
-                "items",
-                format!("list 1 to {MAX_SEIZURE_ITEMS} items"),
-            ));
-        }
-        for (i, item) in self.items.iter().enumerate() {
-            check_item(i, item)?;
-        }
-        if self.arrests > MAX_ARRESTS {
-            return Err(OperationError::new(
-                "arrests",
-                format!("must be at most {MAX_ARRESTS}"),
-            ));
-        }
+        check_seizure_fields(&self.date, &self.place, &self.items, self.arrests)?;
         if self.recorded_at_ms > MAX_TIME_MS {
             return Err(OperationError::new("recorded_at", "is after the year 9999"));
         }
         Ok(())
     }
+}
+
+/// Checks what a participant writes in a seizure record (the API checks a request with it
+/// before it looks the operation up); names the offending field.
+pub fn check_seizure_fields(
+    date: &str,
+    place: &str,
+    items: &[SeizedItem],
+    arrests: u32,
+) -> Result<(), OperationError> {
+    if !is_calendar_date(date) {
+        return Err(OperationError::new(
+            "date",
+            "is not a date YYYY-MM-DD (e.g. 2026-03-14)",
+        ));
+    }
+    check_text("place", place, MAX_PLACE_CHARS, false, false)?;
+    if items.is_empty() || items.len() > MAX_SEIZURE_ITEMS {
+        return Err(OperationError::new(
+            "items",
+            format!("list 1 to {MAX_SEIZURE_ITEMS} items"),
+        ));
+    }
+    for (i, item) in items.iter().enumerate() {
+        check_item(i, item)?;
+    }
+    if arrests > MAX_ARRESTS {
+        return Err(OperationError::new(
+            "arrests",
+            format!("must be at most {MAX_ARRESTS}"),
+        ));
+    }
+    Ok(())
 }
 
 fn check_item(i: usize, item: &SeizedItem) -> Result<(), OperationError> {
