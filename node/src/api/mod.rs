@@ -7,6 +7,7 @@ mod ballistics;
 mod error;
 mod firearms;
 mod notices;
+mod operations;
 mod status;
 
 use std::net::SocketAddr;
@@ -46,6 +47,7 @@ pub fn router(node: NodeHandle, options: ApiOptions) -> Router {
         .route("/notices/{id}/cancel", post(notices::cancel))
         .merge(firearms::routes())
         .merge(ballistics::routes())
+        .merge(operations::routes())
         .merge(audit::routes())
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
