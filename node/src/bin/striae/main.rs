@@ -15,6 +15,7 @@ mod ballistic;
 mod common;
 mod firearm;
 mod notice;
+mod operation;
 
 use common::{Target, client, print, s};
 use notice::NoticeAction;
@@ -89,6 +90,13 @@ enum Command {
     X3p {
         #[command(subcommand)]
         action: ballistic::X3pAction,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Joint operations: create, join, record seizures, report
+    Operation {
+        #[command(subcommand)]
+        action: operation::OperationAction,
         #[command(flatten)]
         target: Target,
     },
@@ -173,6 +181,7 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Trace { action, target } => firearm::trace(action, &target).await,
         Command::Ballistic { action, target } => ballistic::ballistic(action, &target).await,
         Command::X3p { action, target } => ballistic::x3p(action, &target).await,
+        Command::Operation { action, target } => operation::operation(action, &target).await,
         Command::Audit { action, target } => audit::audit(action, &target).await,
     }
 }
