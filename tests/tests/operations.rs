@@ -345,6 +345,10 @@ async fn not_a_participant_learns_nothing(net: &TestNet, id: &str) {
         .collect();
     assert_eq!(about.len(), 1, "{about:?}");
     assert!(about[0]["details"]["refused"].is_string(), "{about:?}");
+    assert!(
+        !about[0].to_string().contains("TRIGGER"),
+        "the refused operation's content was logged: {about:?}"
+    );
     assert_eq!(
         net.node(FR)
             .handle

@@ -2,8 +2,9 @@
 //! naming both this node and the sender as participants, every one of them on the roster)
 //! with the invitation, a join or a seizure record signed by the sender. Anything else is
 //! refused and nothing of it is kept, so a member outside an operation holds none of it even
-//! if a participant sends it. Every message, kept or refused, is written to the audit log,
-//! and a message is answered `Received` only once it and its record are on disk.
+//! if a participant sends it. Every message is written to the audit log (a refused one only
+//! as its operation id, sender and why), and a message is answered `Received` only once it
+//! and its record are on disk.
 
 use serde_json::json;
 use striae_protocol::{
@@ -62,8 +63,13 @@ pub(super) async fn on_delivery(
     delivery: OperationDelivery,
 ) -> SyncResponse {
     let outcome = accept(node, from, &delivery);
-    let (action, subject, mut details) = describe(&delivery);
-    details["refused"] = json!(outcome.as_ref().err().map(ToString::to_string));
+    let (action, subject, details) = describe(&delivery);
+    // A refused message leaves no trace of its content here, only that it came and why it
+    // was refused: a member outside an operation keeps nothing of it, not even in its log.
+    let details = match &outcome {
+        Ok(()) => details,
+        Err(e) => json!({ "refused": e.to_string() }),
+    };
     let recorded = node.audit.record(Event {
         direction: Direction::In,
         action,
