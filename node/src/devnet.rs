@@ -197,12 +197,15 @@ pub async fn start_all(lines: &[MemberLine]) -> Result<Vec<RunningNode>, NodeErr
 }
 
 /// Seeds every member with example data: firearm records and ballistic exhibits, so that the
-/// README can walk a newcomer through a check, a trace and a cross-border match.
+/// README can walk a newcomer through a check, a trace and a cross-border match, and (in the
+/// background) a joint operation among the first three members.
 pub async fn seed_examples(nodes: &[RunningNode]) -> Result<(), NodeError> {
     for (index, node) in nodes.iter().enumerate() {
         crate::firearms::seed_devnet(&node.handle.firearms, index, nodes.len()).await?;
         crate::ballistics::seed_devnet(&node.handle.ballistics, index, nodes.len()).await?;
     }
+    let operations: Vec<_> = nodes.iter().map(|n| n.handle.operations.clone()).collect();
+    crate::operations::seed_devnet(&operations);
     Ok(())
 }
 

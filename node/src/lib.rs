@@ -1,5 +1,5 @@
 //! The striae member node: configuration, storage, replication, networking, the capabilities
-//! (notices, firearms, ballistics, the audit log), the HTTP API, the CLI client and the in-process demonstration network.
+//! (notices, firearms, ballistics, joint operations, the audit log), the HTTP API, the CLI client and the in-process demonstration network.
 
 pub mod api;
 pub mod audit;
@@ -15,4 +15,5 @@ pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod notices;
+pub mod operations;
 pub mod store;

@@ -20,6 +20,7 @@ use crate::{
     metrics::Metrics,
     net::{self, NetConfig, NetError, NetHandle, fast_path::FastPath},
     notices::Notices,
+    operations::{Operations, OperationsNode},
     store::{Store, StoreError},
 };
 
@@ -69,6 +70,8 @@ pub struct NodeHandle {
     pub ballistics: BallisticsNode,
     /// Cases: the Firearms Recovery Protocol over the two above.
     pub cases: CasesNode,
+    /// Joint operations this node takes part in.
+    pub operations: OperationsNode,
 }
 
 impl Deref for NodeHandle {
@@ -156,6 +159,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         firearms,
         ballistics,
         cases,
+        operations: OperationsNode::new(ctx.clone(), Operations::open(&store)?),
         ctx,
         net: net.clone(),
         token: token.into(),
@@ -165,6 +169,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         handle.notices.clone(),
         Arc::new(handle.firearms.clone()),
         Arc::new(handle.ballistics.clone()),
+        Arc::new(handle.operations.clone()),
         Arc::new(crate::audit::AuditAnchoring::new(handle.ctx.clone())),
     ]);
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -1,6 +1,6 @@
 //! Wire and domain types of striae: the one canonical encoding, bureau identities, signed
 //! hash-chained feed entries, notices, firearm digests, ballistic digests, signed heads
-//! (receipts), signed traces and confirmations, and the sync messages.
+//! (receipts), signed traces and confirmations, joint operations, and the sync messages.
 //!
 //! This crate does no I/O and has no async code. Everything that crosses a border or reaches
 //! disk as a signed object is defined here, so that one place decides how bytes look.
@@ -17,6 +17,7 @@ pub mod heads;
 pub mod identity;
 pub mod notice;
 pub mod query;
+pub mod operation;
 pub mod signed;
 pub mod sync;
 pub mod time;

@@ -7,6 +7,7 @@ use crate::{
     codec::{self, CodecError, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES},
     heads::SignedHeads,
     identity::BureauId,
+    operation::OperationDelivery,
     signed::SignedMessage,
 };
 
@@ -50,6 +51,10 @@ pub enum SyncRequest {
     /// A signed `query::QueryResponse` delivered after a review (the first answer said
     /// pending review); answered with `SyncResponse::Received`.
     QueryAnswer(SignedMessage),
+    /// A joint operation's message to one of its participants (the invitation, a join or a
+    /// seizure record, with the coordinator's signed operation); answered with
+    /// `SyncResponse::Received` once kept.
+    Operation(OperationDelivery),
 }
 
 /// The answer to a `SyncRequest`.

@@ -4,8 +4,13 @@
 use proptest::prelude::*;
 use striae_protocol::{
     Body, Entry, EntryId, Head, Heads, NetworkId, NoticeContent, NoticeId, NoticeKind, NoticeOp,
-    Signer, SyncRequest,
+    SignedMessage, Signer, SyncRequest,
     feed::{ENTRY_VERSION, UnverifiedEntry},
+    firearm::RecordRef,
+    operation::{
+        Delivered, ItemCategory, Operation, OperationDelivery, OperationId, Participant,
+        SeizedItem, Seizure,
+    },
 };
 
 fn golden_entry(signer: &Signer) -> Entry {
@@ -24,6 +29,7 @@ fn golden_entry(signer: &Signer) -> Entry {
 
 const GOLDEN_ENTRY_WIRE: &str = include_str!("golden/entry_wire.hex");
 const GOLDEN_PULL: &str = include_str!("golden/pull_request.hex");
+const GOLDEN_OPERATION_SEIZURE: &str = include_str!("golden/operation_seizure.hex");
 
 #[test]
 fn entry_encoding_and_signature_match_the_golden_vector() {
@@ -56,6 +62,82 @@ fn sync_request_encoding_matches_the_golden_vector() {
         SyncRequest::decode(&request.encode().unwrap()).unwrap(),
         request
     );
+}
+
+/// A seizure record as one participant sends it to another: the coordinator's signed
+/// operation and the author's signed seizure, inside a sync request.
+fn golden_operation_delivery() -> SyncRequest {
+    let net = NetworkId::from_name("golden");
+    let coordinator = Signer::from_seed([42; 32]);
+    let author = Signer::from_seed([43; 32]);
+    let salt = [0x33; 16];
+    let id = OperationId::derive(&coordinator.bureau(), &salt);
+    let op = Operation {
+        id,
+        salt,
+        coordinator: coordinator.bureau(),
+        version: 1,
+        issued_at_ms: 1_767_225_600_000,
+        name: "TRIGGER Golden".into(),
+        description: "Arms trafficking".into(),
+        participants: vec![
+            Participant {
+                bureau: coordinator.bureau(),
+                country: "FR".into(),
+            },
+            Participant {
+                bureau: author.bureau(),
+                country: "DE".into(),
+            },
+        ],
+        starts_at_ms: 1_767_225_600_000,
+        ends_at_ms: 1_768_435_200_000,
+    };
+    let seizure = Seizure {
+        operation: id,
+        seizure_id: [0x44; 16],
+        author: author.bureau(),
+        recorded_at_ms: 1_767_312_000_000,
+        date: "2026-01-02".into(),
+        place: "Kehl".into(),
+        items: vec![SeizedItem {
+            category: ItemCategory::Firearm,
+            count: 2,
+            description: "pistols".into(),
+            firearm_ref: Some(RecordRef([0x55; 16])),
+        }],
+        arrests: 1,
+    };
+    SyncRequest::Operation(OperationDelivery {
+        operation: SignedMessage::sign(&op, &coordinator, &net).expect("signs"),
+        delivered: Delivered::Seizure(SignedMessage::sign(&seizure, &author, &net).expect("signs")),
+    })
+}
+
+#[test]
+fn operation_delivery_encoding_and_signatures_match_the_golden_vector() {
+    let request = golden_operation_delivery();
+    let bytes = request.encode().unwrap();
+    assert_eq!(
+        hex::encode(&bytes),
+        GOLDEN_OPERATION_SEIZURE.trim(),
+        "the encoding of operation messages changed: members of different versions would \
+         refuse each other's seizures"
+    );
+    let SyncRequest::Operation(delivery) = SyncRequest::decode(&bytes).unwrap() else {
+        panic!("not an operation delivery");
+    };
+    let net = NetworkId::from_name("golden");
+    let op: Operation = delivery.operation.open(&net).unwrap();
+    assert_eq!(op.check(), Ok(()));
+    let Delivered::Seizure(signed) = delivery.delivered else {
+        panic!("not a seizure");
+    };
+    let seizure: Seizure = signed
+        .open_from(&net, &Signer::from_seed([43; 32]).bureau())
+        .unwrap();
+    assert_eq!(seizure.check(), Ok(()));
+    assert!(op.is_participant(&seizure.author));
 }
 
 fn kind() -> impl Strategy<Value = NoticeKind> {

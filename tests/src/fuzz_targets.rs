@@ -33,6 +33,7 @@ use striae_protocol::{
     feed::{UnverifiedEntry, VerifiedEntry, verify_batch},
     heads::{Heads, MAX_HEADS_BYTES, MAX_ORIGINS},
     query::{QueryRequest, QueryResponse},
+    operation::{Delivered, Operation, OperationJoin, Seizure},
     signed::SignedKind,
     trace::{TraceRequest, TraceResponse},
 };
@@ -198,6 +199,14 @@ fn check_request(request: &SyncRequest) {
         SyncRequest::Picture(message) => open_checked::<PictureRequest>(message),
         SyncRequest::Query(message) => open_checked::<QueryRequest>(message),
         SyncRequest::QueryAnswer(message) => open_checked::<QueryResponse>(message),
+        SyncRequest::Operation(delivery) => {
+            open_checked::<Operation>(&delivery.operation);
+            match &delivery.delivered {
+                Delivered::Invite => {}
+                Delivered::Join(message) => open_checked::<OperationJoin>(message),
+                Delivered::Seizure(message) => open_checked::<Seizure>(message),
+            }
+        }
     }
 }
 
@@ -336,6 +345,24 @@ impl CheckedKind for PictureResponse {
 }
 
 impl CheckedKind for SharedDigests {
+    fn check_content(&self) {
+        let _ = self.check();
+    }
+}
+
+impl CheckedKind for Operation {
+    fn check_content(&self) {
+        let _ = self.check();
+    }
+}
+
+impl CheckedKind for OperationJoin {
+    fn check_content(&self) {
+        let _ = self.check();
+    }
+}
+
+impl CheckedKind for Seizure {
     fn check_content(&self) {
         let _ = self.check();
     }

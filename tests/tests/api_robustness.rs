@@ -87,6 +87,14 @@ const REFERENCE_FIELDS: &[&str] = &[
 const TRACE_FIELDS: &[&str] = &[
     "make", "serial", "model", "caliber", "case_ref", "reason", "to",
 ];
+const OPERATION_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "participants",
+    "starts_at",
+    "ends_at",
+];
+const SEIZURE_FIELDS: &[&str] = &["date", "place", "items", "arrests"];
 const LIMIT: (&str, Param) = ("limit", Param::Int);
 
 /// Every route the API serves.
@@ -250,6 +258,43 @@ fn routes() -> Vec<Route> {
             NoId,
         ),
         r(Method::GET, "/v1/audit/verify", &[], None, NoId),
+        r(
+            Method::POST,
+            "/v1/operations",
+            &[],
+            Json(OPERATION_FIELDS),
+            NoId,
+        ),
+        r(
+            Method::GET,
+            "/v1/operations",
+            &[("after", Param::Id), LIMIT],
+            None,
+            NoId,
+        ),
+        r(Method::GET, "/v1/operations/{id}", &[], None, Unknown),
+        r(Method::POST, "/v1/operations/{id}/join", &[], None, Unknown),
+        r(
+            Method::POST,
+            "/v1/operations/{id}/seizures",
+            &[],
+            Json(SEIZURE_FIELDS),
+            Unknown,
+        ),
+        r(
+            Method::GET,
+            "/v1/operations/{id}/seizures",
+            &[("after", Param::Id), LIMIT],
+            None,
+            Unknown,
+        ),
+        r(
+            Method::GET,
+            "/v1/operations/{id}/report",
+            &[],
+            None,
+            Unknown,
+        ),
     ]
 }
 
@@ -268,6 +313,13 @@ fn base_body(path: &str) -> Value {
             "make": "Glock", "serial": "A1", "case_ref": "C1", "reason": "R", "to": ["DE"],
         }),
         "/v1/notices/{id}/cancel" => json!({"reason": "r"}),
+        "/v1/operations" => json!({
+            "name": "TRIGGER", "participants": ["DE"],
+            "starts_at": "2026-01-01", "ends_at": "2026-02-01",
+        }),
+        "/v1/operations/{id}/seizures" => json!({
+            "date": "2026-01-02", "items": [{"category": "drugs", "count": 1}],
+        }),
         _ => json!({"note": "n"}),
     }
 }

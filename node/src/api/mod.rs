@@ -9,6 +9,7 @@ mod error;
 mod firearms;
 mod notices;
 mod queries;
+mod operations;
 mod status;
 
 use std::net::SocketAddr;
@@ -50,6 +51,7 @@ pub fn router(node: NodeHandle, options: ApiOptions) -> Router {
         .merge(queries::routes())
         .merge(cases::routes())
         .merge(ballistics::routes())
+        .merge(operations::routes())
         .merge(audit::routes())
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)

@@ -25,6 +25,9 @@ pub enum RequestKind {
     /// Serial-pattern queries and their reviewed answers (each a scan of the holder's
     /// records, kept on disk).
     Query,
+    /// Joint operation messages (invitations, joins, seizure records; each signature-checked
+    /// twice and kept on disk).
+    Operation,
 }
 
 impl RequestKind {
@@ -37,12 +40,14 @@ impl RequestKind {
             RequestKind::ConfirmExhibit => "confirm_exhibit",
             RequestKind::SharedDigests => "shared_digests",
             RequestKind::Query => "query",
+            RequestKind::Operation => "operation",
         }
     }
 
     /// (tokens per second, burst) per member. An honest member stays far below: heads go
     /// out every few seconds plus a debounced receipt per change; a catch-up of a million
-    /// entries reads about 300 MB; a search confirms a few exhibits per holder.
+    /// entries reads about 300 MB; a search confirms a few exhibits per holder; an operation
+    /// records a few seizures a day per participant.
     fn budget(self) -> (f64, f64) {
         match self {
             RequestKind::Heads => (20.0, 200.0),
@@ -51,6 +56,8 @@ impl RequestKind {
             RequestKind::ConfirmExhibit => (2.0, 256.0),
             RequestKind::SharedDigests => (10.0, 1_000.0),
             RequestKind::Query => (5.0, 200.0),
+            // An outbox drains 256 messages per pass to a member that comes back.
+            RequestKind::Operation => (10.0, 1_000.0),
         }
     }
 }

@@ -597,6 +597,7 @@ impl Core {
             SyncRequest::SharedDigests(_) => (RequestKind::SharedDigests, 1.0),
             // Flood protection only; the holder's own policy limit answers `rate_limited`.
             SyncRequest::Query(_) | SyncRequest::QueryAnswer(_) => (RequestKind::Query, 1.0),
+            SyncRequest::Operation(_) => (RequestKind::Operation, 1.0),
         };
         (!self.limits.allow(from, kind, cost)).then_some(kind)
     }

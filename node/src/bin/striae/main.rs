@@ -17,6 +17,7 @@ mod common;
 mod firearm;
 mod notice;
 mod query;
+mod operation;
 
 use common::{Target, client, print, s};
 use notice::NoticeAction;
@@ -108,6 +109,13 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Joint operations: create, join, record seizures, report
+    Operation {
+        #[command(subcommand)]
+        action: operation::OperationAction,
+        #[command(flatten)]
+        target: Target,
+    },
     /// The signed, hash-chained audit log of everything that crossed a border
     Audit {
         #[command(subcommand)]
@@ -191,6 +199,7 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Case { action, target } => case::case(action, &target).await,
         Command::Ballistic { action, target } => ballistic::ballistic(action, &target).await,
         Command::X3p { action, target } => ballistic::x3p(action, &target).await,
+        Command::Operation { action, target } => operation::operation(action, &target).await,
         Command::Audit { action, target } => audit::audit(action, &target).await,
     }
 }

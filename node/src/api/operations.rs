@@ -1,0 +1,395 @@
+//! `/v1/operations`: joint operations. Create one (this node coordinates it), list and show
+//! the ones this node coordinates or was invited to, join, record seizures, list them and
+//! report on them. An operation this node does not take part in is unknown here: every
+//! route answers 404 for it exactly as for an id that names nothing.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use striae_protocol::{
+    BureauId,
+    firearm::RecordRef,
+    operation::{
+        ItemCategory, MAX_ARRESTS, MAX_ITEM_COUNT, OperationId, SeizedItem, check_seizure_fields,
+        is_calendar_date,
+    },
+};
+
+use super::{
+    ApiError, ApiJson,
+    error::{ApiQuery, NoQuery, PathId},
+};
+use crate::{
+    node::NodeHandle,
+    operations::{self, HeldOperation, NewOperation, NewSeizure, OperationsError, SeizureCursor},
+};
+
+/// Most operations or seizure records one page lists.
+const MAX_PAGE: usize = 500;
+/// Default page size.
+const DEFAULT_PAGE: usize = 100;
+
+/// The operation routes.
+pub(super) fn routes() -> Router<NodeHandle> {
+    Router::new()
+        .route("/operations", post(create).get(list))
+        .route("/operations/{id}", get(show))
+        .route("/operations/{id}/join", post(join))
+        .route("/operations/{id}/seizures", post(seize).get(seizures))
+        .route("/operations/{id}/report", get(report))
+}
+
+impl From<OperationsError> for ApiError {
+    fn from(e: OperationsError) -> Self {
+        match e {
+            OperationsError::Field { field, message } => ApiError::field(field, message),
+            OperationsError::NotFound(m) => ApiError::not_found(m),
+            OperationsError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            e @ OperationsError::OutboxFull(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "outbox_full",
+                e.to_string(),
+            ),
+            e @ (OperationsError::Sign { .. } | OperationsError::Store(_)) => ApiError::internal(e),
+        }
+    }
+}
+
+/// Body of `POST /v1/operations`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateRequest {
+    name: String,
+    #[serde(default)]
+    description: String,
+    participants: Vec<String>,
+    starts_at: String,
+    ends_at: String,
+}
+
+/// Body of `POST /v1/operations/{id}/seizures`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SeizureRequest {
+    date: String,
+    place: Option<String>,
+    items: Vec<ItemRequest>,
+    arrests: Option<u64>,
+}
+
+/// One line of a seizure.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ItemRequest {
+    category: String,
+    count: u64,
+    description: Option<String>,
+    firearm_id: Option<String>,
+}
+
+/// Paging of the lists.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Page {
+    /// List what comes after this (the `next` of the page before).
+    after: Option<String>,
+    /// Most entries (default 100, at most 500).
+    limit: Option<usize>,
+}
+
+fn limit_of(page: &Page) -> Result<usize, ApiError> {
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::field("limit", format!("must be 1 to {MAX_PAGE}")));
+    }
+    Ok(limit)
+}
+
+fn parse_id(text: &str) -> Result<OperationId, ApiError> {
+    OperationId::from_hex(text)
+        .ok_or_else(|| ApiError::field("id", "an operation id is 32 hexadecimal characters"))
+}
+
+/// The operation, if this node takes part in it: 404 otherwise, whether the id names an
+/// operation elsewhere or nothing at all.
+fn load(node: &NodeHandle, id: &OperationId) -> Result<HeldOperation, ApiError> {
+    node.operations
+        .operations
+        .get(id)?
+        .ok_or_else(|| ApiError::not_found(format!("no operation {id} at this node")))
+}
+
+/// An RFC 3339 time, or a date (the start of that day, or its last millisecond for an end),
+/// in ms since the epoch.
+fn parse_time(field: &str, text: &str, end_of_day: bool) -> Result<u64, ApiError> {
+    let full = match (is_calendar_date(text), end_of_day) {
+        (true, false) => format!("{text}T00:00:00Z"),
+        (true, true) => format!("{text}T23:59:59.999Z"),
+        (false, _) => text.to_string(),
+    };
+    let t = humantime::parse_rfc3339_weak(&full).map_err(|e| {
+        ApiError::field(
+            field,
+            format!(
+                "not an RFC 3339 time or a date ({e}), e.g. 2026-03-01T06:00:00Z or 2026-03-01"
+            ),
+        )
+    })?;
+    let ms = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| ApiError::field(field, "is before 1970"))?
+        .as_millis();
+    u64::try_from(ms).map_err(|_| ApiError::field(field, "is too far ahead"))
+}
+
+/// The members named by country code, this node left out; an unknown or repeated code is
+/// refused naming `participants`.
+fn invited(node: &NodeHandle, codes: &[String]) -> Result<Vec<BureauId>, ApiError> {
+    let mut out = Vec::new();
+    for code in codes {
+        let Some(member) = node.roster.by_country(code.trim()) else {
+            let mut known: Vec<&str> = node
+                .roster
+                .members
+                .values()
+                .map(|m| m.country.as_str())
+                .collect();
+            known.sort_unstable();
+            let shown: String = code.chars().take(16).collect();
+            return Err(ApiError::field(
+                "participants",
+                format!(
+                    "{shown:?} is not a member of this network (members: {})",
+                    known.join(", ")
+                ),
+            ));
+        };
+        if out.contains(&member.bureau) {
+            return Err(ApiError::field(
+                "participants",
+                format!("{} is named twice", member.country),
+            ));
+        }
+        if member.bureau != node.me {
+            out.push(member.bureau);
+        }
+    }
+    if out.is_empty() {
+        return Err(ApiError::field(
+            "participants",
+            "name at least one other member by country code, e.g. [\"DE\", \"ES\"]",
+        ));
+    }
+    Ok(out)
+}
+
+/// `POST /v1/operations`.
+async fn create(
+    State(node): State<NodeHandle>,
+    _: NoQuery,
+    ApiJson(req): ApiJson<CreateRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let starts_at_ms = parse_time("starts_at", &req.starts_at, false)?;
+    let ends_at_ms = parse_time("ends_at", &req.ends_at, true)?;
+    let new = NewOperation {
+        invited: invited(&node, &req.participants)?,
+        name: req.name,
+        description: req.description,
+        starts_at_ms,
+        ends_at_ms,
+    };
+    let held = operations::create(&node.operations, new).await?;
+    let view = operations::operation_view(&node.operations, &held)?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// `GET /v1/operations`.
+async fn list(
+    State(node): State<NodeHandle>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = limit_of(&page)?;
+    let after = page
+        .after
+        .as_deref()
+        .map(|a| {
+            OperationId::from_hex(a).ok_or_else(|| {
+                ApiError::field("after", "an operation id is 32 hexadecimal characters")
+            })
+        })
+        .transpose()?;
+    let held = node.operations.operations.list(after, limit)?;
+    let next = (held.len() == limit)
+        .then(|| held.last().map(|h| h.op.id.to_hex()))
+        .flatten();
+    let views = held
+        .iter()
+        .map(|h| operations::summary_view(&node.operations, h))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({"operations": views, "next": next})))
+}
+
+/// `GET /v1/operations/{id}`.
+async fn show(
+    State(node): State<NodeHandle>,
+    PathId(id): PathId,
+    _: NoQuery,
+) -> Result<Json<Value>, ApiError> {
+    let held = load(&node, &parse_id(&id)?)?;
+    Ok(Json(operations::operation_view(&node.operations, &held)?))
+}
+
+/// `POST /v1/operations/{id}/join`: idempotent (joining again, or the coordinator joining,
+/// answers the operation as it is).
+async fn join(
+    State(node): State<NodeHandle>,
+    PathId(id): PathId,
+    _: NoQuery,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    operations::join(&node.operations, &id).await?;
+    let held = load(&node, &id)?;
+    Ok(Json(operations::operation_view(&node.operations, &held)?))
+}
+
+/// The request's items, each field checked and named (`items[1].category`).
+fn items_of(node: &NodeHandle, items: Vec<ItemRequest>) -> Result<Vec<SeizedItem>, ApiError> {
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let category = ItemCategory::parse(item.category.trim()).ok_or_else(|| {
+            let names: Vec<&str> = ItemCategory::ALL.iter().map(|c| c.as_str()).collect();
+            ApiError::field(
+                format!("items[{i}].category"),
+                format!("must be one of {}", names.join(", ")),
+            )
+        })?;
+        let count = u32::try_from(item.count)
+            .ok()
+            .filter(|c| (1..=MAX_ITEM_COUNT).contains(c))
+            .ok_or_else(|| {
+                ApiError::field(
+                    format!("items[{i}].count"),
+                    format!("must be 1 to {MAX_ITEM_COUNT}"),
+                )
+            })?;
+        let firearm_ref = item
+            .firearm_id
+            .map(|text| firearm_record(node, i, &text))
+            .transpose()?;
+        out.push(SeizedItem {
+            category,
+            count,
+            description: item.description.unwrap_or_default(),
+            firearm_ref,
+        });
+    }
+    Ok(out)
+}
+
+/// A `firearm_id`: one of this node's firearm records.
+fn firearm_record(node: &NodeHandle, i: usize, text: &str) -> Result<RecordRef, ApiError> {
+    let field = format!("items[{i}].firearm_id");
+    let id = RecordRef::from_hex(text)
+        .ok_or_else(|| ApiError::field(&field, "a firearm id is 32 hexadecimal characters"))?;
+    match node.firearms.firearms.record(&id)? {
+        Some(_) => Ok(id),
+        None => Err(ApiError::field(
+            field,
+            format!("no firearm record {id} at this node"),
+        )),
+    }
+}
+
+/// `POST /v1/operations/{id}/seizures`. The body is checked before the operation is looked
+/// up, so its mistakes are named whatever the id.
+async fn seize(
+    State(node): State<NodeHandle>,
+    PathId(id): PathId,
+    _: NoQuery,
+    ApiJson(req): ApiJson<SeizureRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = parse_id(&id)?;
+    let arrests = u32::try_from(req.arrests.unwrap_or(0))
+        .ok()
+        .filter(|a| *a <= MAX_ARRESTS)
+        .ok_or_else(|| ApiError::field("arrests", format!("must be 0 to {MAX_ARRESTS}")))?;
+    let new = NewSeizure {
+        items: items_of(&node, req.items)?,
+        date: req.date.trim().to_string(),
+        place: req.place.unwrap_or_default(),
+        arrests,
+    };
+    check_seizure_fields(&new.date, &new.place, &new.items, new.arrests)
+        .map_err(OperationsError::from)?;
+    let held = operations::record_seizure(&node.operations, &id, new).await?;
+    let op = load(&node, &id)?;
+    let view = operations::seizure_view(&node.operations, &op.op, &held);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// `GET /v1/operations/{id}/seizures`: every participant's records, by author.
+async fn seizures(
+    State(node): State<NodeHandle>,
+    PathId(id): PathId,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let limit = limit_of(&page)?;
+    let after = page
+        .after
+        .as_deref()
+        .map(|a| {
+            SeizureCursor::from_hex(a).ok_or_else(|| {
+                ApiError::field(
+                    "after",
+                    "is the `next` of the page before (96 hexadecimal characters)",
+                )
+            })
+        })
+        .transpose()?;
+    let op = load(&node, &id)?;
+    let page = node.operations.operations.seizures(&id, after, limit)?;
+    let next = (page.len() == limit)
+        .then(|| page.last().map(|s| SeizureCursor::after(s).to_hex()))
+        .flatten();
+    let views: Vec<Value> = page
+        .iter()
+        .map(|s| operations::seizure_view(&node.operations, &op.op, s))
+        .collect();
+    Ok(Json(json!({"seizures": views, "next": next})))
+}
+
+/// `GET /v1/operations/{id}/report`.
+async fn report(
+    State(node): State<NodeHandle>,
+    PathId(id): PathId,
+    _: NoQuery,
+) -> Result<Json<Value>, ApiError> {
+    let held = load(&node, &parse_id(&id)?)?;
+    Ok(Json(operations::report(&node.operations, &held)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_or_dates() {
+        let start = parse_time("starts_at", "2026-03-01", false).expect("date");
+        let end = parse_time("ends_at", "2026-03-01", true).expect("date");
+        assert_eq!(end - start, 24 * 3600 * 1000 - 1);
+        assert_eq!(
+            parse_time("starts_at", "2026-03-01T00:00:00Z", false).expect("time"),
+            start
+        );
+        for bad in ["", "tomorrow", "2026-02-30", "1969-12-31T00:00:00Z"] {
+            let e = parse_time("ends_at", bad, true).expect_err(bad);
+            assert!(format!("{e:?}").contains("ends_at"), "{bad}: {e:?}");
+        }
+    }
+}
