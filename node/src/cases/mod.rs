@@ -311,8 +311,8 @@ impl CasesNode {
 
     /// Attaches more exhibits and searches them (step 6).
     pub async fn attach(&self, id: &str, exhibits: Vec<String>) -> Result<Value, CaseError> {
-        let exhibits = input::check_exhibits(self, &exhibits)?;
         let current = self.load(id)?.ok_or(CaseError::NotFound)?;
+        let exhibits = input::check_exhibits(self, &exhibits)?;
         let new: Vec<String> = exhibits
             .into_iter()
             .filter(|e| !current.exhibits.contains(e))
