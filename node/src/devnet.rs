@@ -198,7 +198,8 @@ pub async fn start_all(lines: &[MemberLine]) -> Result<Vec<RunningNode>, NodeErr
 
 /// Seeds every member with example data: firearm records and ballistic exhibits, so that the
 /// README can walk a newcomer through a check, a trace and a cross-border match, and (in the
-/// background) a joint operation among the first three members.
+/// background) a joint operation among the first three members and an example case at the
+/// first.
 pub async fn seed_examples(nodes: &[RunningNode]) -> Result<(), NodeError> {
     for (index, node) in nodes.iter().enumerate() {
         crate::firearms::seed_devnet(&node.handle.firearms, index, nodes.len()).await?;
@@ -206,6 +207,9 @@ pub async fn seed_examples(nodes: &[RunningNode]) -> Result<(), NodeError> {
     }
     let operations: Vec<_> = nodes.iter().map(|n| n.handle.operations.clone()).collect();
     crate::operations::seed_devnet(&operations);
+    if let Some(first) = nodes.first() {
+        crate::cases::seed_devnet(&first.handle.cases);
+    }
     Ok(())
 }
 

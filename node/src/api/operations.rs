@@ -326,9 +326,21 @@ async fn seize(
     };
     check_seizure_fields(&new.date, &new.place, &new.items, new.arrests)
         .map_err(OperationsError::from)?;
+    let seized: Vec<_> = new.items.iter().filter_map(|i| i.firearm_ref).collect();
+    let (date, place) = (new.date.clone(), new.place.clone());
     let held = operations::record_seizure(&node.operations, &id, new).await?;
     let op = load(&node, &id)?;
-    let view = operations::seizure_view(&node.operations, &op.op, &held);
+    let mut view = operations::seizure_view(&node.operations, &op.op, &held);
+    // Each seized firearm with a record here goes through the recovery protocol (steps 1, 2
+    // and 9) as a case of its own; the seizure stands even if a case cannot be opened.
+    let mut cases = Vec::new();
+    for record in seized {
+        match node.cases.open_for_seizure(record, &op.op.name, &date, &place).await {
+            Ok(case) => cases.push(case["id"].clone()),
+            Err(e) => tracing::warn!("cannot open a case for a seized firearm: {e}"),
+        }
+    }
+    view["cases"] = Value::Array(cases);
     Ok((StatusCode::CREATED, Json(view)))
 }
 

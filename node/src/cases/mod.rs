@@ -13,19 +13,21 @@
 //! - `run`: the automatic steps, and resuming them after a restart;
 //! - `view`: the case as the API shows it (steps, leads), derived from what is stored;
 //! - `indicators`: the trafficking indicators (a table in `indicators.json`) and their rules;
-//! - `report`: the lead report (JSON and HTML) with each disclosure's audit reference.
+//! - `report`: the lead report (JSON and HTML) with each disclosure's audit reference;
+//! - `seed`: the devnet's example case.
 
 mod indicators;
 mod input;
 mod report;
 mod run;
+mod seed;
 mod view;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use striae_protocol::time::now_ms;
+use striae_protocol::{firearm::RecordRef, time::now_ms};
 
 use crate::{
     ballistics::BallisticsNode,
@@ -36,6 +38,7 @@ use crate::{
 
 pub use input::{CaseFirearm, CaseInput, Recovered, SerialState};
 pub use report::report_html;
+pub use seed::seed_devnet;
 
 const CASES_TREE: &str = "cases";
 /// Most cases one list answer shows.
@@ -333,6 +336,54 @@ impl CasesNode {
             .await?;
         run::search_exhibits(self, id, new);
         Ok(view::case_view(self, &case))
+    }
+
+    /// Opens a case for one of this node's firearm records seized in a joint operation, so
+    /// that it goes through steps 1, 2 and 9 like any recovered firearm.
+    pub async fn open_for_seizure(
+        &self,
+        record: RecordRef,
+        operation: &str,
+        date: &str,
+        place: &str,
+    ) -> Result<Value, CaseError> {
+        let stored = self
+            .firearms
+            .firearms
+            .record(&record)?
+            .ok_or_else(|| field("firearm_id", "no such firearm record at this node"))?;
+        let r = &stored.record;
+        let entered = |v: &striae_firearms_lib::record::NormalisedValue| {
+            Some(v.entered.clone()).filter(|e| !e.trim().is_empty())
+        };
+        let input = CaseInput {
+            case_ref: format!("{operation} / seizure {date}"),
+            title: format!(
+                "Seized in operation {operation}: {} {}",
+                r.make.normalised.canonical, r.model.normalised.canonical
+            ),
+            recovered: Recovered {
+                date: date.to_string(),
+                country: self.country.clone(),
+                place: Some(place.to_string()).filter(|p| !p.trim().is_empty()),
+                lat: None,
+                lon: None,
+            },
+            firearm: Some(CaseFirearm {
+                make: r.make.entered.clone(),
+                model: entered(&r.model),
+                caliber: entered(&r.caliber),
+                serial: Some(r.serial.normalised.clone()),
+                serial_state: None,
+                firearm_type: entered(&r.firearm_type),
+                country_of_manufacture: r.manufacture_country().map(str::to_string),
+                importer: r.importer.clone(),
+                import_country: None,
+            }),
+            exhibits: Vec::new(),
+            to: Vec::new(),
+        };
+        self.create(input).await
     }
 
     /// The lead report as JSON.
