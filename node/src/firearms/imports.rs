@@ -48,7 +48,19 @@ impl Firearms {
             ms = started.elapsed().as_millis() as u64,
             "import parsed"
         );
-        self.store_inputs(node, table, items, key).await
+        let outcome = self.store_inputs(node, table, items, key).await;
+        drop(_running);
+        read_serials_when_quiet(node);
+        outcome
+    }
+
+    /// Whether an import is running now.
+    pub(super) fn importing(&self) -> bool {
+        !self
+            .importing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
     }
 
     /// Marks import `key` as running here, or gives its earlier answer.
@@ -318,4 +330,17 @@ fn store_batch(
         }
     }
     Ok((digests, imported, rejected, rejected_total))
+}
+
+/// Reads newly imported records into the serial index once imports have paused for a moment,
+/// so that the first pattern query after a large import does not wait for them, and a run
+/// of imports is not slowed down by reading back what it just wrote.
+fn read_serials_when_quiet(node: &FirearmsNode) {
+    let firearms = node.firearms.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        if !firearms.importing() {
+            firearms.catch_up_serials_later();
+        }
+    });
 }

@@ -99,12 +99,7 @@ impl Capability for FirearmsNode {
     fn replayed(&self) {
         self.firearms.rebuilt();
         // The serials of a large register take seconds to read: off the start path.
-        let firearms = self.firearms.clone();
-        std::thread::spawn(move || {
-            if let Err(e) = firearms.catch_up_serials() {
-                tracing::error!("cannot read the records' serials: {e}");
-            }
-        });
+        self.firearms.catch_up_serials_later();
     }
 
     /// Digests and retractions of a run, in order; its reference additions together.
@@ -445,21 +440,38 @@ impl Firearms {
         self.query_policy
     }
 
-    /// Reads into the serial index the records written since it last looked.
-    fn catch_up_serials(&self) -> Result<(), StoreError> {
+    /// Reads into the serial index the records written since it last looked, a slice at a
+    /// time so that queries waiting for the index are not held up for long.
+    pub(crate) fn catch_up_serials(&self) -> Result<(), StoreError> {
+        const SLICE: usize = 20_000;
         let table = self.table();
-        let mut serials = self.serials.write().unwrap_or_else(|p| p.into_inner());
         let started = std::time::Instant::now();
-        let first = !serials.is_built();
-        serials.catch_up(&self.records, &table)?;
-        if first {
-            tracing::info!(
-                records = serials.len(),
-                ms = started.elapsed().as_millis() as u64,
-                "serials of this node's records read for pattern queries"
-            );
+        let mut read_any = false;
+        loop {
+            let mut serials = self.serials.write().unwrap_or_else(|p| p.into_inner());
+            let more = serials.catch_up(&self.records, &table, SLICE)?;
+            if !more {
+                if read_any {
+                    tracing::info!(
+                        rows = serials.len(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "serials of this node's records read for pattern queries"
+                    );
+                }
+                return Ok(());
+            }
+            read_any = true;
         }
-        Ok(())
+    }
+
+    /// Catches the serial index up in the background (after an import, or at start).
+    pub(crate) fn catch_up_serials_later(self: &Arc<Self>) {
+        let firearms = self.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = firearms.catch_up_serials() {
+                tracing::error!("cannot read the records' serials: {e}");
+            }
+        });
     }
 
     /// This node's records of make `make` whose serial matches `pattern`, exact matches
@@ -546,10 +558,10 @@ impl Firearms {
     /// Keeps the serial index current for a record replaced in place (new records are read
     /// from the tree by sequence number).
     fn serials_replaced(&self, seq: u64, stored: &StoredRecord) {
-        let mut serials = self.serials.write().unwrap_or_else(|p| p.into_inner());
-        if serials.is_built() {
-            serials.add(seq, stored);
-        }
+        self.serials
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .replaced(seq, stored);
     }
 
     /// A block of `count` fresh sequence numbers.

@@ -3,9 +3,10 @@
 //! Keyed digests cannot answer a pattern (`12?45*`), and decoding every stored record for
 //! each query would take seconds at a million records; this scan takes milliseconds.
 //!
-//! Built on the first query (a pass over the records tree), then kept current: new records
-//! are picked up from the tree by sequence number before each query, and a replaced record
-//! is added again under its new make and serial. Rows can therefore be stale (a record
+//! Built after start and after each import, in the background (a pass over the records tree,
+//! a slice at a time so queries are not held up), and caught up before each query: new
+//! records are picked up from the tree by sequence number, and a replaced record is added
+//! again under its new make and serial. Rows can therefore be stale (a record
 //! replaced or removed since); callers read each candidate back and match it again.
 
 use std::collections::HashMap;
@@ -59,13 +60,18 @@ pub struct SerialIndex {
 }
 
 impl SerialIndex {
-    /// Reads the records written since the last call (all of them the first time).
+    /// Reads the records written since the last call (all of them the first time), at most
+    /// `max` at a time; true when there may be more.
     pub fn catch_up(
         &mut self,
         records: &Keyspace,
         table: &ReferenceTable,
-    ) -> Result<(), StoreError> {
-        for item in records.range(store_key(self.next_seq)..) {
+        max: usize,
+    ) -> Result<bool, StoreError> {
+        for (read, item) in records.range(store_key(self.next_seq)..).enumerate() {
+            if read == max {
+                return Ok(true);
+            }
             let (key, value) = item?;
             let Ok(bytes) = <[u8; 8]>::try_from(key.as_ref()) else {
                 continue;
@@ -78,11 +84,17 @@ impl SerialIndex {
             self.next_seq = seq + 1;
         }
         self.built = true;
-        Ok(())
+        Ok(false)
     }
 
-    /// Adds a record (new, or replaced under a new make or serial).
-    pub fn add(&mut self, seq: u64, stored: &StoredRecord) {
+    /// Adds a record replaced in place, unless the next catch-up reads it anyway.
+    pub fn replaced(&mut self, seq: u64, stored: &StoredRecord) {
+        if seq < self.next_seq {
+            self.add(seq, stored);
+        }
+    }
+
+    fn add(&mut self, seq: u64, stored: &StoredRecord) {
         let make = make_key(&stored.record.make.normalised);
         self.shelves
             .entry(make)
@@ -90,7 +102,7 @@ impl SerialIndex {
             .push(seq, &stored.record.serial.normalised);
     }
 
-    /// Whether the first pass over the records has been made.
+    /// Whether a pass over the records has reached their end once.
     pub fn is_built(&self) -> bool {
         self.built
     }
