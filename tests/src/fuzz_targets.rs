@@ -32,8 +32,8 @@ use striae_protocol::{
     codec::{self, MAX_ENTRY_BYTES, MAX_REQUEST_BYTES},
     feed::{UnverifiedEntry, VerifiedEntry, verify_batch},
     heads::{Heads, MAX_HEADS_BYTES, MAX_ORIGINS},
-    query::{QueryRequest, QueryResponse},
     operation::{Delivered, Operation, OperationJoin, Seizure},
+    query::{QueryRequest, QueryResponse},
     signed::SignedKind,
     trace::{TraceRequest, TraceResponse},
 };

@@ -104,7 +104,14 @@ const QUERY_FIELDS: &[&str] = &[
     "reason",
     "to",
 ];
-const CASE_FIELDS: &[&str] = &["case_ref", "title", "recovered", "firearm", "exhibits", "to"];
+const CASE_FIELDS: &[&str] = &[
+    "case_ref",
+    "title",
+    "recovered",
+    "firearm",
+    "exhibits",
+    "to",
+];
 const LIMIT: (&str, Param) = ("limit", Param::Int);
 
 /// Every route the API serves.
@@ -565,7 +572,8 @@ fn assert_refused(case: &str, answer: &Answer, field: Option<&str>) {
 fn assert_refused_naming(case: &str, answer: &Answer, field: &str) {
     assert_refused(case, answer, None);
     let named = answer.field().unwrap_or_default();
-    let part_of = named.starts_with(&format!("{field}.")) || named.starts_with(&format!("{field}["));
+    let part_of =
+        named.starts_with(&format!("{field}.")) || named.starts_with(&format!("{field}["));
     assert!(
         named == field || part_of || names_of(field).contains(&named),
         "{case}: names {named:?}: {}",

@@ -169,7 +169,9 @@ async fn seizures_reach_every_participant_and_a_non_participant_learns_nothing()
     .await;
     assert_eq!(fr_seizure["items"][0]["firearm_id"], firearm);
     // The seized firearm with a record goes through the recovery protocol as a case.
-    let case = fr_seizure["cases"][0].as_str().expect("a case for the seized firearm");
+    let case = fr_seizure["cases"][0]
+        .as_str()
+        .expect("a case for the seized firearm");
     let stepped = eventually(WAIT, || async {
         let (_, v) = net.get(FR, &format!("/v1/cases/{case}")).await;
         v["steps"][0]["state"] == "done" && v["steps"][1]["state"] == "done"
@@ -177,7 +179,10 @@ async fn seizures_reach_every_participant_and_a_non_participant_learns_nothing()
     .await;
     let (_, v) = net.get(FR, &format!("/v1/cases/{case}")).await;
     assert!(stepped, "{v:#}");
-    assert_eq!(v["steps"][0]["details"]["records"][0]["id"], firearm, "{v:#}");
+    assert_eq!(
+        v["steps"][0]["details"]["records"][0]["id"], firearm,
+        "{v:#}"
+    );
     assert_eq!(v["steps"][8]["step"], 9);
     let de_seizure = seize(
         &net,

@@ -8,8 +8,8 @@ mod cases;
 mod error;
 mod firearms;
 mod notices;
-mod queries;
 mod operations;
+mod queries;
 mod status;
 
 use std::net::SocketAddr;

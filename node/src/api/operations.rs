@@ -335,7 +335,11 @@ async fn seize(
     // and 9) as a case of its own; the seizure stands even if a case cannot be opened.
     let mut cases = Vec::new();
     for record in seized {
-        match node.cases.open_for_seizure(record, &op.op.name, &date, &place).await {
+        match node
+            .cases
+            .open_for_seizure(record, &op.op.name, &date, &place)
+            .await
+        {
             Ok(case) => cases.push(case["id"].clone()),
             Err(e) => tracing::warn!("cannot open a case for a seized firearm: {e}"),
         }

@@ -55,12 +55,17 @@ async fn wait_until_ready(node: &CasesNode) -> Option<String> {
             .check(f, "Walther", "WK1O5733")
             .iter()
             .any(|h| h.bureau_id != f.me.to_string());
-        let ours = node.ballistics.ballistics.own_records().ok().and_then(|records| {
-            records
-                .into_iter()
-                .find(|r| r.case_ref.ends_with("-1-1"))
-                .map(|r| r.id)
-        });
+        let ours = node
+            .ballistics
+            .ballistics
+            .own_records()
+            .ok()
+            .and_then(|records| {
+                records
+                    .into_iter()
+                    .find(|r| r.case_ref.ends_with("-1-1"))
+                    .map(|r| r.id)
+            });
         if let (true, Some(exhibit)) = (hit, ours)
             && mate_is_here(node, &exhibit).await
         {
@@ -79,5 +84,9 @@ async fn mate_is_here(node: &CasesNode, exhibit: &str) -> bool {
         ..SearchRequest::default()
     };
     let found = ballistics::search(&node.ballistics, Probe::Stored(exhibit.into()), request).await;
-    found.is_ok_and(|r| r.candidates.first().is_some_and(|c| c.held.origin != node.me))
+    found.is_ok_and(|r| {
+        r.candidates
+            .first()
+            .is_some_and(|c| c.held.origin != node.me)
+    })
 }

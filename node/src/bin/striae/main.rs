@@ -16,8 +16,8 @@ mod case;
 mod common;
 mod firearm;
 mod notice;
-mod query;
 mod operation;
+mod query;
 
 use common::{Target, client, print, s};
 use notice::NoticeAction;
