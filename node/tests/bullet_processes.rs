@@ -9,16 +9,15 @@
 //! Needs the real land scans (`../shared/datasets/bullets-dev`); skipped with a message when
 //! they are absent.
 
+mod common;
+
 use std::{
     io::Write,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::Command,
 };
 
-use serde_json::Value;
-
-const STRIAE: &str = env!("CARGO_BIN_EXE_striae");
+use common::{STRIAE, eventually, start, striae};
 
 fn dataset() -> Option<PathBuf> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -34,51 +33,8 @@ fn lands(dir: &Path, study: &str, barrel: &str, bullet: u32) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Member processes, killed when the test ends however it ends.
-struct Members(Vec<Child>);
-
-impl Drop for Members {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// A member as `striae devnet init` prints it.
-struct Member {
-    api: String,
-    token: String,
-}
-
-fn striae(member: &Member, args: &[&str]) -> Result<Value, String> {
-    let output = Command::new(STRIAE)
-        .args(args)
-        .args(["--api", &member.api, "--token", &member.token, "--json"])
-        .output()
-        .map_err(|e| format!("cannot run striae: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "striae {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    serde_json::from_slice(&output.stdout).map_err(|e| format!("striae {args:?} printed: {e}"))
-}
-
 fn paths(files: &[PathBuf]) -> Vec<&str> {
     files.iter().filter_map(|p| p.to_str()).collect()
-}
-
-fn free_base_port() -> u16 {
-    let start = 30_000 + (std::process::id() % 1_000) as u16 * 8;
-    (start..60_000)
-        .step_by(8)
-        .find(|&base| {
-            (base..base + 4).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
-        })
-        .unwrap_or(start)
 }
 
 fn zip_of(files: &[PathBuf], out: &Path) {
@@ -94,17 +50,6 @@ fn zip_of(files: &[PathBuf], out: &Path) {
     zip.finish().expect("zip finish");
 }
 
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    panic!("timed out waiting for {what}");
-}
-
 #[test]
 fn a_bullet_added_at_one_member_finds_its_same_barrel_mate_confirmed_by_the_holder_with_the_phase()
 {
@@ -113,48 +58,7 @@ fn a_bullet_added_at_one_member_finds_its_same_barrel_mate_confirmed_by_the_hold
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let init = Command::new(STRIAE)
-        .args(["devnet", "init", "--nodes", "2", "--base-port"])
-        .arg(free_base_port().to_string())
-        .arg("--dir")
-        .arg(dir.path())
-        .output()
-        .expect("striae devnet init");
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
-    let lines: Vec<Value> = String::from_utf8_lossy(&init.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("member line"))
-        .collect();
-    let mut processes = Members(Vec::new());
-    let mut members = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        let log = std::fs::File::create(dir.path().join(format!("member{i}.log"))).expect("log");
-        let child = Command::new(STRIAE)
-            .args(["run", "--config"])
-            .arg(line["config"].as_str().expect("config"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("striae run");
-        processes.0.push(child);
-        members.push(Member {
-            api: line["api"].as_str().expect("api").to_string(),
-            token: line["token"].as_str().expect("token").to_string(),
-        });
-    }
-    eventually("both members connected", || {
-        members.iter().all(|m| {
-            striae(m, &["peers"]).is_ok_and(|v| {
-                v.as_array()
-                    .is_some_and(|peers| peers.iter().any(|p| p["connected"] == true))
-            })
-        })
-    });
+    let (_processes, members) = start(dir.path(), 2);
 
     let probe_lands = lands(&data, "hamby44", "1", 1);
     let mut add = vec![

@@ -5,111 +5,12 @@
 //! coordinates a joint operation that DE joins and records a seizure in, and both see the
 //! same report while ES, not invited, does not see the operation at all.
 
-use std::{
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+mod common;
 
+use std::process::Command;
+
+use common::{STRIAE, eventually, start, striae};
 use serde_json::Value;
-
-const STRIAE: &str = env!("CARGO_BIN_EXE_striae");
-
-/// Member processes, killed when the test ends however it ends.
-struct Members(Vec<Child>);
-
-impl Drop for Members {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-struct Member {
-    api: String,
-    token: String,
-}
-
-fn striae(member: &Member, args: &[&str]) -> Result<Value, String> {
-    let output = Command::new(STRIAE)
-        .args(args)
-        .args(["--api", &member.api, "--token", &member.token, "--json"])
-        .output()
-        .map_err(|e| format!("cannot run striae: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "striae {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    serde_json::from_slice(&output.stdout).map_err(|e| format!("striae {args:?} printed: {e}"))
-}
-
-fn free_base_port() -> u16 {
-    let start = 31_000 + (std::process::id() % 1_000) as u16 * 8;
-    (start..60_000)
-        .step_by(8)
-        .find(|&base| {
-            (base..base + 6).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
-        })
-        .unwrap_or(start)
-}
-
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-fn start(dir: &Path, n: usize) -> (Members, Vec<Member>) {
-    let init = Command::new(STRIAE)
-        .args(["devnet", "init", "--nodes", &n.to_string(), "--base-port"])
-        .arg(free_base_port().to_string())
-        .arg("--dir")
-        .arg(dir)
-        .output()
-        .expect("striae devnet init");
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
-    let mut processes = Members(Vec::new());
-    let mut members = Vec::new();
-    for (i, line) in String::from_utf8_lossy(&init.stdout).lines().enumerate() {
-        let line: Value = serde_json::from_str(line).expect("member line");
-        let log = std::fs::File::create(dir.join(format!("member{i}.log"))).expect("log");
-        let child = Command::new(STRIAE)
-            .args(["run", "--config"])
-            .arg(line["config"].as_str().expect("config"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("striae run");
-        processes.0.push(child);
-        members.push(Member {
-            api: line["api"].as_str().expect("api").to_string(),
-            token: line["token"].as_str().expect("token").to_string(),
-        });
-    }
-    eventually("every member connected to the others", || {
-        members.iter().all(|m| {
-            striae(m, &["peers"]).is_ok_and(|v| {
-                v.as_array()
-                    .is_some_and(|p| p.iter().filter(|p| p["connected"] == true).count() == n - 1)
-            })
-        })
-    });
-    (processes, members)
-}
 
 #[test]
 fn a_case_a_partial_serial_query_and_a_joint_operation_between_member_processes() {

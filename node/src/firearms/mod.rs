@@ -13,6 +13,7 @@
 //! - `seed`: example records for the devnet.
 
 mod imports;
+mod in_flight;
 pub mod index;
 pub mod journal;
 pub mod queries;

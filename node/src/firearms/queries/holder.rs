@@ -350,19 +350,10 @@ pub(super) async fn deliver_reviewed(node: &FirearmsNode) {
 
 /// Tries to hand a reviewed answer to its requester, unless that is under way already.
 async fn deliver(node: &FirearmsNode, id: [u8; 16]) {
-    let queries = &node.firearms.queries;
-    let claimed = queries
-        .delivering
-        .lock()
-        .map(|mut d| d.insert(id))
-        .unwrap_or(false);
-    if !claimed {
+    let Some(_claim) = node.firearms.queries.delivering.claim(id) else {
         return;
-    }
+    };
     deliver_once(node, id).await;
-    if let Ok(mut d) = queries.delivering.lock() {
-        d.remove(&id);
-    }
 }
 
 async fn deliver_once(node: &FirearmsNode, id: [u8; 16]) {

@@ -15,11 +15,7 @@
 mod holder;
 mod requester;
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Mutex,
-    time::Instant,
-};
+use std::{collections::HashMap, sync::Mutex, time::Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -30,6 +26,7 @@ use striae_protocol::{
 
 use super::{
     FirearmsNode,
+    in_flight::InFlight,
     traces::{StoredSigned, TraceError},
 };
 use crate::{
@@ -194,7 +191,7 @@ pub struct QueryStore {
     /// keyed by roster members only, so bounded by the roster.
     budgets: Mutex<HashMap<BureauId, (f64, Instant)>>,
     /// Reviewed answers being delivered right now.
-    delivering: Mutex<HashSet<[u8; 16]>>,
+    delivering: InFlight,
 }
 
 impl QueryStore {
@@ -208,7 +205,7 @@ impl QueryStore {
             outbox: store.keyspace(OUTBOX_TREE)?,
             lock: Mutex::new(()),
             budgets: Mutex::new(HashMap::new()),
-            delivering: Mutex::new(HashSet::new()),
+            delivering: InFlight::default(),
         })
     }
 

@@ -17,19 +17,10 @@ const MAX_DELIVERIES_PER_TICK: usize = 32;
 
 /// Tries to hand a reviewed answer to its requester, unless that is under way already.
 pub(super) async fn deliver(node: &FirearmsNode, trace_id: [u8; 16]) {
-    let traces = &node.firearms.traces;
-    let claimed = traces
-        .delivering
-        .lock()
-        .map(|mut d| d.insert(trace_id))
-        .unwrap_or(false);
-    if !claimed {
+    let Some(_claim) = node.firearms.traces.delivering.claim(trace_id) else {
         return;
-    }
+    };
     deliver_once(node, trace_id).await;
-    if let Ok(mut d) = traces.delivering.lock() {
-        d.remove(&trace_id);
-    }
 }
 
 /// One delivery attempt; removes the answer from the outbox once the requester confirms.

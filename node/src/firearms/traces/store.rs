@@ -5,13 +5,13 @@
 //! never rewrites the trace and a member holds at most two: its "pending review" and its
 //! final answer.
 
-use std::{collections::HashSet, sync::Mutex};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use striae_protocol::{BureauId, SignedMessage, firearm::RecordRef, trace::TraceResponse};
 
 use crate::{
-    firearms::FirearmsNode,
+    firearms::{FirearmsNode, in_flight::InFlight},
     store::{Keyspace, Store, StoreError},
 };
 
@@ -180,7 +180,7 @@ pub struct TraceStore {
     lock: Mutex<()>,
     /// Reviewed answers being delivered right now: the review's own attempt and the periodic
     /// retry must not both send one answer.
-    pub(super) delivering: Mutex<HashSet<[u8; 16]>>,
+    pub(super) delivering: InFlight,
 }
 
 pub(super) fn decode<T: for<'de> Deserialize<'de>>(
@@ -228,7 +228,7 @@ impl TraceStore {
             pending: store.keyspace(PENDING_TREE)?,
             answers: store.keyspace(ANSWERS_TREE)?,
             lock: Mutex::new(()),
-            delivering: Mutex::new(HashSet::new()),
+            delivering: InFlight::default(),
         })
     }
 
