@@ -31,6 +31,28 @@ pub enum ClientError {
     },
 }
 
+/// The API's base URL from what the operator typed: `127.0.0.1:47001` means
+/// `http://127.0.0.1:47001`; anything that is not an http(s) URL with a host is refused in
+/// the operator's terms.
+fn api_base(given: &str) -> Result<String, ClientError> {
+    let given = given.trim().trim_end_matches('/');
+    let url = if given.contains("://") {
+        given.to_string()
+    } else {
+        format!("http://{given}")
+    };
+    let parsed = reqwest::Url::parse(&url).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    });
+    match parsed {
+        Some(_) => Ok(url),
+        None => Err(ClientError::Setup(format!(
+            "--api {given}: give the node's API address, such as http://127.0.0.1:47001 \
+             (see `api.listen` in its node.toml)"
+        ))),
+    }
+}
+
 /// Where and how to reach a node's API.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -61,7 +83,7 @@ impl Client {
             ClientError::Setup("no API token: pass --token TOKEN or --config FILE".into())
         })?;
         Ok(Client {
-            base: base.trim_end_matches('/').to_string(),
+            base: api_base(&base)?,
             token,
             http: reqwest::Client::new(),
         })
@@ -164,4 +186,24 @@ fn from_config(path: &Path) -> Result<(String, String), ClientError> {
         format!("http://{}", file.api.listen),
         token.trim().to_string(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_without_a_scheme_is_taken_as_http_and_garbage_is_refused_plainly() {
+        assert_eq!(
+            api_base("127.0.0.1:47001").unwrap(),
+            "http://127.0.0.1:47001"
+        );
+        assert_eq!(
+            api_base("https://node.example/").unwrap(),
+            "https://node.example"
+        );
+        let refused = api_base("ftp://x").unwrap_err().to_string();
+        assert!(refused.contains("--api ftp://x"), "{refused}");
+        assert!(api_base("two words").is_err());
+    }
 }

@@ -23,6 +23,15 @@ pub struct BlobErrorLabel {
     pub error: &'static str,
 }
 
+/// A disclosure review event, as metric labels from fixed sets.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReviewLabel {
+    /// `trace` or `query`.
+    pub kind: &'static str,
+    /// `held` (waiting for a reviewer), `approved` or `refused`.
+    pub event: &'static str,
+}
+
 /// The node's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -44,6 +53,8 @@ pub struct Metrics {
     pub requests_refused: Family<ReasonLabel, Counter>,
     /// Blob store failures, by backend and kind.
     pub blob_errors: Family<BlobErrorLabel, Counter>,
+    /// Requests held for review and reviews done, by kind and event.
+    pub reviews: Family<ReviewLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -59,6 +70,7 @@ impl Default for Metrics {
             entries_pending: Gauge::default(),
             requests_refused: Family::default(),
             blob_errors: Family::default(),
+            reviews: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -106,6 +118,11 @@ impl Default for Metrics {
             "Blob store failures (raw scans), by backend and kind",
             m.blob_errors.clone(),
         );
+        registry.register(
+            "reviews",
+            "Trace requests and queries held for review, approved and refused",
+            m.reviews.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -122,6 +139,13 @@ impl Metrics {
     pub fn refused(&self, reason: &'static str) {
         self.requests_refused
             .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Counts a review event (`held`, `approved`, `refused`) of a `trace` or `query`.
+    pub fn review(&self, kind: &'static str, event: &'static str) {
+        self.reviews
+            .get_or_create(&ReviewLabel { kind, event })
             .inc();
     }
 

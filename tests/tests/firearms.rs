@@ -105,6 +105,29 @@ async fn a_record_is_found_from_another_member_however_it_is_written() {
     // Another serial, or the same serial under another make: nothing.
     assert!(check(&net, FR, "Walther", "WK105734").await.is_empty());
     assert!(check(&net, FR, "Glock", "WK1O5733").await.is_empty());
+    // A misspelt make is no all-clear: the check is inconclusive and finds the record under
+    // the make the table suggests.
+    let (_, typo) = net
+        .post(
+            FR,
+            "/v1/firearms/check",
+            &json!({"make": "Wather", "serial": "WK1O5733"}),
+        )
+        .await;
+    assert_eq!(typo["verdict"], "inconclusive", "{typo}");
+    assert_eq!(typo["suggestion_hits"][0]["make"], "Walther", "{typo}");
+    assert_eq!(
+        typo["suggestion_hits"][0]["hits"][0]["country"], "DE",
+        "{typo}"
+    );
+    let (_, known) = net
+        .post(
+            FR,
+            "/v1/firearms/check",
+            &json!({"make": "Glock", "serial": "WK1O5733"}),
+        )
+        .await;
+    assert_eq!(known["verdict"], "no_record", "{known}");
 
     // A reference addition published by ES teaches every member a new name for the make.
     let (code, added) = net

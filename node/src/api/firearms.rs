@@ -303,18 +303,40 @@ async fn check(
     let serial =
         normalise_serial(&query.serial).map_err(|e| ApiError::field("serial", e.to_string()))?;
     let make = node.firearms.firearms.table().normalise_make(&query.make);
-    let hits = node
-        .firearms
-        .firearms
-        .check(&node.firearms, &query.make, &query.serial);
+    let f = &node.firearms;
+    let hits = f.firearms.check(f, &query.make, &query.serial);
+    // A make the table does not know (a typo, a trade name) would not match a record written
+    // under the real make: "no record" would be a false all-clear. The check is then
+    // inconclusive and the likely makes are checked too.
+    let uncertain = !make.known || make.ambiguous;
+    let suggestion_hits: Vec<Value> = if uncertain {
+        make.suggestions
+            .iter()
+            .take(MAX_SUGGESTIONS_CHECKED)
+            .map(|m| json!({"make": m, "hits": f.firearms.check(f, m, &query.serial)}))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let verdict = match (hits.is_empty(), uncertain) {
+        (false, _) => "hits",
+        (true, false) => "no_record",
+        (true, true) => "inconclusive",
+    };
     Ok(Json(json!({
+        "verdict": verdict,
         "hits": hits,
         "make": make.canonical,
         "make_known": make.known,
+        "make_ambiguous": make.ambiguous,
         "make_suggestions": make.suggestions,
+        "suggestion_hits": suggestion_hits,
         "serial": serial,
     })))
 }
+
+/// Likely makes a check with an unknown make also checks.
+const MAX_SUGGESTIONS_CHECKED: usize = 3;
 
 async fn index_stats(State(node): State<NodeHandle>, _: NoQuery) -> Json<Value> {
     let stats = node.firearms.firearms.index_stats();
@@ -563,13 +585,34 @@ async fn show_trace(
     Ok(Json(traces::show(&node.firearms, &id)?))
 }
 
+/// Paging and filtering of requests received.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct IncomingParams {
+    limit: Option<usize>,
+    /// `pending_review`: only the requests waiting for review.
+    state: Option<String>,
+}
+
 async fn incoming(
     State(node): State<NodeHandle>,
-    ApiQuery(l): ApiQuery<Limit>,
+    ApiQuery(p): ApiQuery<IncomingParams>,
 ) -> Result<Json<Value>, ApiError> {
+    let pending_only = match p.state.as_deref() {
+        None => false,
+        Some("pending_review") => true,
+        Some(_) => {
+            return Err(ApiError::field(
+                "state",
+                "the only filter is `pending_review`",
+            ));
+        }
+    };
+    let limit = limit_of(&Limit { limit: p.limit })?;
     Ok(Json(json!(traces::incoming(
         &node.firearms,
-        limit_of(&l)?
+        limit,
+        pending_only
     )?)))
 }
 

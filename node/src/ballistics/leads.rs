@@ -185,6 +185,9 @@ impl Lead {
             "confirmation": self.confirmation,
             "found_at": rfc3339(self.found_at_ms),
         });
+        if let Ok(Some(ours)) = node.ballistics.record(&self.local_exhibit) {
+            v["case_ref"] = json!(ours.case_ref);
+        }
         if let Some(n) = self.cmc_count {
             v["confirm_score"] = json!(n);
             v["cmc_count"] = json!(n);

@@ -34,6 +34,12 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Another process holds the database (a second `striae run` on the same data dir).
+    #[error(
+        "the data dir's database {0} is in use by another striae process: stop that one first \
+         (or, if none runs, check that no other program holds the folder)"
+    )]
+    InUse(std::path::PathBuf),
     /// A stored value does not decode: the database was written by something else or damaged.
     #[error("corrupt stored value in {tree}: {message}")]
     Corrupt {

@@ -97,7 +97,14 @@ impl SledStore {
             .mode(sled::Mode::HighThroughput)
             .flush_every_ms(Some(BACKGROUND_FLUSH_MS))
             .open()
-            .map_err(|e| StoreError::backend("open", e))?;
+            .map_err(|e| {
+                // sled reports a held lock as an I/O error that names it; nothing else does.
+                if e.to_string().contains("could not acquire lock") {
+                    StoreError::InUse(dir.to_path_buf())
+                } else {
+                    StoreError::backend("open", e)
+                }
+            })?;
         let sync = Arc::new(FileSync {
             dir: dir.to_path_buf(),
             last: Mutex::new(SystemTime::UNIX_EPOCH + BLOB_MTIME_SLACK),

@@ -126,6 +126,36 @@ fn exhibit_line(v: &Value) -> String {
     )
 }
 
+/// One exhibit in full, for `ballistic show`.
+fn exhibit_text(v: &Value) -> String {
+    let mut out = exhibit_line(v);
+    out.push_str(&format!(
+        "\n  added {}  held by {} ({})  shared: {}",
+        s(&v["created_at"]),
+        s(&v["country"]),
+        s(&v["bureau_id"]),
+        if v["share"].is_null() {
+            "network".to_string()
+        } else {
+            v["share"].to_string()
+        },
+    ));
+    if let Some(lands) = v["lands"].as_u64() {
+        out.push_str(&format!("\n  {lands} lands"));
+    }
+    out.push_str(&format!(
+        "\n  scan {} ({} bytes, {} surface points), digest {} bytes",
+        s(&v["blob"]),
+        v["blob_bytes"],
+        v["surface_points"],
+        v["digest_bytes"]
+    ));
+    out.push_str(
+        "\n  (`striae ballistic image ID --out F.png` to look at it; --json for every field)",
+    );
+    out
+}
+
 fn candidate_line(c: &Value) -> String {
     let confirm = match (c["cmc_count"].as_u64(), c["score"].as_f64()) {
         (Some(n), _) => format!("{n} CMC"),
@@ -157,10 +187,11 @@ fn lead_line(l: &Value) -> String {
         None => "-".into(),
     };
     format!(
-        "{}  {}  ours {} ~ {} {}  screen {:.3}  confirm {} {}",
+        "{}  {}  ours {} (case {}) ~ {} {}  screen {:.3}  confirm {} {}",
         s(&l["found_at"]),
         s(&l["id"]),
         s(&l["local_exhibit"]),
+        s(&l["case_ref"]),
         s(&l["country"]),
         s(&l["exhibit_ref"]),
         l["screen_score"].as_f64().unwrap_or(0.0),
@@ -227,9 +258,7 @@ pub(crate) async fn ballistic(action: BallisticAction, t: &Target) -> Result<()>
         }
         BallisticAction::Show { id } => {
             let v = c.get(&format!("/v1/ballistics/{id}")).await?;
-            print(t, &v, |v| {
-                serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-            });
+            print(t, &v, exhibit_text);
         }
         BallisticAction::Image { id, out } => {
             let png = c.get_bytes(&format!("/v1/ballistics/{id}/image")).await?;

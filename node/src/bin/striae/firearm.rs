@@ -108,7 +108,11 @@ pub(crate) enum TraceAction {
     /// The traces this node sent
     List,
     /// Trace requests other members sent this node, with who asked and why
-    Incoming,
+    Incoming {
+        /// Only those waiting for review
+        #[arg(long)]
+        pending: bool,
+    },
     /// Disclose the records a request held for review found
     Approve {
         id: String,
@@ -347,30 +351,44 @@ async fn add(c: &striae_node::client::Client, t: &Target, args: AddArgs) -> Resu
 
 fn check_text(v: &Value) -> String {
     let hits = v["hits"].as_array().cloned().unwrap_or_default();
-    let mut out = format!(
-        "{} {}: {}",
-        s(&v["make"]),
-        s(&v["serial"]),
-        if hits.is_empty() {
-            "no member holds a record of this firearm".to_string()
-        } else {
-            format!("{} hit(s)", hits.len())
-        }
-    );
-    if v["make_known"] == false {
-        out.push_str("\n  note: this make is not in the reference table");
+    let verdict = match v["verdict"].as_str() {
+        Some("inconclusive") => "INCONCLUSIVE: the make is not in the reference table, so a \
+            record written under the firearm's real make would not match"
+            .to_string(),
+        _ if hits.is_empty() => "no member holds a record of this firearm".to_string(),
+        _ => format!("{} hit(s)", hits.len()),
+    };
+    let mut out = format!("{} {}: {verdict}", s(&v["make"]), s(&v["serial"]));
+    for h in &hits {
+        out.push_str(&hit_line(h));
     }
-    for h in hits {
+    for sugg in v["suggestion_hits"].as_array().into_iter().flatten() {
+        let found = sugg["hits"].as_array().cloned().unwrap_or_default();
         out.push_str(&format!(
-            "\n  {:<10} {}  status {}  record {}  ({})",
-            s(&h["match"]).to_uppercase(),
-            s(&h["country"]),
-            s(&h["status"]),
-            s(&h["record_ref"]),
-            s(&h["bureau_id"])
+            "\n  did you mean {}? {}",
+            s(&sugg["make"]),
+            if found.is_empty() {
+                "no record under that make either".to_string()
+            } else {
+                format!("{} hit(s) under that make:", found.len())
+            }
         ));
+        for h in &found {
+            out.push_str(&hit_line(h));
+        }
     }
     out
+}
+
+fn hit_line(h: &Value) -> String {
+    format!(
+        "\n  {:<10} {}  status {}  record {}  ({})",
+        s(&h["match"]).to_uppercase(),
+        s(&h["country"]),
+        s(&h["status"]),
+        s(&h["record_ref"]),
+        s(&h["bureau_id"])
+    )
 }
 
 /// Starts a trace and shows it once complete, or after `wait` seconds with what has come.
@@ -386,7 +404,15 @@ async fn start_trace(
         .context("the node returned no trace id")?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
     let mut v = c.get(&format!("/v1/traces/{id}")).await?;
-    while v["state"] != "complete" && std::time::Instant::now() < deadline {
+    // Every member asked has answered (a "held for review" counts: waiting longer would not
+    // bring its final answer sooner), or the trace is complete.
+    let all_answered = |v: &Value| {
+        v["asked"].as_array().is_some_and(|a| {
+            a.iter()
+                .all(|m| m["answered"] == true || m["last_error"].is_string())
+        })
+    };
+    while v["state"] != "complete" && !all_answered(&v) && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         v = c.get(&format!("/v1/traces/{id}")).await?;
     }
@@ -465,7 +491,7 @@ async fn import(
     } else {
         "application/x-ndjson"
     };
-    let (mut imported, mut rejected_total) = (0u64, 0u64);
+    let (mut imported, mut rejected_total, mut repeated) = (0u64, 0u64, 0usize);
     let mut rejected = Vec::new();
     let total = parts.len();
     // Two chunks in flight: the node validates one while it writes the other. Answers come
@@ -481,6 +507,9 @@ async fn import(
         .enumerate();
     while let Some((n, (start, answer))) = answers.next().await {
         let v = answer?;
+        if v["repeated"] == true {
+            repeated += 1;
+        }
         imported += v["imported"].as_u64().unwrap_or(0);
         rejected_total += v["rejected_total"].as_u64().unwrap_or(0);
         // The node numbers lines within the chunk (a CSV chunk's header is its line 1).
@@ -500,17 +529,27 @@ async fn import(
         let _ = std::io::stderr().flush();
     }
     eprintln!();
-    let v = json!({"imported": imported, "rejected": rejected, "rejected_total": rejected_total});
+    let v = json!({"imported": imported, "rejected": rejected, "rejected_total": rejected_total,
+        "repeated_chunks": repeated});
     print(t, &v, |v| {
         let mut out = format!(
-            "{} records imported, {} lines refused",
+            "{} records imported, {} lines refused (lines counted from 1, the header included)",
             v["imported"], v["rejected_total"]
         );
+        if repeated > 0 {
+            out.push_str(&format!(
+                "\n  {repeated} of {total} chunk(s) had been imported before: nothing new was \
+                 stored or announced for them (the counts are those of the first import)"
+            ));
+        }
         for r in v["rejected"].as_array().into_iter().flatten().take(50) {
             out.push_str(&format!("\n  line {}: {}", r["line"], s(&r["error"])));
         }
         out
     });
+    if rejected_total > 0 {
+        bail!("{rejected_total} line(s) refused; fix them and import those lines again");
+    }
     Ok(())
 }
 
@@ -531,8 +570,13 @@ pub(crate) async fn trace(action: TraceAction, t: &Target) -> Result<()> {
                 list.iter().map(trace_text).collect::<Vec<_>>().join("\n")
             });
         }
-        TraceAction::Incoming => {
-            let v = c.get("/v1/traces/incoming").await?;
+        TraceAction::Incoming { pending } => {
+            let path = if pending {
+                "/v1/traces/incoming?state=pending_review"
+            } else {
+                "/v1/traces/incoming"
+            };
+            let v = c.get(path).await?;
             print(t, &v, |v| {
                 let list = v.as_array().cloned().unwrap_or_default();
                 if list.is_empty() {

@@ -212,6 +212,12 @@ fn hold_for_review(node: &FirearmsNode, from: BureauId, id: &[u8; 16]) -> Result
         return Err(Refusal::TooManyPending);
     }
     pending.insert(pending_key(&from, id), [])?;
+    node.metrics.review("query", "held");
+    tracing::info!(
+        country = %node.country_of(&from),
+        query = %hex::encode(id),
+        "a query waits for review: `striae query incoming --pending`"
+    );
     Ok(())
 }
 
@@ -316,6 +322,8 @@ pub async fn review(
         incoming_view(&query_id, &item)
     };
     node.store.flush().await?;
+    node.metrics
+        .review("query", if approve { "approved" } else { "refused" });
     let node = node.clone();
     tokio::spawn(async move { deliver(&node, query_id).await });
     Ok(view)

@@ -215,6 +215,13 @@ fn decide(
         return Err(RequestRefusal::TooManyPending);
     }
     pending.insert(pending_key(&from, &request.trace_id), [])?;
+    node.metrics.review("trace", "held");
+    tracing::info!(
+        country = %node.country_of(&from),
+        trace = %hex::encode(request.trace_id),
+        case_ref = %request.case_ref,
+        "a trace request waits for review: `striae trace incoming --pending`"
+    );
     Ok(TraceOutcome::PendingReview)
 }
 
@@ -383,6 +390,8 @@ pub async fn review(
         (requester, incoming_view(node, &trace_id, &item))
     };
     node.store.flush().await?;
+    node.metrics
+        .review("trace", if approve { "approved" } else { "refused" });
     let node = node.clone();
     tokio::spawn(async move {
         deliver(&node, trace_id).await;

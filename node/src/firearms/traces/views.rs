@@ -196,13 +196,29 @@ pub(super) fn incoming_view(node: &FirearmsNode, id: &[u8], item: &Incoming) -> 
     })
 }
 
-/// `GET /v1/traces/incoming`: requests received, newest first.
-pub fn incoming(node: &FirearmsNode, limit: usize) -> Result<Vec<Value>, TraceError> {
-    let items = node.firearms.traces.incoming.iter().map(|item| {
-        let (key, value) = item?;
-        let incoming: Incoming = decode(IN_TREE, &value)?;
-        Ok((key.to_vec(), incoming))
-    });
+/// `GET /v1/traces/incoming`: requests received, newest first; only those waiting for
+/// review when `pending_only`.
+pub fn incoming(
+    node: &FirearmsNode,
+    limit: usize,
+    pending_only: bool,
+) -> Result<Vec<Value>, TraceError> {
+    let items = node
+        .firearms
+        .traces
+        .incoming
+        .iter()
+        .map(|item| {
+            let (key, value) = item?;
+            let incoming: Incoming = decode(IN_TREE, &value)?;
+            Ok((key.to_vec(), incoming))
+        })
+        .filter(|item| {
+            !pending_only
+                || item
+                    .as_ref()
+                    .map_or(true, |(_, i)| i.state == "pending_review")
+        });
     let newest = newest_first(items, limit, |(_, i)| i.received_at_ms)?;
     Ok(newest
         .iter()
