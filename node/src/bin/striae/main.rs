@@ -25,7 +25,7 @@ use notice::NoticeAction;
 #[derive(Parser)]
 #[command(
     name = "striae",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("STRIAE_COMMIT"), ")"),
     about = "A member node of the striae network: cross-border firearm traces, ballistic matches and notices without a central database"
 )]
 struct Cli {
@@ -48,6 +48,14 @@ enum Command {
     Run {
         #[arg(long)]
         config: PathBuf,
+        /// text (default) or json, one object per line
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Node configuration files
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
     },
     /// Run a demonstration network of N members in this process, or write its configs
     Devnet {
@@ -144,6 +152,18 @@ enum DevnetAction {
     Init {
         #[command(flatten)]
         opts: DevnetOpts,
+        /// Write over the configs of a devnet already in --dir (keys and data are kept)
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Load a node config as `run` would (roster, key, sections) and say what it found
+    Check {
+        #[arg(long)]
+        config: PathBuf,
     },
 }
 
@@ -182,14 +202,30 @@ fn error_text(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
+enum LogFormat {
+    /// One line of text per event (colours only when standard error is a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 /// Logs to standard error; `RUST_LOG` overrides `default` (e.g. `RUST_LOG=striae_node=debug`).
-fn init_logging(default: &str) {
+/// Colour codes are written only to a terminal, never into a log file or a pipe.
+fn init_logging(default: &str, format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 async fn dispatch(command: Command) -> Result<()> {
@@ -199,9 +235,15 @@ async fn dispatch(command: Command) -> Result<()> {
             country,
             name,
         } => init(data_dir, country, name),
-        Command::Run { config } => run(config).await,
+        Command::Run { config, log_format } => run(config, log_format).await,
+        Command::Config {
+            action: ConfigAction::Check { config },
+        } => config_check(&config),
         Command::Devnet { action, opts } => match action {
-            Some(DevnetAction::Init { opts }) => devnet_init(&opts).map(|_| ()),
+            Some(DevnetAction::Init { opts, force }) => {
+                refuse_overwrite(&opts, force)?;
+                devnet_init(&opts).map(|_| ())
+            }
             None => devnet_run(opts).await,
         },
         Command::Status(t) => status(&t).await,
@@ -247,8 +289,37 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn run(config_path: PathBuf) -> Result<()> {
-    init_logging("info,libp2p=warn,sled=warn");
+/// Loads a node config as `run` would and says what it found, or what is wrong.
+fn config_check(path: &std::path::Path) -> Result<()> {
+    let config = NodeConfig::load(path)?;
+    let me = config::load_or_create_key(&config.data_dir)
+        .ok()
+        .map(|s| s.bureau());
+    let on_roster = me.is_some_and(|b| config.roster.member(&b).is_some());
+    println!(
+        "{}: valid\n  country {} ({}), data dir {}\n  API on {}, network {} with {} members{}\n  traces {:?}, queries {:?} (at most {} matches, {} per member per hour)",
+        path.display(),
+        config.country,
+        config.name,
+        config.data_dir.display(),
+        config.api_listen,
+        config.roster.network,
+        config.roster.members.len(),
+        if on_roster {
+            ""
+        } else {
+            "\n  WARNING: this node's key is not on the roster: members will refuse it"
+        },
+        config.trace_policy,
+        config.queries.policy,
+        config.queries.max_matches,
+        config.queries.per_member_per_hour,
+    );
+    Ok(())
+}
+
+async fn run(config_path: PathBuf, log_format: LogFormat) -> Result<()> {
+    init_logging("info,libp2p=warn,sled=warn", log_format);
     let config = NodeConfig::load(&config_path)?;
     let running = node::start(config).await?;
     eprintln!(
@@ -258,6 +329,21 @@ async fn run(config_path: PathBuf) -> Result<()> {
     shutdown_signal().await;
     eprintln!("shutting down");
     running.shutdown().await;
+    Ok(())
+}
+
+/// `devnet init` into a folder that holds a devnet already would silently rewrite its configs.
+fn refuse_overwrite(opts: &DevnetOpts, force: bool) -> Result<()> {
+    if let Some(dir) = &opts.dir
+        && dir.join("roster.toml").exists()
+        && !force
+    {
+        anyhow::bail!(
+            "{} holds a devnet already (roster.toml): pass --force to write its configs again \
+             (member keys and data are kept), or choose another --dir",
+            dir.display()
+        );
+    }
     Ok(())
 }
 
@@ -289,7 +375,7 @@ fn devnet_init(opts: &DevnetOpts) -> Result<Vec<devnet::MemberLine>> {
 
 async fn devnet_run(opts: DevnetOpts) -> Result<()> {
     // Five members' connection logs would drown the summary: warnings only by default.
-    init_logging("warn");
+    init_logging("warn", LogFormat::Text);
     let lines = devnet_init(&opts)?;
     let nodes = devnet::start_all(&lines).await?;
     devnet::seed_examples(&nodes).await?;
