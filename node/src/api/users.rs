@@ -90,6 +90,12 @@ async fn revoke(
     _: NoQuery,
     PathId(id): PathId,
 ) -> Result<Json<Value>, ApiError> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::field(
+            "id",
+            "a user id is 32 hexadecimal characters",
+        ));
+    }
     let user = node.accounts.revoke(&id)?;
     node.store.flush().await?;
     tracing::info!(user = %user.id, by = %actor.id, "user revoked");
