@@ -56,11 +56,13 @@ impl Role {
 
     /// Whether this role may do what `permission` covers.
     pub fn grants(self, permission: Permission) -> bool {
-        match (self, permission) {
-            (Role::Admin, _) | (_, Permission::Read) => true,
-            (Role::Officer, Permission::Act) | (Role::Reviewer, Permission::Review) => true,
-            _ => false,
-        }
+        matches!(
+            (self, permission),
+            (Role::Admin, _)
+                | (_, Permission::Read)
+                | (Role::Officer, Permission::Act)
+                | (Role::Reviewer, Permission::Review)
+        )
     }
 }
 

@@ -28,10 +28,10 @@ pub(super) async fn authorise(
         Err(refusal) => return refusal.into_response(),
     };
     // No matched path: the router's fallback, which only ever answers 404.
-    if let Some(pattern) = request.extensions().get::<MatchedPath>() {
-        if let Err(refusal) = permit(&actor, request.method().as_str(), pattern.as_str()) {
-            return refusal.into_response();
-        }
+    if let Some(pattern) = request.extensions().get::<MatchedPath>()
+        && let Err(refusal) = permit(&actor, request.method().as_str(), pattern.as_str())
+    {
+        return refusal.into_response();
     }
     let acting = ActingUser {
         id: actor.id.clone(),
