@@ -1,6 +1,7 @@
 //! The striae member node: configuration, storage, replication, networking, the capabilities
 //! (notices, firearms, ballistics, joint operations, the audit log), the HTTP API, the CLI client and the in-process demonstration network.
 
+pub mod accounts;
 pub mod api;
 pub mod audit;
 pub mod ballistics;

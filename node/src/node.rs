@@ -10,6 +10,7 @@ use striae_protocol::{BureauId, firearm::DigestKey};
 use tokio::sync::{broadcast, watch};
 
 use crate::{
+    accounts::{Accounts, AccountsError},
     audit::AuditLog,
     ballistics::{Ballistics, BallisticsNode},
     cases::CasesNode,
@@ -33,6 +34,9 @@ pub enum NodeError {
     /// Storage problem.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The users cannot be opened.
+    #[error(transparent)]
+    Accounts(#[from] AccountsError),
     /// The blob store (`[blobs]`) cannot be set up.
     #[error(transparent)]
     Blobs(#[from] crate::ballistics::BlobError),
@@ -60,8 +64,8 @@ pub struct NodeHandle {
     pub ctx: Context,
     /// Network task handle.
     pub net: NetHandle,
-    /// The API token.
-    pub token: Arc<str>,
+    /// The API's users and their tokens (the bootstrap token is the first admin's).
+    pub accounts: Arc<Accounts>,
     /// Notices held, from every feed.
     pub notices: Arc<Notices>,
     /// Firearm records, digests held, traces.
@@ -162,7 +166,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         operations: OperationsNode::new(ctx.clone(), Operations::open(&store)?),
         ctx,
         net: net.clone(),
-        token: token.into(),
+        accounts: Arc::new(Accounts::open(&store, &token)?),
     };
     // Registration order is the order every entry reaches the capabilities.
     let capabilities: Capabilities = Arc::new([

@@ -318,6 +318,16 @@ fn routes() -> Vec<Route> {
         r(Method::GET, "/v1/audit/verify", &[], None, NoId),
         r(
             Method::POST,
+            "/v1/users",
+            &[],
+            Json(&["name", "role", "expires_in_days"]),
+            NoId,
+        ),
+        r(Method::GET, "/v1/users", &[], None, NoId),
+        r(Method::DELETE, "/v1/users/{id}", &[], None, Unknown),
+        r(Method::GET, "/v1/me", &[], None, NoId),
+        r(
+            Method::POST,
             "/v1/operations",
             &[],
             Json(OPERATION_FIELDS),
@@ -383,6 +393,7 @@ fn base_body(path: &str) -> Value {
             "name": "TRIGGER", "participants": ["DE"],
             "starts_at": "2026-01-01", "ends_at": "2026-02-01",
         }),
+        "/v1/users" => json!({"name": "robustness", "role": "analyst"}),
         "/v1/operations/{id}/seizures" => json!({
             "date": "2026-01-02", "items": [{"category": "drugs", "count": 1}],
         }),

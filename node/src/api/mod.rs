@@ -1,8 +1,10 @@
-//! The HTTP API: axum routes, one module per resource, token authentication on every `/v1`
-//! route (and on `/metrics` unless configured public), and JSON errors
+//! The HTTP API: axum routes, one module per resource, a user's token and a role check on every
+//! `/v1` route (and on `/metrics` unless configured public; see `auth` and the permission table
+//! in `accounts`), and JSON errors
 //! `{"error":{"code","message","field"?}}` with a 4xx status for anything the caller sent wrong.
 
 mod audit;
+mod auth;
 mod ballistics;
 mod cases;
 mod error;
@@ -11,14 +13,15 @@ mod notices;
 mod operations;
 mod queries;
 mod status;
+mod users;
 
 use std::net::SocketAddr;
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, Request, State},
+    extract::{DefaultBodyLimit, State},
     http::{StatusCode, header},
-    middleware::{self, Next},
+    middleware,
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -53,13 +56,19 @@ pub fn router(node: NodeHandle, options: ApiOptions) -> Router {
         .merge(ballistics::routes())
         .merge(operations::routes())
         .merge(audit::routes())
+        .merge(users::routes())
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(node.clone(), require_token));
+        .layer(middleware::from_fn_with_state(
+            node.clone(),
+            auth::authorise,
+        ));
     let mut metrics_route = get(metrics);
     if !options.metrics_public {
-        metrics_route =
-            metrics_route.layer(middleware::from_fn_with_state(node.clone(), require_token));
+        metrics_route = metrics_route.layer(middleware::from_fn_with_state(
+            node.clone(),
+            auth::authorise,
+        ));
     }
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -91,29 +100,6 @@ async fn metrics(State(node): State<NodeHandle>) -> Response {
         node.metrics.render(),
     )
         .into_response()
-}
-
-/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
-fn same_token(given: &str, expected: &str) -> bool {
-    let (a, b) = (given.as_bytes(), expected.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn require_token(State(node): State<NodeHandle>, request: Request, next: Next) -> Response {
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(token) if same_token(token.trim(), &node.token) => next.run(request).await,
-        _ => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send the node's API token as `Authorization: Bearer <token>` (it is in the data dir, file api.token)",
-        )
-        .into_response(),
-    }
 }
 
 /// Why listening on `addr` deserves a warning, if it does: the API speaks plain HTTP, so

@@ -12,9 +12,16 @@
 //! which every member holds, and `verify` checks the log against the latest anchor. A crash
 //! between a record and its head leaves the record as the head (the next record follows it,
 //! never overwrites it).
+//!
+//! A record names the user who acted (`user`, their account id and name: the bureau's
+//! internal reference) when it was written on behalf of an API request; see `acting`. Records
+//! written before accounts existed have no `user` and still verify: the field is left out of
+//! the signed JSON when absent.
 
+mod acting;
 mod anchor;
 
+pub use acting::{ActingUser, carry, current as acting_user, scope as acting_as};
 pub use anchor::AuditAnchoring;
 
 use std::sync::Mutex;
@@ -62,6 +69,10 @@ pub struct AuditRecord {
     pub details: Value,
     /// Hash of the previous stored record (hex), or 64 zeros for the first.
     pub prev: String,
+    /// The user on whose behalf this node acted, when a user did (absent in records written
+    /// by the node on its own, and in records written before accounts existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<ActingUser>,
 }
 
 /// A record with its hash and signature, as the API lists it.
@@ -201,6 +212,7 @@ impl AuditLog {
             subject: event.subject.to_string(),
             details: event.details,
             prev: hex::encode(head.1),
+            user: acting::current(),
         };
         let json = serde_json::to_vec(&record)
             .map_err(|e| StoreError::corrupt("audit", format!("cannot encode: {e}")))?;
@@ -404,6 +416,49 @@ mod tests {
         assert!(v.ok, "{:?}", v.problems);
         assert_eq!(v.entries, 5);
         assert_eq!(log.list(1, 10).expect("list").len(), 5);
+    }
+
+    #[test]
+    fn records_written_before_accounts_still_verify_and_new_ones_name_the_user() {
+        let (_d, store, _empty) = log();
+        // A record as written before the `user` field existed: the same JSON without it.
+        let old = serde_json::json!({
+            "seq": 1, "at_ms": 1, "direction": "out", "action": "trace_request",
+            "peer": Signer::from_seed([8; 32]).bureau(), "peer_country": "DE",
+            "subject": "t0", "details": {"case_ref": "C-1"}, "prev": hex::encode([0u8; 32]),
+        });
+        let json = serde_json::to_vec(&old).expect("json");
+        let signature = Signer::from_seed([7; 32]).sign(&signing_message(
+            AUDIT_DOMAIN,
+            &NetworkId::from_name("t"),
+            &json,
+        ));
+        let mut value = signature.to_vec();
+        value.extend_from_slice(&json);
+        store
+            .keyspace("audit")
+            .expect("tree")
+            .insert(1u64.to_be_bytes(), value)
+            .expect("insert");
+        let log = AuditLog::open(
+            &store,
+            Signer::from_seed([7; 32]),
+            NetworkId::from_name("t"),
+        )
+        .expect("reopen");
+        let user = ActingUser {
+            id: "u1".into(),
+            name: "reviewer one".into(),
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(acting::scope(user.clone(), async { write(&log, 1) }));
+        let v = log.verify().expect("verify");
+        assert!(v.ok, "{:?}", v.problems);
+        let listed = log.list(1, 10).expect("list");
+        assert_eq!(listed[0].record.user, None);
+        assert_eq!(listed[1].record.user, Some(user));
     }
 
     #[test]

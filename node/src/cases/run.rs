@@ -24,7 +24,9 @@ const MAX_OWN_MATCHES: usize = 50;
 pub(super) fn start(node: &CasesNode, id: &str) {
     let node = node.clone();
     let id = id.to_string();
-    tokio::spawn(async move {
+    // Traces, queries and searches the case starts name the user who opened it (a case
+    // resumed after a restart names nobody).
+    tokio::spawn(crate::audit::carry(async move {
         if let Err(e) = run_firearm_steps(&node, &id).await {
             tracing::error!(case = %id, "the case's firearm steps failed: {e}");
         }
@@ -38,7 +40,7 @@ pub(super) fn start(node: &CasesNode, id: &str) {
             _ => Vec::new(),
         };
         search_exhibits(&node, &id, exhibits);
-    });
+    }));
 }
 
 /// Steps 1 and 2, stored with the case.
@@ -233,7 +235,7 @@ pub(super) fn search_exhibits(node: &CasesNode, id: &str, exhibits: Vec<String>)
     }
     let node = node.clone();
     let id = id.to_string();
-    tokio::spawn(async move {
+    tokio::spawn(crate::audit::carry(async move {
         for exhibit in exhibits {
             let outcome = search_one(&node, &id, &exhibit).await;
             let stored = node
@@ -246,7 +248,7 @@ pub(super) fn search_exhibits(node: &CasesNode, id: &str, exhibits: Vec<String>)
                 return;
             }
         }
-    });
+    }));
 }
 
 async fn search_one(node: &CasesNode, id: &str, exhibit: &str) -> ExhibitSearch {

@@ -23,14 +23,18 @@ pub(crate) enum AuditAction {
 
 fn record_line(r: &Value) -> String {
     format!(
-        "#{:<5} {}  {:<3} {:<18} {} {}  {}",
+        "#{:<5} {}  {:<3} {:<18} {} {}  {}{}",
         r["seq"],
         s(&r["at"]),
         s(&r["direction"]),
         s(&r["action"]),
         s(&r["peer_country"]),
         s(&r["subject"]),
-        r["details"]
+        r["details"],
+        r["user"]["name"]
+            .as_str()
+            .map(|name| format!("  by {name}"))
+            .unwrap_or_default()
     )
 }
 

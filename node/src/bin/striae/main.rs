@@ -18,6 +18,7 @@ mod firearm;
 mod notice;
 mod operation;
 mod query;
+mod user;
 
 use common::{Target, client, print, s};
 use notice::NoticeAction;
@@ -128,6 +129,18 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: audit::AuditAction,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// The node's users: add (prints the token once), list, revoke (admins only)
+    User {
+        #[command(subcommand)]
+        action: user::UserAction,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Who the token in use belongs to: name, role, expiry
+    Whoami {
         #[command(flatten)]
         target: Target,
     },
@@ -257,6 +270,8 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::X3p { action, target } => ballistic::x3p(action, &target).await,
         Command::Operation { action, target } => operation::operation(action, &target).await,
         Command::Audit { action, target } => audit::audit(action, &target).await,
+        Command::User { action, target } => user::user(action, &target).await,
+        Command::Whoami { target } => user::whoami(&target).await,
     }
 }
 

@@ -84,7 +84,10 @@ pub async fn start(node: &FirearmsNode, input: QueryInput) -> Result<String, Que
     node.store.flush().await?;
     for bureau in members {
         let node = node.clone();
-        tokio::spawn(async move { send(&node, id, bureau).await });
+        // The query's audit record names the user who started it.
+        tokio::spawn(crate::audit::carry(
+            async move { send(&node, id, bureau).await },
+        ));
     }
     Ok(hex::encode(id))
 }

@@ -176,7 +176,10 @@ pub async fn start(node: &FirearmsNode, input: TraceInput) -> Result<String, Tra
     for target in &trace.targets {
         if let Ok(bureau) = target.bureau.parse::<BureauId>() {
             let node = node.clone();
-            tokio::spawn(async move { send_request(&node, id, bureau).await });
+            // The request's audit record names the user who started the trace.
+            tokio::spawn(crate::audit::carry(async move {
+                send_request(&node, id, bureau).await
+            }));
         }
     }
     Ok(hex::encode(id))
