@@ -16,8 +16,9 @@ pub(crate) struct Claim<'a> {
 impl InFlight {
     /// Claims `id`, or `None` when someone else holds it.
     pub(crate) fn claim(&self, id: [u8; 16]) -> Option<Claim<'_>> {
-        let mut ids = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        ids.insert(id).then_some(Claim { set: self, id })
+        // The lock is released before a claim exists: dropping a claim takes it again.
+        let inserted = self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+        inserted.then(|| Claim { set: self, id })
     }
 }
 
