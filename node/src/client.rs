@@ -67,12 +67,16 @@ impl Client {
         api: Option<String>,
         token: Option<String>,
         config: Option<PathBuf>,
+        ca: Option<PathBuf>,
     ) -> Result<Self, ClientError> {
-        let (mut base, mut tok) = (api, token);
+        let (mut base, mut tok, mut ca) = (api, token, ca);
         if let Some(path) = config {
-            let (b, t) = from_config(&path)?;
-            base.get_or_insert(b);
-            tok.get_or_insert(t);
+            let found = from_config(&path)?;
+            base.get_or_insert(found.base);
+            tok.get_or_insert(found.token);
+            if let Some(cert) = found.cert {
+                ca.get_or_insert(cert);
+            }
         }
         let base = base.ok_or_else(|| {
             ClientError::Setup(
@@ -85,7 +89,7 @@ impl Client {
         Ok(Client {
             base: api_base(&base)?,
             token,
-            http: reqwest::Client::new(),
+            http: http_client(ca.as_deref())?,
         })
     }
 
@@ -160,6 +164,63 @@ impl Client {
         .await
     }
 
+    /// Sends `method path` and writes the answer's body to `out` as it arrives (backups and
+    /// exports may be larger than memory); the bytes written. A failed transfer leaves no
+    /// file behind.
+    pub async fn download(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        out: &Path,
+    ) -> Result<u64, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            url: url.clone(),
+            message: e.to_string(),
+        };
+        let mut response = self
+            .http
+            .request(method, &url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if !response.status().is_success() {
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            let message = value["error"]["message"]
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string);
+            return Err(ClientError::Api { status, message });
+        }
+        let cannot_write =
+            |e: std::io::Error| ClientError::Setup(format!("{}: {e}", out.display()));
+        let partial = out.with_extension("partial");
+        let mut file = tokio::fs::File::create(&partial)
+            .await
+            .map_err(cannot_write)?;
+        let mut written = 0u64;
+        let copied = async {
+            while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+                tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                    .await
+                    .map_err(cannot_write)?;
+                written += chunk.len() as u64;
+            }
+            file.sync_all().await.map_err(cannot_write)
+        }
+        .await;
+        if let Err(e) = copied {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(e);
+        }
+        tokio::fs::rename(&partial, out)
+            .await
+            .map_err(cannot_write)?;
+        Ok(written)
+    }
+
     /// `DELETE path`.
     pub async fn send_delete(&self, path: &str) -> Result<Value, ClientError> {
         self.send(self.http.delete(format!("{}{path}", self.base)))
@@ -173,7 +234,34 @@ impl Client {
     }
 }
 
-fn from_config(path: &Path) -> Result<(String, String), ClientError> {
+/// An HTTP client that also trusts the certificates in `ca` (PEM), for a node whose API
+/// certificate comes from the bureau's own authority.
+fn http_client(ca: Option<&Path>) -> Result<reqwest::Client, ClientError> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca)
+            .map_err(|e| ClientError::Setup(format!("--ca {}: {e}", ca.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            ClientError::Setup(format!("--ca {}: not PEM certificates: {e}", ca.display()))
+        })?;
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| ClientError::Setup(format!("cannot set up HTTPS: {e}")))
+}
+
+/// What a node config tells a client.
+struct FromConfig {
+    base: String,
+    token: String,
+    /// The API's certificate chain when it serves HTTPS (trusted by the client).
+    cert: Option<PathBuf>,
+}
+
+fn from_config(path: &Path) -> Result<FromConfig, ClientError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ClientError::Setup(format!("{}: {e}", path.display())))?;
     let file: NodeFile = toml::from_str(&text)
@@ -182,10 +270,16 @@ fn from_config(path: &Path) -> Result<(String, String), ClientError> {
     let token_path = base_dir.join(&file.node.data_dir).join(TOKEN_FILE);
     let token = std::fs::read_to_string(&token_path)
         .map_err(|e| ClientError::Setup(format!("{}: {e}", token_path.display())))?;
-    Ok((
-        format!("http://{}", file.api.listen),
-        token.trim().to_string(),
-    ))
+    let scheme = if file.api.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    Ok(FromConfig {
+        base: format!("{scheme}://{}", file.api.listen),
+        token: token.trim().to_string(),
+        cert: file.api.tls_cert.map(|c| base_dir.join(c)),
+    })
 }
 
 #[cfg(test)]

@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use striae_protocol::{BureauId, NetworkId, Signer};
 
 mod blobs;
+mod service;
 
 pub use blobs::{
     BlobsConfig, BlobsSection, DEFAULT_BLOB_TIMEOUT, MAX_BLOB_TIMEOUT, S3Blobs, S3Credentials,
 };
+pub use service::{DEFAULT_LOG_LEVEL, LogConfig, LogFormat, LogSection, TlsFiles};
 
 /// File name of the node key in the data dir.
 pub const KEY_FILE: &str = "node.key";
@@ -112,6 +114,13 @@ pub struct ApiSection {
     /// false: `/metrics` needs the token like every `/v1` route).
     #[serde(default)]
     pub metrics_public: bool,
+    /// PEM certificate chain: with `tls_key`, the API serves HTTPS itself (relative to the
+    /// config file). Without, plain HTTP, for loopback or behind a TLS-terminating proxy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn default_api_listen() -> String {
@@ -123,6 +132,8 @@ impl Default for ApiSection {
         ApiSection {
             listen: default_api_listen(),
             metrics_public: false,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -353,6 +364,9 @@ pub struct NodeFile {
     /// `[blobs]`, optional: where raw scans are kept (default: `blobs/` in the data dir).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blobs: Option<BlobsSection>,
+    /// `[log]`, optional: level, format and file of the node's log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogSection>,
 }
 
 /// One `[[member]]` of the roster as written.
@@ -532,6 +546,10 @@ pub struct NodeConfig {
     pub sharing: SharingPolicy,
     /// Where raw scans are kept.
     pub blobs: BlobsConfig,
+    /// The node's log.
+    pub log: LogConfig,
+    /// The API's certificate and key, when it serves HTTPS itself.
+    pub api_tls: Option<TlsFiles>,
     /// Tunables with defaults.
     pub tuning: Tuning,
 }
@@ -630,6 +648,8 @@ impl NodeConfig {
             SharingPolicy::from_section(file.ballistics.unwrap_or_default(), &roster, path)?;
         let data_dir = base.join(file.node.data_dir);
         let blobs = BlobsConfig::from_section(file.blobs, &data_dir, path)?;
+        let log = LogConfig::from_section(file.log.unwrap_or_default(), base, path)?;
+        let api_tls = TlsFiles::from_section(file.api.tls_cert, file.api.tls_key, base, path)?;
         Ok(NodeConfig {
             sharing,
             country: file.node.country,
@@ -643,6 +663,8 @@ impl NodeConfig {
             trace_policy: file.traces.map(|t| t.policy).unwrap_or_default(),
             queries: file.queries.unwrap_or_default().check(path)?,
             blobs,
+            log,
+            api_tls,
             tuning: Tuning::default(),
         })
     }

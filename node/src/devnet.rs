@@ -133,12 +133,13 @@ pub fn init_with_ports(
             },
             api: ApiSection {
                 listen: format!("127.0.0.1:{api_port}"),
-                metrics_public: false,
+                ..ApiSection::default()
             },
             traces: None,
             ballistics: None,
             queries: None,
             blobs: None,
+            log: None,
         };
         let config_path = member_dir.join("node.toml");
         let text = toml::to_string(&node_file).map_err(|e| ConfigError::Parse {

@@ -2,7 +2,13 @@
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+        info::Info,
+    },
     registry::Registry,
 };
 
@@ -32,6 +38,59 @@ pub struct ReviewLabel {
     pub event: &'static str,
 }
 
+/// An API request, as metric labels: the method, the route as the router matched it (a
+/// template such as `/v1/traces/{id}`, or `unmatched`, so that callers cannot mint series)
+/// and the status code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabel {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The matched route template, or `unmatched`.
+    pub route: String,
+    /// The answer's status code.
+    pub status: u16,
+}
+
+/// An API route, as metric labels for its latency.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The matched route template, or `unmatched`.
+    pub route: String,
+}
+
+/// A capability event, as metric labels from fixed sets.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabel {
+    /// Which side of the exchange this node is (`answered` as holder, `answer_received` as
+    /// requester), or the kind of evidence for confirmations.
+    pub side: &'static str,
+    /// How it ended (`found`, `not_found`, `pending_review`, `refused`, ...).
+    pub outcome: &'static str,
+}
+
+/// One label from a fixed set.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// What kind (a `'static` name from a fixed set).
+    pub kind: &'static str,
+}
+
+/// The build, as labels of `striae_build_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabel {
+    version: &'static str,
+    commit: &'static str,
+}
+
+/// Histogram of API latency in seconds: 1 ms to about 16 s.
+type LatencyFamily = Family<RouteLabel, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
 /// The node's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -55,6 +114,26 @@ pub struct Metrics {
     pub blob_errors: Family<BlobErrorLabel, Counter>,
     /// Requests held for review and reviews done, by kind and event.
     pub reviews: Family<ReviewLabel, Counter>,
+    /// API requests answered, by method, route and status.
+    pub http_requests: Family<HttpLabel, Counter>,
+    /// API latency, by method and route.
+    pub http_latency: LatencyFamily,
+    /// Trace requests sent and answered, by side and outcome.
+    pub traces: Family<EventLabel, Counter>,
+    /// Serial-pattern queries sent and answered, by side and outcome.
+    pub queries: Family<EventLabel, Counter>,
+    /// Firearm checks run at this node, by verdict.
+    pub checks: Family<KindLabel, Counter>,
+    /// Ballistic searches run at this node, by kind of evidence.
+    pub searches: Family<KindLabel, Counter>,
+    /// Ballistic confirmations asked and answered, by side and outcome.
+    pub confirmations: Family<EventLabel, Counter>,
+    /// Firearm import lines, by result (`created`, `updated`, `unchanged`, `refused`).
+    pub import_lines: Family<KindLabel, Counter>,
+    /// Sizes read at each scrape (records, indexed digests), by kind.
+    pub sizes: Family<KindLabel, Gauge>,
+    /// Work waiting at each scrape (reviews, outboxes), by kind.
+    pub queued: Family<KindLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -71,6 +150,16 @@ impl Default for Metrics {
             requests_refused: Family::default(),
             blob_errors: Family::default(),
             reviews: Family::default(),
+            http_requests: Family::default(),
+            http_latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            traces: Family::default(),
+            queries: Family::default(),
+            checks: Family::default(),
+            searches: Family::default(),
+            confirmations: Family::default(),
+            import_lines: Family::default(),
+            sizes: Family::default(),
+            queued: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -123,11 +212,110 @@ impl Default for Metrics {
             "Trace requests and queries held for review, approved and refused",
             m.reviews.clone(),
         );
+        m.register_capabilities(&mut registry);
         Metrics { registry, ..m }
     }
 }
 
 impl Metrics {
+    /// Registers the API's and the capabilities' series, and the build.
+    fn register_capabilities(&self, registry: &mut Registry) {
+        registry.register(
+            "build",
+            "The running build",
+            Info::new(BuildLabel {
+                version: env!("CARGO_PKG_VERSION"),
+                commit: env!("STRIAE_COMMIT"),
+            }),
+        );
+        registry.register(
+            "http_requests",
+            "API requests answered, by method, matched route and status",
+            self.http_requests.clone(),
+        );
+        registry.register_with_unit(
+            "http_request_duration",
+            "API latency, by method and matched route",
+            prometheus_client::registry::Unit::Seconds,
+            self.http_latency.clone(),
+        );
+        registry.register(
+            "traces",
+            "Trace requests sent (by first answer) and answered as holder, by outcome",
+            self.traces.clone(),
+        );
+        registry.register(
+            "queries",
+            "Serial-pattern queries sent and answered as holder, by outcome",
+            self.queries.clone(),
+        );
+        registry.register(
+            "checks",
+            "Firearm checks run at this node, by verdict",
+            self.checks.clone(),
+        );
+        registry.register(
+            "ballistic_searches",
+            "Ballistic searches run at this node, by kind of evidence",
+            self.searches.clone(),
+        );
+        registry.register(
+            "confirmations",
+            "Ballistic confirmations asked of holders and answered as holder, by outcome",
+            self.confirmations.clone(),
+        );
+        registry.register(
+            "import_lines",
+            "Firearm import lines, by result",
+            self.import_lines.clone(),
+        );
+        registry.register(
+            "size",
+            "Sizes read at scrape time (records, indexed digests), by kind",
+            self.sizes.clone(),
+        );
+        registry.register(
+            "queued",
+            "Work waiting at scrape time (reviews, outboxes), by kind",
+            self.queued.clone(),
+        );
+    }
+
+    /// Counts an exchange event (`traces`, `queries` or `confirmations`).
+    pub fn event(family: &Family<EventLabel, Counter>, side: &'static str, outcome: &'static str) {
+        family.get_or_create(&EventLabel { side, outcome }).inc();
+    }
+
+    /// Counts one of `family`'s kinds by `n`.
+    pub fn count(family: &Family<KindLabel, Counter>, kind: &'static str, n: u64) {
+        family.get_or_create(&KindLabel { kind }).inc_by(n);
+    }
+
+    /// Sets one of `family`'s gauges.
+    pub fn set(family: &Family<KindLabel, Gauge>, kind: &'static str, value: u64) {
+        family
+            .get_or_create(&KindLabel { kind })
+            .set(i64::try_from(value).unwrap_or(i64::MAX));
+    }
+
+    /// Counts an API request and its latency.
+    pub fn http(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let (method, route) = (method.to_owned(), route.to_owned());
+        self.http_latency
+            .get_or_create(&RouteLabel {
+                method: method.clone(),
+                route: route.clone(),
+            })
+            .observe(seconds);
+        self.http_requests
+            .get_or_create(&HttpLabel {
+                method,
+                route,
+                status,
+            })
+            .inc();
+    }
+
     /// Counts a refused entry.
     pub fn rejected(&self, reason: &'static str) {
         self.entries_rejected

@@ -46,6 +46,16 @@ pub enum NodeError {
     /// Publishing failed.
     #[error(transparent)]
     Core(#[from] core::CoreError),
+    /// The API's certificate or key (`[api] tls_cert`, `tls_key`) cannot be used.
+    #[error("cannot use the API's certificate {cert} and key {key}: {source}")]
+    ApiTls {
+        /// The certificate file.
+        cert: std::path::PathBuf,
+        /// The key file.
+        key: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The API address could not be bound.
     #[error("cannot listen on {addr} for the API: {source}")]
     ApiListen {
@@ -87,6 +97,29 @@ impl Deref for NodeHandle {
 }
 
 impl NodeHandle {
+    /// Reads the sizes and queue depths that `/metrics` shows as gauges.
+    pub fn refresh_gauges(&self) {
+        let m = &self.metrics;
+        let index = self.firearms.firearms.index_stats();
+        Metrics::set(&m.sizes, "firearm_digests", index.live);
+        Metrics::set(&m.sizes, "firearm_index_bytes", index.memory_bytes);
+        if let Ok(n) = self.store.entry_count() {
+            Metrics::set(&m.sizes, "feed_entries", n);
+        }
+        let depths = self.firearms.firearms.queue_depths().into_iter();
+        let depths = depths.chain(self.ballistics.ballistics.queue_depths());
+        let depths = depths.chain([(
+            "operation_outbox",
+            self.operations.operations.outbox_depth(),
+        )]);
+        for (kind, n) in depths {
+            Metrics::set(&m.queued, kind, n as u64);
+        }
+        for (kind, n) in self.ballistics.ballistics.sizes() {
+            Metrics::set(&m.sizes, kind, n as u64);
+        }
+    }
+
     /// Entries appended from now on.
     pub fn subscribe_applied(&self) -> broadcast::Receiver<Applied> {
         self.core.subscribe_applied()
@@ -285,15 +318,25 @@ async fn serve_api(
         .await
         .map_err(listen_error)?;
     let addr = listener.local_addr().map_err(listen_error)?;
+    let tls = match &config.api_tls {
+        None => None,
+        Some(files) => {
+            Some(
+                crate::api::load_tls(files)
+                    .await
+                    .map_err(|source| NodeError::ApiTls {
+                        cert: files.cert.clone(),
+                        key: files.key.clone(),
+                        source,
+                    })?,
+            )
+        }
+    };
+    let options = crate::api::ApiOptions {
+        metrics_public: config.metrics_public,
+    };
     Ok((
-        tokio::spawn(crate::api::serve(
-            listener,
-            handle,
-            crate::api::ApiOptions {
-                metrics_public: config.metrics_public,
-            },
-            shutdown,
-        )),
+        tokio::spawn(crate::api::serve(listener, handle, options, tls, shutdown)),
         addr,
     ))
 }

@@ -124,6 +124,19 @@ impl TestNet {
         format!("http://{}{path}", self.node(i).api_addr)
     }
 
+    /// `GET path` on member `i` with its token: the body as text (metrics, HTML).
+    pub async fn get_text(&self, i: usize, path: &str) -> String {
+        self.http
+            .get(self.url(i, path))
+            .bearer_auth(&self.members[i].token)
+            .send()
+            .await
+            .expect("API reachable")
+            .text()
+            .await
+            .expect("body")
+    }
+
     /// `GET path` on member `i`: status code and JSON body.
     pub async fn get(&self, i: usize, path: &str) -> (u16, Value) {
         self.send(self.http.get(self.url(i, path)), i).await

@@ -25,6 +25,8 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("POST", "/v1/firearms/import", Act),
     ("POST", "/v1/firearms/check", Read),
     ("GET", "/v1/firearms/index", Read),
+    ("GET", "/v1/firearms/export", Act),
+    ("POST", "/v1/backup", Admin),
     ("GET", "/v1/firearms/{id}", Read),
     ("PATCH", "/v1/firearms/{id}", Act),
     ("GET", "/v1/reference", Read),

@@ -22,6 +22,7 @@ use super::{
     ApiError, ApiJson,
     error::{ApiQuery, NoQuery, OptionalJson, PathId, Upload, field_of},
 };
+use crate::metrics::Metrics;
 use crate::{
     firearms::{
         FirearmsError,
@@ -323,6 +324,7 @@ async fn check(
         (true, false) => "no_record",
         (true, true) => "inconclusive",
     };
+    Metrics::count(&node.metrics.checks, verdict, 1);
     Ok(Json(json!({
         "verdict": verdict,
         "hits": hits,

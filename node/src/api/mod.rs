@@ -9,7 +9,9 @@ mod ballistics;
 mod cases;
 mod error;
 mod firearms;
+mod maintenance;
 mod notices;
+mod observe;
 mod operations;
 mod queries;
 mod status;
@@ -25,6 +27,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use axum_server::tls_rustls::RustlsConfig;
 use tokio::sync::watch;
 
 pub use error::{ApiError, ApiJson, MAX_JSON_BYTES};
@@ -57,11 +60,16 @@ pub fn router(node: NodeHandle, options: ApiOptions) -> Router {
         .merge(operations::routes())
         .merge(audit::routes())
         .merge(users::routes())
+        .merge(maintenance::routes())
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             node.clone(),
             auth::authorise,
+        ))
+        .layer(middleware::from_fn_with_state(
+            node.clone(),
+            observe::observe,
         ));
     let mut metrics_route = get(metrics);
     if !options.metrics_public {
@@ -92,6 +100,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 async fn metrics(State(node): State<NodeHandle>) -> Response {
+    node.refresh_gauges();
     (
         [(
             header::CONTENT_TYPE,
@@ -100,6 +109,14 @@ async fn metrics(State(node): State<NodeHandle>) -> Response {
         node.metrics.render(),
     )
         .into_response()
+}
+
+/// The API's TLS configuration from its PEM files, with the ring provider (the one libp2p
+/// builds already) installed for the process first.
+pub async fn load_tls(files: &crate::config::TlsFiles) -> std::io::Result<RustlsConfig> {
+    // Fails only when a provider is installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    RustlsConfig::from_pem_file(&files.cert, &files.key).await
 }
 
 /// Why listening on `addr` deserves a warning, if it does: the API speaks plain HTTP, so
@@ -114,17 +131,57 @@ fn exposure_warning(addr: SocketAddr) -> Option<String> {
     })
 }
 
-/// Serves the API on `listener` until `shutdown` turns true.
+/// Serves the API on `listener` until `shutdown` turns true: HTTPS when `tls` is given, else
+/// plain HTTP.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     node: NodeHandle,
     options: ApiOptions,
+    tls: Option<RustlsConfig>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let app = router(node, options);
+    match tls {
+        Some(tls) => serve_https(listener, app, tls, shutdown).await,
+        None => serve_http(listener, app, shutdown).await,
+    }
+}
+
+/// Serves HTTPS: each connection in its own task, its handshake bounded in time, so that a
+/// slow or silent client cannot hold up others.
+async fn serve_https(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: RustlsConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let listener = match listener.into_std() {
+        Ok(l) => l,
+        Err(e) => return tracing::error!("API server not started: {e}"),
+    };
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+    });
+    let server = match axum_server::tls_rustls::from_tcp_rustls(listener, tls) {
+        Ok(server) => server,
+        Err(e) => return tracing::error!("API server not started: {e}"),
+    };
+    if let Err(e) = server.handle(handle).serve(app.into_make_service()).await {
+        tracing::error!("API server stopped: {e}");
+    }
+}
+
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: Router,
     mut shutdown: watch::Receiver<bool>,
 ) {
     if let Some(warning) = listener.local_addr().ok().and_then(exposure_warning) {
         tracing::warn!("{warning}");
     }
-    let app = router(node, options);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;

@@ -26,6 +26,7 @@ use super::{
     search::{CONFIRM_TOP, ConfirmError, DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, count},
 };
 use crate::ballistics::BallisticsNode;
+use crate::metrics::Metrics;
 
 /// What to search with.
 pub enum BulletProbe {
@@ -161,6 +162,7 @@ pub async fn search_bullet(
         MAX_LIMIT,
     )?
     .min(limit);
+    Metrics::count(&node.metrics.searches, "bullet", 1);
     let probe = ready_bullet(node, probe, &request).await?;
     let me = node.me;
     let worker = node.clone();
@@ -556,8 +558,10 @@ pub async fn on_bullet_confirm_request(
         received,
         checked.as_ref().err().map(|e| e.to_string()),
     ) {
+        Metrics::event(&node.metrics.confirmations, "bullet", "refused");
         return refusal;
     }
+    Metrics::event(&node.metrics.confirmations, "bullet", "answered");
     let Ok(probe) = checked else {
         return SyncResponse::Refused("the probe's land signatures do not decode".into());
     };

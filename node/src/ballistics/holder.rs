@@ -23,6 +23,7 @@ use super::{
     surface_from_probe,
 };
 use crate::ballistics::BallisticsNode;
+use crate::metrics::Metrics;
 
 /// Compares `probe` with this node's exhibits `refs` for `asker` (one CMC reference built
 /// from the probe, reused for every exhibit). Retracted or unknown exhibits, and exhibits not
@@ -179,8 +180,10 @@ pub async fn on_confirm_request(
     };
     let refused = check_request(node, &request).err().map(|e| e.to_string());
     if let Err(refusal) = admit(node, received, refused) {
+        Metrics::event(&node.metrics.confirmations, "cartridge_case", "refused");
         return refusal;
     }
+    Metrics::event(&node.metrics.confirmations, "cartridge_case", "answered");
     let probe = surface_from_probe(&request.probe);
     let results = match confirm_locally(node, from, probe, request.exhibits.clone()).await {
         Ok(r) => r,

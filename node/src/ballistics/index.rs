@@ -210,6 +210,12 @@ impl Shelf {
         }
     }
 
+    /// Digests indexed now, unless a search or an update holds the index (for metrics,
+    /// which must not wait).
+    pub fn len_now(&self) -> Option<usize> {
+        self.index.try_read().ok().map(|index| index.len())
+    }
+
     /// The index with every queued change applied (may wait for a running search; call it
     /// off the async runtime).
     pub fn read(&self) -> RwLockReadGuard<'_, ScreeningIndex> {

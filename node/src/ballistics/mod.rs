@@ -38,7 +38,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, AtomicUsize},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
 };
 
@@ -185,6 +185,28 @@ pub struct Ballistics {
 }
 
 impl Ballistics {
+    /// Digests indexed (cartridge cases unless the index is busy, bullets) for metrics.
+    pub fn sizes(&self) -> Vec<(&'static str, usize)> {
+        let mut sizes = vec![("bullet_digests", self.bullets.len())];
+        if let Some(n) = self.all.len_now() {
+            sizes.push(("cartridge_case_digests", n));
+        }
+        sizes
+    }
+
+    /// The folder of the raw scans, when they are files on this machine.
+    pub fn blob_folder(&self) -> Option<std::path::PathBuf> {
+        self.blobs.folder().map(std::path::Path::to_path_buf)
+    }
+
+    /// Work waiting: other members' digests to screen for leads, digests to share with lists.
+    pub fn queue_depths(&self) -> [(&'static str, usize); 2] {
+        [
+            ("lead_jobs", self.lead_job_count.load(Ordering::Relaxed)),
+            ("share_outbox", self.share_outbox.count()),
+        ]
+    }
+
     /// Opens the exhibits and indexes this node's own, and what never went into a feed (our
     /// exhibits kept local or shared with a list, digests shared with us); the screening
     /// index of every published digest is rebuilt from the stored feeds by the node. Raw

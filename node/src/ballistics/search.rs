@@ -26,6 +26,7 @@ use super::{
     holder::{comparison_json, confirm_locally},
     probe_from_surface,
 };
+use crate::metrics::Metrics;
 use crate::{ballistics::BallisticsNode, core::AskError};
 
 /// Screening candidates sent to their holders for confirmation unless `confirm=` says
@@ -273,6 +274,7 @@ pub async fn search(
         MAX_LIMIT,
     )?
     .min(limit);
+    Metrics::count(&node.metrics.searches, "cartridge_case", 1);
     let probe = ready_probe(node, probe, &request).await?;
     let me = node.me;
     let worker = node.clone();

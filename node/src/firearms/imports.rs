@@ -14,7 +14,7 @@ use super::{
     journal::{ImportKey, ImportPhase, ImportState},
     records::{self, RefCipher, StoredRecord, digest_of, encode_input, store_key},
 };
-use crate::store::Keyspace;
+use crate::{metrics::Metrics, store::Keyspace};
 
 impl Firearms {
     /// Imports a CSV or NDJSON document: parses, validates and normalises every line in a
@@ -125,6 +125,8 @@ impl Firearms {
             .await
             .map_err(FirearmsError::Task)??;
         let stored_ms = started.elapsed().as_millis() as u64;
+        Metrics::count(&node.metrics.import_lines, "created", imported);
+        Metrics::count(&node.metrics.import_lines, "refused", rejected_total);
         let announced = digests.len() as u64;
         let outcome = ImportOutcome {
             imported,

@@ -12,6 +12,7 @@
 //!   answered from `serials`, the in-memory serials of this node's records;
 //! - `seed`: example records for the devnet.
 
+pub mod export;
 mod imports;
 mod in_flight;
 pub mod index;
@@ -383,6 +384,13 @@ impl Firearms {
     /// Figures about the digest index.
     pub fn index_stats(&self) -> index::IndexStats {
         self.index.read().unwrap_or_else(|p| p.into_inner()).stats()
+    }
+
+    /// Work waiting in the trace and query exchanges (see `TraceStore::depths`).
+    pub fn queue_depths(&self) -> Vec<(&'static str, usize)> {
+        let mut depths = self.traces.depths().to_vec();
+        depths.extend(self.queries.depths());
+        depths
     }
 
     /// The trace policy in force.

@@ -48,6 +48,14 @@ struct StoredForm<'a> {
     updated_at_ms: u64,
 }
 
+/// The record as entered, from its stored value (not validated: an export gives back what
+/// was stored).
+pub fn stored_input(bytes: &[u8]) -> Result<FirearmInput, StoreError> {
+    let form: StoredForm<'static> =
+        serde_json::from_slice(bytes).map_err(|e| StoreError::corrupt(RECORDS_TREE, e))?;
+    Ok(form.input.into_owned())
+}
+
 impl StoredRecord {
     /// Decodes a stored value, validating it against `table`.
     pub fn decode(bytes: &[u8], table: &ReferenceTable) -> Result<Self, StoreError> {

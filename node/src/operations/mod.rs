@@ -95,6 +95,11 @@ pub struct Operations {
 }
 
 impl Operations {
+    /// Messages waiting in the outbox for every member together.
+    pub fn outbox_depth(&self) -> usize {
+        self.held.outbox_total()
+    }
+
     /// Opens the operations' keyspaces and queues again what a crash left unqueued.
     pub fn open(store: &Store) -> Result<Self, StoreError> {
         let held = store::Held::open(store)?;

@@ -510,6 +510,11 @@ impl Held {
         Ok(())
     }
 
+    /// Messages waiting for every member together.
+    pub(super) fn outbox_total(&self) -> usize {
+        self.lock().outbox.values().map(|w| w.0).sum()
+    }
+
     /// Messages waiting for `member`.
     pub(super) fn outbox_len(&self, member: &BureauId) -> usize {
         self.lock().outbox.get(member).map_or(0, |w| w.0)

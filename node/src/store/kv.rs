@@ -28,7 +28,15 @@ pub trait KeyValueStore: Send + Sync {
 
     /// Makes every write so far durable without blocking the async runtime.
     fn flush_async(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// Shows `visit` every pair of every keyspace (keyspace name, key, value) as of one
+    /// moment: writes wait until it returns, so what it sees is one consistent state (a
+    /// backup). Blocks the thread.
+    fn snapshot(&self, visit: &mut SnapshotVisitor<'_>) -> Result<(), StoreError>;
 }
+
+/// What `KeyValueStore::snapshot` calls with each pair.
+pub type SnapshotVisitor<'a> = dyn FnMut(&str, &[u8], &[u8]) -> Result<(), StoreError> + 'a;
 
 /// One backend's keyspace. Writes are atomic per key and visible to readers at once; none is
 /// durable before the store's next `flush`.

@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 
 use super::{
     StoreError,
-    kv::{KeyValueStore, Keyspace, KeyspaceBackend, KvIter, KvPair},
+    kv::{KeyValueStore, Keyspace, KeyspaceBackend, KvIter, KvPair, SnapshotVisitor},
 };
 
 /// A database held in memory; clones share it.
@@ -33,6 +33,20 @@ impl KeyValueStore for MemoryStore {
 
     fn flush_async(&self) -> BoxFuture<'static, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn snapshot(&self, visit: &mut SnapshotVisitor<'_>) -> Result<(), StoreError> {
+        let keyspaces = self.keyspaces.lock().unwrap_or_else(|p| p.into_inner());
+        let mut named: Vec<_> = keyspaces.iter().collect();
+        named.sort_by(|a, b| a.0.cmp(b.0));
+        // Every keyspace read-locked at once: no write anywhere until the walk ends.
+        let maps: Vec<_> = named.iter().map(|(name, ks)| (name, read(&ks.0))).collect();
+        for (name, map) in &maps {
+            for (key, value) in map.iter() {
+                visit(name, key, value)?;
+            }
+        }
+        Ok(())
     }
 }
 

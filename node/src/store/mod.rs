@@ -17,7 +17,7 @@ mod sled_kv;
 
 use std::{path::Path, sync::Arc};
 
-pub use kv::{KeyValueStore, Keyspace, KvIter, KvPair};
+pub use kv::{KeyValueStore, Keyspace, KvIter, KvPair, SnapshotVisitor};
 pub use memory::MemoryStore;
 pub use sled_kv::{SledStore, private_folder};
 use striae_protocol::{BureauId, EntryId, Head, VerifiedEntry, time::now_ms};
@@ -134,6 +134,12 @@ impl Store {
     /// Makes every write so far durable, blocking the thread.
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         self.kv.flush()
+    }
+
+    /// Shows `visit` every pair of every keyspace as of one moment (writes wait meanwhile);
+    /// for backups. Blocks the thread.
+    pub fn snapshot(&self, visit: &mut SnapshotVisitor<'_>) -> Result<(), StoreError> {
+        self.kv.snapshot(visit)
     }
 
     /// A named keyspace, for the capabilities' own records (firearms, ballistics, audit).

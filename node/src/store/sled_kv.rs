@@ -9,7 +9,7 @@
 use std::{
     ops::Bound,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, RwLock},
     time::{Duration, SystemTime},
 };
 
@@ -17,7 +17,7 @@ use futures::future::BoxFuture;
 
 use super::{
     StoreError,
-    kv::{KeyValueStore, Keyspace, KeyspaceBackend, KvIter, KvPair},
+    kv::{KeyValueStore, Keyspace, KeyspaceBackend, KvIter, KvPair, SnapshotVisitor},
 };
 
 /// How often sled writes out what no caller flushed. Every write a caller must not lose (our
@@ -36,6 +36,9 @@ const BLOB_MTIME_SLACK: Duration = Duration::from_secs(5);
 pub struct SledStore {
     db: sled::Db,
     sync: Arc<FileSync>,
+    /// Writers hold it shared for the length of one write; a snapshot holds it alone, so
+    /// that no write lands while it walks the keyspaces (sled has no snapshots of its own).
+    gate: Arc<RwLock<()>>,
 }
 
 /// What `fsync` covers after each flush.
@@ -109,7 +112,11 @@ impl SledStore {
             dir: dir.to_path_buf(),
             last: Mutex::new(SystemTime::UNIX_EPOCH + BLOB_MTIME_SLACK),
         });
-        Ok(SledStore { db, sync })
+        Ok(SledStore {
+            db,
+            sync,
+            gate: Arc::default(),
+        })
     }
 }
 
@@ -129,7 +136,13 @@ impl KeyValueStore for SledStore {
             .db
             .open_tree(name)
             .map_err(|e| StoreError::backend("open keyspace", e))?;
-        Ok(Keyspace::new(name, Arc::new(SledKeyspace(tree))))
+        Ok(Keyspace::new(
+            name,
+            Arc::new(SledKeyspace {
+                tree,
+                gate: self.gate.clone(),
+            }),
+        ))
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -139,6 +152,10 @@ impl KeyValueStore for SledStore {
         self.sync
             .sync()
             .map_err(|e| StoreError::backend("fsync", e))
+    }
+
+    fn snapshot(&self, visit: &mut SnapshotVisitor<'_>) -> Result<(), StoreError> {
+        self.snapshot_locked(visit)
     }
 
     fn flush_async(&self) -> BoxFuture<'static, Result<(), StoreError>> {
@@ -156,7 +173,35 @@ impl KeyValueStore for SledStore {
     }
 }
 
-struct SledKeyspace(sled::Tree);
+impl SledStore {
+    fn snapshot_locked(&self, visit: &mut SnapshotVisitor<'_>) -> Result<(), StoreError> {
+        let _no_writes = self.gate.write().unwrap_or_else(|p| p.into_inner());
+        for name in self.db.tree_names() {
+            let tree = self
+                .db
+                .open_tree(&name)
+                .map_err(|e| StoreError::backend("open keyspace", e))?;
+            let name = String::from_utf8_lossy(&name);
+            for item in tree.iter() {
+                let (key, value) = pair(item)?;
+                visit(&name, &key, &value)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct SledKeyspace {
+    tree: sled::Tree,
+    gate: Arc<RwLock<()>>,
+}
+
+impl SledKeyspace {
+    /// Holds off a snapshot for the length of one write.
+    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 fn pair(item: sled::Result<(sled::IVec, sled::IVec)>) -> Result<KvPair, StoreError> {
     item.map(|(k, v)| (k.to_vec(), v.to_vec()))
@@ -165,39 +210,42 @@ fn pair(item: sled::Result<(sled::IVec, sled::IVec)>) -> Result<KvPair, StoreErr
 
 impl KeyspaceBackend for SledKeyspace {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0
+        self.tree
             .get(key)
             .map(|v| v.map(|v| v.to_vec()))
             .map_err(|e| StoreError::backend("read", e))
     }
 
     fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.0
+        let _writing = self.writing();
+        self.tree
             .insert(key, value)
             .map(|_| ())
             .map_err(|e| StoreError::backend("write", e))
     }
 
     fn put_if_absent(&self, key: &[u8], value: &[u8]) -> Result<bool, StoreError> {
-        self.0
+        let _writing = self.writing();
+        self.tree
             .compare_and_swap(key, None as Option<&[u8]>, Some(value))
             .map(|swapped| swapped.is_ok())
             .map_err(|e| StoreError::backend("write", e))
     }
 
     fn delete(&self, key: &[u8]) -> Result<(), StoreError> {
-        self.0
+        let _writing = self.writing();
+        self.tree
             .remove(key)
             .map(|_| ())
             .map_err(|e| StoreError::backend("write", e))
     }
 
     fn range(&self, from: Bound<Vec<u8>>, to: Bound<Vec<u8>>) -> KvIter {
-        Box::new(self.0.range::<Vec<u8>, _>((from, to)).map(pair))
+        Box::new(self.tree.range::<Vec<u8>, _>((from, to)).map(pair))
     }
 
     fn count(&self) -> usize {
-        self.0.len()
+        self.tree.len()
     }
 }
 

@@ -30,6 +30,8 @@ impl Drop for Members {
 pub struct Member {
     pub api: String,
     pub token: String,
+    /// Its `node.toml`.
+    pub config: std::path::PathBuf,
 }
 
 /// Runs `striae ARGS --api .. --token .. --json` against `member`; its JSON output.
@@ -50,7 +52,11 @@ pub fn striae(member: &Member, args: &[&str]) -> Result<Value, String> {
 
 /// A base port with `span` free ports from it.
 pub fn free_base_port(span: u16) -> u16 {
-    let start = 30_000 + (std::process::id() % 1_000) as u16 * 8;
+    // Tests in one binary run side by side: each call starts further on, so that two members
+    // started at once do not both find the same ports free.
+    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = 30_000 + (std::process::id() % 1_000) as u16 * 8 + call * 64;
     (start..60_000)
         .step_by(8)
         .find(|&base| {
@@ -103,6 +109,7 @@ pub fn start(dir: &Path, n: usize) -> (Members, Vec<Member>) {
         members.push(Member {
             api: line["api"].as_str().expect("api").to_string(),
             token: line["token"].as_str().expect("token").to_string(),
+            config: line["config"].as_str().expect("config").into(),
         });
     }
     eventually("every member connected to the others", || {

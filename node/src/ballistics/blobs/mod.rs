@@ -102,6 +102,10 @@ impl BlobError {
 pub trait BlobStore: Send + Sync {
     /// The backend's name, for metrics: `fs` or `s3`.
     fn backend(&self) -> &'static str;
+    /// The folder holding the files, when they are files on this machine (for backups).
+    fn folder(&self) -> Option<&Path> {
+        None
+    }
     /// Stores `bytes` durably and returns their name (blake3, hex). Storing the same bytes
     /// twice keeps one copy.
     fn put(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, BlobError>>;
@@ -215,6 +219,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
 impl BlobStore for FsBlobStore {
     fn backend(&self) -> &'static str {
         "fs"
+    }
+
+    fn folder(&self) -> Option<&Path> {
+        Some(&self.root)
     }
 
     fn put(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, BlobError>> {

@@ -18,6 +18,9 @@ pub(crate) struct Target {
     /// Node config file: the API address and token are read from it
     #[arg(long, env = "STRIAE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// PEM certificates to trust for an HTTPS API (the bureau's own authority)
+    #[arg(long, env = "STRIAE_CA", global = true)]
+    pub ca: Option<PathBuf>,
     /// Print JSON instead of text
     #[arg(long, global = true)]
     pub json: bool,
@@ -28,6 +31,7 @@ pub(crate) fn client(t: &Target) -> Result<Client> {
         t.api.clone(),
         t.token.clone(),
         t.config.clone(),
+        t.ca.clone(),
     )?)
 }
 

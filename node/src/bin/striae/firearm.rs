@@ -51,6 +51,15 @@ pub(crate) enum FirearmAction {
     Add(Box<AddArgs>),
     /// Show one of this node's records with its history
     Get { id: String },
+    /// This node's records, a page at a time (`striae export` writes them all to a file)
+    List {
+        /// Records per page (1 to 1000)
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Start after this record id (the last one of the previous page)
+        #[arg(long)]
+        after: Option<String>,
+    },
     /// Change a record's status (recovered or closed retracts its digest network wide)
     Status { id: String, status: String },
     /// Check a make and serial against every member's digests, on this node only
@@ -125,6 +134,35 @@ pub(crate) enum TraceAction {
         #[arg(long, default_value = "")]
         note: String,
     },
+}
+
+fn list_text(v: &Value) -> String {
+    let records = v["records"].as_array().cloned().unwrap_or_default();
+    let mut lines: Vec<String> = records
+        .iter()
+        .map(|r| {
+            format!(
+                "{}  {} {}  {}  serial {}  [{}]",
+                s(&r["id"]),
+                s(&r["make"]),
+                s(&r["model"]),
+                s(&r["caliber"]),
+                s(&r["serial"]),
+                s(&r["status"])
+            )
+        })
+        .collect();
+    lines.push(format!(
+        "{} of {} records{}",
+        records.len(),
+        v["total"],
+        match records.last() {
+            Some(last) if v["total"].as_u64() > Some(records.len() as u64) =>
+                format!("; next page: --after {}", s(&last["id"])),
+            _ => String::new(),
+        }
+    ));
+    lines.join("\n")
 }
 
 fn record_text(v: &Value) -> String {
@@ -262,6 +300,14 @@ pub(crate) async fn firearm(action: FirearmAction, t: &Target) -> Result<()> {
         FirearmAction::Get { id } => {
             let v = c.get(&format!("/v1/firearms/{id}")).await?;
             print(t, &v, record_text);
+        }
+        FirearmAction::List { limit, after } => {
+            let mut path = format!("/v1/firearms?limit={limit}");
+            if let Some(after) = after {
+                path.push_str(&format!("&after={after}"));
+            }
+            let v = c.get(&path).await?;
+            print(t, &v, list_text);
         }
         FirearmAction::Status { id, status } => {
             let v = c

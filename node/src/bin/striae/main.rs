@@ -14,6 +14,7 @@ mod audit;
 mod ballistic;
 mod case;
 mod common;
+mod data;
 mod firearm;
 mod notice;
 mod operation;
@@ -49,9 +50,9 @@ enum Command {
     Run {
         #[arg(long)]
         config: PathBuf,
-        /// text (default) or json, one object per line
-        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-        log_format: LogFormat,
+        /// text or json (one object per line); overrides `[log] format` (default text)
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormat>,
     },
     /// Node configuration files
     Config {
@@ -139,6 +140,12 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// A backup of the running node's data (database, key, scans) to one file (admins)
+    Backup(data::BackupArgs),
+    /// Restore a backup into a stopped node's data dir
+    Restore(data::RestoreArgs),
+    /// Export this node's own records as CSV or NDJSON (the import's formats)
+    Export(data::ExportArgs),
     /// Who the token in use belongs to: name, role, expiry
     Whoami {
         #[command(flatten)]
@@ -225,16 +232,52 @@ enum LogFormat {
     Json,
 }
 
+impl From<config::LogFormat> for LogFormat {
+    fn from(format: config::LogFormat) -> Self {
+        match format {
+            config::LogFormat::Text => LogFormat::Text,
+            config::LogFormat::Json => LogFormat::Json,
+        }
+    }
+}
+
 /// Logs to standard error; `RUST_LOG` overrides `default` (e.g. `RUST_LOG=striae_node=debug`).
 /// Colour codes are written only to a terminal, never into a log file or a pipe.
 fn init_logging(default: &str, format: LogFormat) {
     use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal();
+    init_logging_to(default, format, std::io::stderr, ansi);
+}
+
+/// Logs as `[log]` in the config says (the command line's format first), to its file if it
+/// names one.
+fn init_logging_from(log: &config::LogConfig, format: Option<LogFormat>) -> Result<()> {
+    let format = format
+        .or(log.format.map(LogFormat::from))
+        .unwrap_or_default();
+    let Some(path) = &log.file else {
+        init_logging(&log.level, format);
+        return Ok(());
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open the log file {} ([log] file)", path.display()))?;
+    init_logging_to(&log.level, format, std::sync::Mutex::new(file), false);
+    Ok(())
+}
+
+fn init_logging_to<W>(default: &str, format: LogFormat, writer: W, ansi: bool)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_writer(writer)
+        .with_ansi(ansi);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -272,6 +315,9 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Audit { action, target } => audit::audit(action, &target).await,
         Command::User { action, target } => user::user(action, &target).await,
         Command::Whoami { target } => user::whoami(&target).await,
+        Command::Backup(args) => data::backup(args).await,
+        Command::Restore(args) => data::restore(args),
+        Command::Export(args) => data::export(args).await,
     }
 }
 
@@ -333,9 +379,9 @@ fn config_check(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-async fn run(config_path: PathBuf, log_format: LogFormat) -> Result<()> {
-    init_logging("info,libp2p=warn,sled=warn", log_format);
+async fn run(config_path: PathBuf, log_format: Option<LogFormat>) -> Result<()> {
     let config = NodeConfig::load(&config_path)?;
+    init_logging_from(&config.log, log_format)?;
     let running = node::start(config).await?;
     eprintln!(
         "striae member {} ({}) running; API on http://{}",

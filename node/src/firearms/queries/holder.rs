@@ -15,6 +15,7 @@ use super::{
     IN_TREE, Incoming, MAX_ATTEMPTS, OUTBOX_TREE, OutboxItem, QueryError, decode, encode,
     incoming_view, parse_id,
 };
+use crate::metrics::Metrics;
 use crate::{
     audit::Direction,
     config::TracePolicy,
@@ -153,6 +154,7 @@ fn answer(
         Vec::new()
     };
     let answer = sign(node, &request, outcome, matches.clone(), truncated, "")?;
+    Metrics::event(&node.metrics.queries, "answered", outcome.as_str());
     // The disclosure is audited before anything of it is kept or sent.
     audit(
         node,

@@ -209,6 +209,16 @@ impl QueryStore {
         })
     }
 
+    /// Work waiting: queries held for review, answers to deliver, queries to send again.
+    /// Walks three keyspaces bounded per member: for metrics, not hot paths.
+    pub fn depths(&self) -> [(&'static str, usize); 3] {
+        [
+            ("query_reviews", self.pending.count()),
+            ("query_outbox", self.outbox.count()),
+            ("query_retries", self.retry.count()),
+        ]
+    }
+
     fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
         self.lock.lock().unwrap_or_else(|p| p.into_inner())
     }

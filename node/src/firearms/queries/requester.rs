@@ -15,6 +15,7 @@ use super::{
     MAX_ATTEMPTS, OUT_TREE, Outgoing, QueryError, Received, Target, decode, encode, field,
     member_key, parse_member_key,
 };
+use crate::metrics::Metrics;
 use crate::{
     audit::Direction,
     firearms::{
@@ -313,6 +314,11 @@ fn keep_answer(
         }
     };
     if matches!(kept, Kept::New) {
+        Metrics::event(
+            &node.metrics.queries,
+            "answer_received",
+            answer.outcome.as_str(),
+        );
         audit(
             node,
             Direction::In,

@@ -20,6 +20,7 @@ use super::{
     store::{IN_TREE, Incoming, OutboxItem, StoredSigned, encode, outcome_of, pending_key},
     views::incoming_view,
 };
+use crate::metrics::Metrics;
 use crate::{
     audit::Direction,
     config::TracePolicy,
@@ -98,6 +99,7 @@ fn answer_request(
     let records = find_records(node, &request);
     let outcome = decide(node, from, &request, &records)?;
     let answer = sign_answer(node, request.trace_id, from, outcome, &records, "")?;
+    Metrics::event(&node.metrics.traces, "answered", outcome.as_str());
     let trace_id = request.trace_id;
     let incoming = received(node, from, request, &records, &answer, outcome);
     // The disclosure is audited before anything of it is kept or sent.

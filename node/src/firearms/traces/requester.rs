@@ -22,6 +22,7 @@ use super::{
         retry_key,
     },
 };
+use crate::metrics::Metrics;
 use crate::{audit::Direction, core::AskError, firearms::FirearmsNode, store::StoreError};
 
 /// What a caller asks to trace.
@@ -427,6 +428,11 @@ fn keep_answer(
         };
         traces.put_answer(&id, &from, kind, &answer)?;
     }
+    Metrics::event(
+        &node.metrics.traces,
+        "answer_received",
+        response.outcome.as_str(),
+    );
     audit(
         node,
         Direction::In,

@@ -232,6 +232,16 @@ impl TraceStore {
         })
     }
 
+    /// Work waiting: requests held for review, answers to deliver, requests to send again.
+    /// Walks three keyspaces bounded per member: for metrics, not hot paths.
+    pub fn depths(&self) -> [(&'static str, usize); 3] {
+        [
+            ("trace_reviews", self.pending.count()),
+            ("trace_outbox", self.outbox.count()),
+            ("trace_retries", self.retry.count()),
+        ]
+    }
+
     pub(super) fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
         self.lock.lock().unwrap_or_else(|p| p.into_inner())
     }
