@@ -150,6 +150,37 @@ fn an_export_reads_back_in_and_a_reimport_duplicates_nothing() {
         let lines = text.lines().count();
         assert_eq!(lines, if format == "csv" { 4 } else { 3 }, "{text}");
     }
+    // The export imported again: every line names a record FR holds, as it is.
+    let own_feed =
+        |v: &serde_json::Value| v["feeds"][v["bureau_id"].as_str().unwrap_or("")].clone();
+    let before = own_feed(&striae(fr, &["status"]).expect("status"));
+    assert!(before.as_u64().is_some_and(|seq| seq > 0), "{before}");
+    let export = dir.path().join("export.ndjson");
+    let again = striae(fr, &["firearm", "import", export.to_str().expect("path")])
+        .expect("import the export");
+    assert_eq!(again["imported"], 0, "{again}");
+    assert_eq!(again["unchanged"], 3, "{again}");
+    assert_eq!(record_count(fr), 3);
+    assert_eq!(
+        own_feed(&striae(fr, &["status"]).expect("status")),
+        before,
+        "nothing announced"
+    );
+    // A monthly file from the bureau's own system: one firearm recovered, one new.
+    let monthly = dir.path().join("monthly.csv");
+    std::fs::write(
+        &monthly,
+        "make,model,caliber,serial,type,status\n\
+         Glock,17,9mm,GL-40001,pistol,recovered\n\
+         CZ,75,9mm,CZ-55004,pistol,stolen\n",
+    )
+    .expect("write");
+    let month = striae(fr, &["firearm", "import", monthly.to_str().expect("path")])
+        .expect("monthly import");
+    assert_eq!(month["imported"], 1, "{month}");
+    assert_eq!(month["updated"], 1, "{month}");
+    assert_eq!(record_count(fr), 4);
+
     let refused = cli(&["export", "--format", "xml", "--out", "x"], fr);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("csv or ndjson"));

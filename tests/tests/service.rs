@@ -127,4 +127,22 @@ async fn metrics_count_requests_by_route_and_status_and_name_the_build() {
         assert!(text.contains(expected), "no `{expected}` in\n{text}");
     }
     assert!(!text.contains("no-such-route"), "{text}");
+
+    // The Grafana dashboard in configs/ charts only series the node has.
+    let dashboard = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/grafana/striae-node.json"),
+    )
+    .expect("dashboard");
+    let mut charted = 0;
+    for word in dashboard.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if let Some(name) = word.strip_prefix("striae_") {
+            let family = name.trim_end_matches("_bucket").trim_end_matches("_total");
+            assert!(
+                text.contains(&format!("# TYPE striae_{family} ")),
+                "the dashboard charts striae_{name}, which /metrics does not have"
+            );
+            charted += 1;
+        }
+    }
+    assert!(charted >= 10, "{charted} series charted");
 }

@@ -114,6 +114,7 @@ mod tests {
         ("/v1", include_str!("../api/ballistics.rs")),
         ("/v1", include_str!("../api/cases.rs")),
         ("/v1", include_str!("../api/firearms.rs")),
+        ("/v1", include_str!("../api/maintenance.rs")),
         ("/v1", include_str!("../api/notices.rs")),
         ("/v1", include_str!("../api/operations.rs")),
         ("/v1", include_str!("../api/queries.rs")),

@@ -11,8 +11,9 @@ use striae_protocol::{Body, firearm::FirearmDigest, time::now_ms};
 use super::{
     ANNOUNCE_BATCH, Firearms, FirearmsError, FirearmsNode, ImportOutcome, MAX_LISTED_REJECTIONS,
     Rejection,
+    identity::{self, Identities, Identity, identity_of},
     journal::{ImportKey, ImportPhase, ImportState},
-    records::{self, RefCipher, StoredRecord, digest_of, encode_input, store_key},
+    records::{self, RefCipher, StoredRecord, digest_of, encode_input, store_key, stored_input},
 };
 use crate::{metrics::Metrics, store::Keyspace};
 
@@ -118,18 +119,36 @@ impl Firearms {
         self.journal.set_import(&import_key, &state)?;
         let refs = self.refs.clone();
         let started = std::time::Instant::now();
-        let (digests, imported, rejected, rejected_total) =
-            tokio::task::spawn_blocking(move || {
-                store_batch(&tree, &table, &key, &refs, first, items)
-            })
-            .await
-            .map_err(FirearmsError::Task)??;
+        let batch_table = table.clone();
+        let identities = self.identities.clone();
+        let batch = tokio::task::spawn_blocking(move || {
+            let target = Target {
+                tree: &tree,
+                identities: &identities,
+                table: &batch_table,
+                key: &key,
+                refs: &refs,
+            };
+            store_batch(&target, first, items)
+        })
+        .await
+        .map_err(FirearmsError::Task)??;
+        let Batch {
+            digests,
+            imported,
+            rejected,
+            rejected_total,
+            changed,
+            unchanged,
+        } = batch;
         let stored_ms = started.elapsed().as_millis() as u64;
         Metrics::count(&node.metrics.import_lines, "created", imported);
         Metrics::count(&node.metrics.import_lines, "refused", rejected_total);
         let announced = digests.len() as u64;
-        let outcome = ImportOutcome {
+        let mut outcome = ImportOutcome {
             imported,
+            updated: 0,
+            unchanged,
             rejected,
             rejected_total,
             announced,
@@ -142,6 +161,10 @@ impl Firearms {
         if digests.is_empty() {
             node.store.flush().await?;
         }
+        outcome.updated = self.apply_changes(node, &table, changed).await?;
+        Metrics::count(&node.metrics.import_lines, "updated", outcome.updated);
+        Metrics::count(&node.metrics.import_lines, "unchanged", unchanged);
+        state.outcome = Some(outcome.clone());
         state.phase = ImportPhase::Done;
         self.journal.set_import(&import_key, &state)?;
         tracing::debug!(
@@ -151,6 +174,27 @@ impl Firearms {
             "import stored and announced"
         );
         Ok(outcome)
+    }
+
+    /// Replaces the records that lines of an import changed, each as an edit would (its new
+    /// digest or its retraction announced); how many.
+    async fn apply_changes(
+        &self,
+        node: &FirearmsNode,
+        table: &ReferenceTable,
+        changed: Vec<(u64, FirearmInput)>,
+    ) -> Result<u64, FirearmsError> {
+        let mut updated = 0;
+        for (n, input) in changed {
+            let id = self.refs.encrypt(n);
+            let replaced = self
+                .replace(node, id, |_| validate_input(&input, table))
+                .await?;
+            if matches!(replaced, Some(Ok(_))) {
+                updated += 1;
+            }
+        }
+        Ok(updated)
     }
 
     /// Finishes what a crash interrupted: announces records changed but maybe not announced,
@@ -163,7 +207,9 @@ impl Firearms {
             let range = state.first..state.first.saturating_add(state.count);
             match state.phase {
                 ImportPhase::Storing => {
+                    let table = self.table();
                     for n in range {
+                        self.forget_identity(n, &table)?;
                         self.records.remove(store_key(n))?;
                     }
                     self.journal.remove_import(&key)?;
@@ -175,13 +221,11 @@ impl Firearms {
                 ImportPhase::Announcing | ImportPhase::Done => {
                     let digests = self.digests_of_range(node, range)?;
                     self.announce(node, &digests).await?;
-                    self.journal.set_import(
-                        &key,
-                        &ImportState {
-                            phase: ImportPhase::Done,
-                            ..state
-                        },
-                    )?;
+                    // The lines that changed existing records may not all have been applied,
+                    // and the caller had no answer: the import is forgotten, so that sending
+                    // it again applies them (its new records are known by identity now and
+                    // are not added twice).
+                    self.journal.remove_import(&key)?;
                     tracing::info!(
                         digests = digests.len(),
                         "an import interrupted by a crash was announced"
@@ -202,6 +246,19 @@ impl Firearms {
             self.journal.clear_record(n)?;
         }
         node.store.flush().await?;
+        Ok(())
+    }
+
+    /// Record `n`'s identity no longer names it (it is being removed).
+    fn forget_identity(&self, n: u64, table: &ReferenceTable) -> Result<(), FirearmsError> {
+        let identity = self
+            .records
+            .get(store_key(n))?
+            .and_then(|value| StoredRecord::decode(&value, table).ok())
+            .and_then(|stored| identity::identity_of(&stored.record));
+        if let Some(identity) = identity {
+            self.identities.remove(&identity, n)?;
+        }
         Ok(())
     }
 
@@ -273,19 +330,48 @@ pub(super) fn content_key(format: import::ImportFormat, bytes: &[u8]) -> ImportK
     *hasher.finalize().as_bytes()
 }
 
-type BatchResult = (Vec<FirearmDigest>, u64, Vec<Rejection>, u64);
-/// A validated line: its sequence number, stored bytes and digest (if announced).
-type Prepared = (u64, Vec<u8>, Option<FirearmDigest>);
+/// Where an import's lines go.
+struct Target<'a> {
+    tree: &'a Keyspace,
+    identities: &'a Identities,
+    table: &'a ReferenceTable,
+    key: &'a striae_protocol::firearm::DigestKey,
+    refs: &'a RefCipher,
+}
 
-/// Validates `items` in parallel and writes the good ones.
+/// What storing an import's lines did.
+struct Batch {
+    /// Digests of the new records, to announce.
+    digests: Vec<FirearmDigest>,
+    /// New records stored.
+    imported: u64,
+    rejected: Vec<Rejection>,
+    rejected_total: u64,
+    /// Lines naming an existing record with different contents: (its sequence number, the
+    /// line), applied as edits once the new records are announced.
+    changed: Vec<(u64, FirearmInput)>,
+    /// Lines naming an existing record with the same contents.
+    unchanged: u64,
+}
+
+/// A validated line: its sequence number, stored bytes, digest (if announced), identity and
+/// the input itself.
+struct Prepared {
+    n: u64,
+    bytes: Vec<u8>,
+    digest: Option<FirearmDigest>,
+    identity: Option<Identity>,
+    input: FirearmInput,
+}
+
+/// Validates `items` in parallel and writes the good ones: a new firearm as a new record, a
+/// firearm this node records already as a change to that record (or nothing, if the line
+/// says what the record says).
 fn store_batch(
-    tree: &Keyspace,
-    table: &ReferenceTable,
-    key: &striae_protocol::firearm::DigestKey,
-    refs: &RefCipher,
+    target: &Target<'_>,
     first: u64,
     items: Vec<import::ImportItem>,
-) -> Result<BatchResult, FirearmsError> {
+) -> Result<Batch, FirearmsError> {
     use rayon::prelude::*;
     let now = now_ms();
     let started = std::time::Instant::now();
@@ -298,11 +384,16 @@ fn store_batch(
             // Rejections are reported as text, with validation's messages.
             let parsed = parsed.map_err(|e| e.to_string());
             let outcome = parsed.and_then(|input: FirearmInput| {
-                let record = validate_input(&input, table)
+                let record = validate_input(&input, target.table)
                     .map_err(|errors| records::describe_errors(&errors).1)?;
                 let n = first + i as u64;
-                let digest = digest_of(key, &record, refs.encrypt(n));
-                Ok((n, encode_input(&input, now, now), digest))
+                Ok(Prepared {
+                    n,
+                    bytes: encode_input(&input, now, now),
+                    digest: digest_of(target.key, &record, target.refs.encrypt(n)),
+                    identity: identity_of(&record),
+                    input,
+                })
             });
             (line, outcome)
         })
@@ -311,27 +402,63 @@ fn store_batch(
         ms = started.elapsed().as_millis() as u64,
         "import validated"
     );
-    let mut digests = Vec::new();
-    let mut rejected = Vec::new();
-    let (mut imported, mut rejected_total) = (0u64, 0u64);
+    let mut batch = Batch {
+        digests: Vec::new(),
+        imported: 0,
+        rejected: Vec::new(),
+        rejected_total: 0,
+        changed: Vec::new(),
+        unchanged: 0,
+    };
     // Plain inserts, not sled batches: a batch takes sled's process-wide lock and would stall
     // replication (every other reader and writer) for as long as it runs.
+    let _claiming = target.identities.claiming();
     for (line, outcome) in checked {
         match outcome {
-            Ok((n, bytes, digest)) => {
-                tree.insert(store_key(n), bytes)?;
-                imported += 1;
-                digests.extend(digest);
-            }
+            Ok(prepared) => store_line(target, &mut batch, prepared)?,
             Err(error) => {
-                rejected_total += 1;
-                if rejected.len() < MAX_LISTED_REJECTIONS {
-                    rejected.push(Rejection { line, error });
+                batch.rejected_total += 1;
+                if batch.rejected.len() < MAX_LISTED_REJECTIONS {
+                    batch.rejected.push(Rejection { line, error });
                 }
             }
         }
     }
-    Ok((digests, imported, rejected, rejected_total))
+    Ok(batch)
+}
+
+/// Stores one validated line as a new record, or notes it as a change to (or a repeat of)
+/// the record it names. A firearm named twice in one file is a record and then its change.
+fn store_line(
+    target: &Target<'_>,
+    batch: &mut Batch,
+    prepared: Prepared,
+) -> Result<(), FirearmsError> {
+    let existing = match &prepared.identity {
+        Some(identity) => target.identities.get(identity)?,
+        None => None,
+    };
+    if let Some(n) = existing {
+        let same = target
+            .tree
+            .get(store_key(n))?
+            .map(|value| stored_input(&value))
+            .transpose()?
+            .is_some_and(|stored| stored == prepared.input);
+        if same {
+            batch.unchanged += 1;
+        } else {
+            batch.changed.push((n, prepared.input));
+        }
+        return Ok(());
+    }
+    target.tree.insert(store_key(prepared.n), prepared.bytes)?;
+    if let Some(identity) = &prepared.identity {
+        target.identities.set(identity, prepared.n)?;
+    }
+    batch.imported += 1;
+    batch.digests.extend(prepared.digest);
+    Ok(())
 }
 
 /// Reads newly imported records into the serial index once imports have paused for a moment,

@@ -13,6 +13,7 @@
 //! - `seed`: example records for the devnet.
 
 pub mod export;
+pub mod identity;
 mod imports;
 mod in_flight;
 pub mod index;
@@ -198,6 +199,8 @@ pub struct Firearms {
     /// The serials of this node's records, for pattern queries (built after start).
     serials: RwLock<SerialIndex>,
     journal: Journal,
+    /// Which record a firearm already is (make and serial), so imports update, not duplicate.
+    identities: identity::Identities,
     /// Imports running now, by key.
     importing: Mutex<std::collections::HashSet<ImportKey>>,
 }
@@ -219,8 +222,15 @@ pub struct AppliedAddition {
 /// The result of an import.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImportOutcome {
-    /// Records stored.
+    /// New records stored.
     pub imported: u64,
+    /// Records this node held already that lines changed (a line names a record by its make
+    /// and serial).
+    #[serde(default)]
+    pub updated: u64,
+    /// Lines that said what the record they name says already: nothing stored or announced.
+    #[serde(default)]
+    pub unchanged: u64,
     /// Lines refused: their number and why (at most `MAX_LISTED_REJECTIONS`).
     pub rejected: Vec<Rejection>,
     /// Lines refused in all.
@@ -272,7 +282,9 @@ impl Firearms {
                 .map_err(|_| StoreError::corrupt(RECORDS_TREE, "key is not 8 bytes"))?,
             None => 1,
         };
+        let identities = identity::Identities::open(store, &records, &table)?;
         let firearms = Firearms {
+            identities,
             refs: RefCipher::load(&store.keyspace(META_TREE)?, store)?,
             next: AtomicU64::new(next),
             records,
@@ -629,6 +641,9 @@ impl Firearms {
         };
         self.journal.mark_record(n)?;
         self.records.insert(store_key(n), stored.encode())?;
+        if let Some(identity) = identity::identity_of(&stored.record) {
+            self.identities.set(&identity, n)?;
+        }
         match digest_of(&node.digest_key, &stored.record, id) {
             Some(digest) => {
                 node.publish(Body::FirearmDigests(vec![digest])).await?;
@@ -666,6 +681,7 @@ impl Firearms {
         };
         self.journal.mark_record(n)?;
         self.records.insert(store_key(n), stored.encode())?;
+        self.identities.moved(n, &old.record, &stored.record)?;
         self.serials_replaced(n, &stored);
         let before = digest_of(&node.digest_key, &old.record, id);
         let after = digest_of(&node.digest_key, &stored.record, id);

@@ -538,6 +538,7 @@ async fn import(
         "application/x-ndjson"
     };
     let (mut imported, mut rejected_total, mut repeated) = (0u64, 0u64, 0usize);
+    let (mut updated, mut unchanged) = (0u64, 0u64);
     let mut rejected = Vec::new();
     let total = parts.len();
     // Two chunks in flight: the node validates one while it writes the other. Answers come
@@ -557,6 +558,8 @@ async fn import(
             repeated += 1;
         }
         imported += v["imported"].as_u64().unwrap_or(0);
+        updated += v["updated"].as_u64().unwrap_or(0);
+        unchanged += v["unchanged"].as_u64().unwrap_or(0);
         rejected_total += v["rejected_total"].as_u64().unwrap_or(0);
         // The node numbers lines within the chunk (a CSV chunk's header is its line 1).
         for r in v["rejected"].as_array().into_iter().flatten() {
@@ -575,12 +578,13 @@ async fn import(
         let _ = std::io::stderr().flush();
     }
     eprintln!();
-    let v = json!({"imported": imported, "rejected": rejected, "rejected_total": rejected_total,
-        "repeated_chunks": repeated});
+    let v = json!({"imported": imported, "updated": updated, "unchanged": unchanged,
+        "rejected": rejected, "rejected_total": rejected_total, "repeated_chunks": repeated});
     print(t, &v, |v| {
         let mut out = format!(
-            "{} records imported, {} lines refused (lines counted from 1, the header included)",
-            v["imported"], v["rejected_total"]
+            "{} new records, {} updated, {} unchanged (already recorded as written), {} lines \
+             refused (lines counted from 1, the header included)",
+            v["imported"], v["updated"], v["unchanged"], v["rejected_total"]
         );
         if repeated > 0 {
             out.push_str(&format!(
