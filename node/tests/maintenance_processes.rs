@@ -67,25 +67,22 @@ fn a_backup_of_a_running_member_restores_as_the_same_member_with_its_records() {
         config.replace("data_dir = \"data\"", "data_dir = \"restored\""),
     )
     .expect("write config");
-    let restore = Command::new(STRIAE)
-        .args(["restore", "--config"])
-        .arg(&restored_config)
-        .arg("--from")
-        .arg(&backup)
-        .output()
-        .expect("striae restore");
+    let restore = || {
+        Command::new(STRIAE)
+            .args(["restore", "--config"])
+            .arg(&restored_config)
+            .arg("--from")
+            .arg(&backup)
+            .output()
+            .expect("striae restore")
+    };
+    let first = restore();
     assert!(
-        restore.status.success(),
+        first.status.success(),
         "{}",
-        String::from_utf8_lossy(&restore.stderr)
+        String::from_utf8_lossy(&first.stderr)
     );
-    let twice = Command::new(STRIAE)
-        .args(["restore", "--config"])
-        .arg(&restored_config)
-        .arg("--from")
-        .arg(&backup)
-        .output()
-        .expect("striae restore");
+    let twice = restore();
     assert!(
         !twice.status.success(),
         "a second restore over the data is refused"

@@ -38,7 +38,27 @@ pub(super) async fn status(
         "feeds": feeds,
         "entries_held": node.store.entry_count()?,
         "equivocations": equivocations,
+        "policies": policies(&node),
     })))
+}
+
+/// How this node answers other members' requests, and how many wait for a reviewer.
+fn policies(node: &NodeHandle) -> Value {
+    let firearms = &node.firearms.firearms;
+    let waiting: BTreeMap<&str, usize> = firearms.queue_depths().into_iter().collect();
+    let queries = firearms.query_policy();
+    json!({
+        "traces": {
+            "policy": firearms.policy(),
+            "waiting_for_review": waiting.get("trace_reviews"),
+        },
+        "queries": {
+            "policy": queries.policy,
+            "max_matches": queries.max_matches,
+            "per_member_per_hour": queries.per_member_per_hour,
+            "waiting_for_review": waiting.get("query_reviews"),
+        },
+    })
 }
 
 /// `GET /v1/peers`: roster members other than this node.

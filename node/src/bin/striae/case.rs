@@ -167,7 +167,7 @@ pub(crate) async fn case(action: CaseAction, t: &Target) -> Result<()> {
                 println!("report written to {}", path.display());
             } else {
                 let v = c.get(&format!("/v1/cases/{id}/report")).await?;
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                print(t, &v, report_text);
             }
         }
     }
@@ -207,6 +207,65 @@ async fn create_body(a: CreateArgs, c: &striae_node::client::Client) -> Result<V
         body["firearm"] = firearm;
     }
     Ok(body)
+}
+
+/// The lead report as text: the case, what was found where and by whom, with the audit
+/// references behind each disclosure (`--html` writes the full page).
+fn report_text(v: &Value) -> String {
+    let case = &v["case"];
+    let mut out = format!(
+        "lead report for case {} ({}), generated {} at {}",
+        s(&case["case_ref"]),
+        s(&case["title"]),
+        s(&v["generated_at"]),
+        s(&v["bureau"]["country"]),
+    );
+    for step in v["steps"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "
+  {}. {:<48} {}",
+            step["step"],
+            s(&step["name"]),
+            s(&step["summary"])
+        ));
+    }
+    for f in v["found"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "
+found: {} — in {}, via {}{}",
+            s(&f["what"]),
+            s(&f["where"]),
+            s(&f["via"]),
+            f["when"]
+                .as_str()
+                .map_or(String::new(), |w| format!(", answered {w}"))
+        ));
+        for e in f["history"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "
+    {}  {}  {} ({})",
+                s(&e["date"]),
+                s(&e["event"]),
+                s(&e["party"]),
+                s(&e["country"])
+            ));
+        }
+        for a in f["audit"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "
+    audit: {a}"
+            ));
+        }
+    }
+    for i in v["indicators"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "
+indicator {}: {}",
+            s(&i["code"]),
+            s(&i["description"])
+        ));
+    }
+    out
 }
 
 fn case_text(v: &Value) -> String {

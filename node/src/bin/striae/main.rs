@@ -492,6 +492,19 @@ async fn status(t: &Target) -> Result<()> {
                 out.push_str(&format!("\n  {bureau}  up to #{seq}"));
             }
         }
+        for (kind, command) in [("traces", "trace"), ("queries", "query")] {
+            let p = &v["policies"][kind];
+            out.push_str(&format!(
+                "\n{kind} from other members: answered {}, {} waiting for review{}",
+                s(&p["policy"]),
+                p["waiting_for_review"],
+                if p["waiting_for_review"].as_u64().unwrap_or(0) > 0 {
+                    format!(" (`striae {command} incoming --pending`)")
+                } else {
+                    String::new()
+                }
+            ));
+        }
         if let Some(eq) = v["equivocations"].as_array().filter(|a| !a.is_empty()) {
             out.push_str(&format!(
                 "\nEQUIVOCATION detected: {}",
