@@ -3,7 +3,7 @@
 //! them in large digest entries, once per import key; and, at start, finishing or undoing
 //! what a crash interrupted (see `journal`).
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use striae_firearms_lib::{FirearmInput, ReferenceTable, import, validate_input};
 use striae_protocol::{Body, firearm::FirearmDigest, time::now_ms};
@@ -140,6 +140,7 @@ impl Firearms {
             rejected_total,
             changed,
             unchanged,
+            claimed: _,
         } = batch;
         let stored_ms = started.elapsed().as_millis() as u64;
         Metrics::count(&node.metrics.import_lines, "created", imported);
@@ -352,6 +353,8 @@ struct Batch {
     changed: Vec<(u64, FirearmInput)>,
     /// Lines naming an existing record with the same contents.
     unchanged: u64,
+    /// The identities of the new records, written together once the records are.
+    claimed: HashMap<Identity, u64>,
 }
 
 /// A validated line: its sequence number, stored bytes, digest (if announced), identity and
@@ -409,6 +412,7 @@ fn store_batch(
         rejected_total: 0,
         changed: Vec::new(),
         unchanged: 0,
+        claimed: HashMap::new(),
     };
     // Plain inserts, not sled batches: a batch takes sled's process-wide lock and would stall
     // replication (every other reader and writer) for as long as it runs.
@@ -424,6 +428,11 @@ fn store_batch(
             }
         }
     }
+    // Their keys are hashes, scattered over the keyspace: written on every core, still
+    // before another import may look them up.
+    std::mem::take(&mut batch.claimed)
+        .into_par_iter()
+        .try_for_each(|(identity, n)| target.identities.set(&identity, n))?;
     Ok(batch)
 }
 
@@ -435,7 +444,10 @@ fn store_line(
     prepared: Prepared,
 ) -> Result<(), FirearmsError> {
     let existing = match &prepared.identity {
-        Some(identity) => target.identities.get(identity)?,
+        Some(identity) => match batch.claimed.get(identity) {
+            Some(n) => Some(*n),
+            None => target.identities.get(identity)?,
+        },
         None => None,
     };
     if let Some(n) = existing {
@@ -453,8 +465,8 @@ fn store_line(
         return Ok(());
     }
     target.tree.insert(store_key(prepared.n), prepared.bytes)?;
-    if let Some(identity) = &prepared.identity {
-        target.identities.set(identity, prepared.n)?;
+    if let Some(identity) = prepared.identity {
+        batch.claimed.insert(identity, prepared.n);
     }
     batch.imported += 1;
     batch.digests.extend(prepared.digest);
