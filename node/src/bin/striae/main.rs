@@ -401,6 +401,9 @@ async fn devnet_run(opts: DevnetOpts) -> Result<()> {
             first.handle.publish(body).await?;
         }
     }
+    for line in &lines {
+        eprintln!("console {}: {}", line.country, line.console);
+    }
     if let Some(first) = lines.first() {
         eprintln!(
             "try: striae status --api {} --token {}   (or: striae notice list --config {})",
