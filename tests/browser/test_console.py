@@ -75,6 +75,50 @@ def test_a_notice_issued_at_fr_arrives_in_des_console(console):
     a.shot("DE's receipt at FR")
 
 
+def test_fr_updates_and_cancels_a_notice_and_de_sees_it_cancelled(console):
+    a = console("FR-admin", "STRIAE_A_URL", "STRIAE_A_ADMIN")
+    title = f"Knife-pistols in cutlery {RUN}"
+    a.go("notices")
+    a.fill("notice-issue-kind", "orange")
+    a.fill("notice-issue-title", title)
+    a.fill("notice-issue-summary", "Single-shot pistols built into folding knives.")
+    a.click("#notice-issue button[type=submit]")
+    a.wait_text("#notice-detail", title)
+    a.css("#notice-detail details summary").click()
+    a.fill("notice-update-summary", "Single-shot .22 LR pistols built into folding knives.")
+    a.click("#notice-update button[type=submit]")
+    a.wait_text("#notice-detail", ".22 LR")
+    a.fill("cancel-reason", "issued by mistake")
+    a.click("#cancel-notice")
+    a.wait_text("#notice-detail", "issued by mistake")
+    a.shot("a notice updated, then cancelled at FR")
+
+    b = console("DE-officer", "STRIAE_B_URL", "STRIAE_B_OFFICER")
+    b.go("notices")
+    row = f'#notices tr[data-title="{title}"]'
+    b.poll(lambda: b.click("#notices-refresh"),
+           lambda d: "cancelled" in d.find_element(By.CSS_SELECTOR, row).text, what="the cancellation at DE")
+    b.shot("the cancellation reached DE")
+
+
+def test_an_import_shows_its_progress_and_which_lines_were_refused(console, tmp_path):
+    a = console("FR-admin", "STRIAE_A_URL", "STRIAE_A_ADMIN")
+    a.go("firearms")
+    path = tmp_path / "records.csv"
+    path.write_text(
+        "make,model,caliber,serial,type,status\n"
+        f"Glock,17,9x19,GL-{RUN}-1,pistol,lost\n"
+        f"Glock,17,9x19,,pistol,lost\n"
+    )
+    a.css("#import-form-file").send_keys(str(path))
+    a.click("#import-form button[type=submit]")
+    result = a.wait_text("#import-result", "1 imported")
+    assert "1 refused" in result.text
+    assert "serial" in result.text
+    assert a.css("#import-progress").get_attribute("value") == "100"
+    a.shot("an import: one line imported, one refused")
+
+
 def test_de_checks_a_firearm_fr_holds_and_sees_the_hit(console):
     a = console("FR-admin", "STRIAE_A_URL", "STRIAE_A_ADMIN")
     a.go("firearms")

@@ -121,6 +121,8 @@ window.addEventListener('striae:unauthorized', (event) => {
 
 window.addEventListener('hashchange', () => {
   if (tokenFromFragment()) session.me = null;
+  // A message about the page left behind would mislead on the next one.
+  replace($('status'));
   route();
 });
 

@@ -31,7 +31,7 @@ async function detail(id, box, errors) {
       ['State', badge(c.state, c.state === 'done' ? 'ok' : 'warn')],
       ['Opened', when(c.created_at)],
       ['Recovered', [when(c.recovered.date), ' in ', c.recovered.place ? `${c.recovered.place}, ` : '', country(c.recovered.country)]],
-      ['Firearm', f ? `${f.make} ${f.model || ''} ${f.caliber || ''}, serial ${f.serial || '—'} (${f.serial_state})` : 'none recovered'],
+      ['Firearm', f ? `${[f.make, f.model, f.caliber].filter(Boolean).join(' ')}, serial ${f.serial || '—'} (${f.serial_state})` : 'none recovered'],
       ['Exhibits', c.exhibits.length ? c.exhibits.join(', ') : 'none'],
     ]),
     h('h4', {}, 'Steps'),
