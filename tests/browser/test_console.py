@@ -288,6 +288,8 @@ def test_an_officer_opens_a_case_and_its_report(console):
     b.driver.switch_to.window(report)
     try:
         b.wait(lambda d: case_ref in d.page_source)
+        # The report's own style sheet applies although the tab inherits the console's policy.
+        b.wait(lambda d: d.execute_script("return getComputedStyle(document.body).maxWidth") == "960px")
         b.shot("the case's lead report")
     finally:
         b.driver.close()

@@ -11,10 +11,33 @@ export const title = 'Cases';
 
 const STEP_STATE = { done: 'ok', running: 'warn', failed: 'bad', manual: '', not_applicable: '' };
 
+/**
+ * Applies the report's own style sheet in the report's tab: a blob page inherits the
+ * console's policy, which refuses inline <style>; a constructed style sheet is not markup.
+ */
+function styleReport(win) {
+  const apply = () => {
+    const style = win.document.querySelector('style');
+    if (!style || !win.CSSStyleSheet) return;
+    const sheet = new win.CSSStyleSheet();
+    sheet.replaceSync(style.textContent);
+    win.document.adoptedStyleSheets = [sheet];
+  };
+  if (win.document.readyState === 'complete' && win.location.href !== 'about:blank') apply();
+  else win.addEventListener('load', apply);
+}
+
 async function openReport(id, box) {
   const blob = await getBlob(`/v1/cases/${encodeURIComponent(id)}/report?format=html`);
   const url = URL.createObjectURL(new Blob([blob], { type: 'text/html' }));
   const opened = window.open(url, '_blank');
+  if (opened) {
+    try {
+      styleReport(opened);
+    } catch (_) {
+      // Unstyled, the report is still whole.
+    }
+  }
   replace(box, h('p', { id: 'case-report-links' },
     opened ? 'The report opened in a new tab. ' : 'The browser did not open a new tab: ',
     h('a', { href: url, target: '_blank', rel: 'noopener' }, 'Open the report'), ' · ',
