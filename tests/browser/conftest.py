@@ -141,6 +141,12 @@ class Console:
             el.send_keys(value)
         return el
 
+    def refresh(self, button_id):
+        """Clicks a page's Refresh button and waits until the lists it reloads are shown."""
+        button = self.click(f"#{button_id}")
+        self.wait(lambda d: button.is_enabled() and button.get_attribute("aria-busy") is None,
+                  message=f"{button_id} never finished")
+
     def click(self, css):
         el = self.wait(EC.element_to_be_clickable((By.CSS_SELECTOR, css)), WAIT, f"{css} not clickable")
         el.click()

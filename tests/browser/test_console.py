@@ -61,7 +61,7 @@ def test_a_notice_issued_at_fr_arrives_in_des_console(console):
     b = console("DE-officer", "STRIAE_B_URL", "STRIAE_B_OFFICER")
     b.go("notices")
     row = f'#notices tr[data-title="{title}"]'
-    b.poll(lambda: b.click("#notices-refresh"), lambda d: d.find_elements(By.CSS_SELECTOR, row),
+    b.poll(lambda: b.refresh("notices-refresh"), lambda d: d.find_elements(By.CSS_SELECTOR, row),
            what="the notice at DE")
     assert "France (FR)" in b.css(row).text
     b.css(f"{row} button").click()
@@ -96,7 +96,7 @@ def test_fr_updates_and_cancels_a_notice_and_de_sees_it_cancelled(console):
     b = console("DE-officer", "STRIAE_B_URL", "STRIAE_B_OFFICER")
     b.go("notices")
     row = f'#notices tr[data-title="{title}"]'
-    b.poll(lambda: b.click("#notices-refresh"),
+    b.poll(lambda: b.refresh("notices-refresh"),
            lambda d: "cancelled" in d.find_element(By.CSS_SELECTOR, row).text, what="the cancellation at DE")
     b.shot("the cancellation reached DE")
 
@@ -168,7 +168,7 @@ def test_a_held_trace_is_refused_to_an_analyst_and_approved_by_a_reviewer(consol
     row = "#review-table tbody tr"
     analyst = console("FR-analyst", "STRIAE_A_URL", "STRIAE_A_ANALYST")
     analyst.go("traces")
-    analyst.poll(lambda: analyst.click("#traces-refresh"),
+    analyst.poll(lambda: analyst.refresh("traces-refresh"),
                  lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, row) if case_ref in r.text],
                  what="the trace in FR's review queue")
     approve = analyst.css(f"{row} button.approve")
@@ -193,7 +193,7 @@ def test_a_held_trace_is_refused_to_an_analyst_and_approved_by_a_reviewer(consol
     reviewer.shot("the reviewer approved the trace")
 
     b.go("traces")
-    b.poll(lambda: b.click("#traces-refresh"),
+    b.poll(lambda: b.refresh("traces-refresh"),
            lambda d: any(x.text == "found" for x in d.find_elements(By.CSS_SELECTOR, "#traces-sent .badge")),
            what="FR's answer at DE")
     b.css("#traces-sent-table tbody tr button").click()
@@ -221,10 +221,17 @@ PAGES = ["network", "notices", "firearms", "traces", "ballistics", "cases", "que
 def test_every_page_renders_for_an_admin_without_errors(console):
     a = console("FR-admin", "STRIAE_A_URL", "STRIAE_A_ADMIN")
     a.severe_logs()
+    assert a.driver.execute_script("return document.documentElement.lang") == "en"
     for page in PAGES:
         a.go(page)
         errors = [e.text for e in a.all("#page .error")]
         assert not errors, f"{page}: {errors}"
+        # Every control has a label; the landmarks are there.
+        unlabelled = a.driver.execute_script(
+            "return [...document.querySelectorAll('input, select, textarea')]"
+            ".filter((c) => c.labels.length === 0 && !c.getAttribute('aria-label')).map((c) => c.outerHTML)")
+        assert not unlabelled, f"{page}: {unlabelled}"
+        assert a.all("nav[aria-label] a") and a.all("main#main") and a.all('[aria-live]')
         a.shot(f"page {page}")
     severe = a.severe_logs()
     assert not severe, severe

@@ -267,6 +267,27 @@ export function codes(text) {
   return (text || '').split(/[\s,;]+/).map((c) => c.trim().toUpperCase()).filter(Boolean);
 }
 
+/**
+ * A "Refresh" button running `load`: disabled (and aria-busy) while it runs, so that a reader
+ * (or a test) knows when the lists shown are the new ones. Errors go to `errors`.
+ */
+export function refreshButton(id, load, errors) {
+  const button = h('button', { type: 'button', class: 'secondary', id }, 'Refresh');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    try {
+      await load();
+    } catch (e) {
+      if (errors) showError(errors, e);
+    } finally {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+    }
+  });
+  return h('div', { class: 'actions' }, button);
+}
+
 /** A section with a heading. */
 export function section(title, ...children) {
   const id = `s-${title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;

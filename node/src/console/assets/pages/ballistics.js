@@ -5,7 +5,7 @@
 import { api, get, getBlob, upload } from '../api.js';
 import {
   h, replace, section, table, facts, country, when, badge, form, outlet, announce,
-  actionButton, shortId, showError, showBlobImage,
+  actionButton, shortId, showError, showBlobImage, refreshButton,
 } from '../ui.js';
 
 export const title = 'Ballistics';
@@ -145,8 +145,6 @@ export async function render() {
     h('h1', {}, 'Ballistics'),
     errors,
     section('Add a cartridge case scan', add, progress),
-    section('Exhibits on this node', h('div', { class: 'actions' }, h('button', {
-      type: 'button', class: 'secondary', id: 'ballistics-refresh', onclick: () => load().catch((e) => showError(errors, e)),
-    }, 'Refresh')), list, work),
+    section('Exhibits on this node', refreshButton('ballistics-refresh', load, errors), list, work),
     section('Leads', h('p', { class: 'hint' }, 'Other members\u2019 new exhibits that screen close to ours; confirming one sends our prepared surface to the holder, so a reviewer approves it first.'), leadsBox));
 }

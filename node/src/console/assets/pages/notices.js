@@ -4,7 +4,7 @@
 import { api, get } from '../api.js';
 import {
   h, replace, section, table, facts, country, when, badge, form, compact, outlet, announce,
-  actionButton, session, showError,
+  actionButton, session, showError, refreshButton,
 } from '../ui.js';
 
 export const title = 'Notices';
@@ -121,7 +121,7 @@ export async function render() {
     h('h1', {}, 'Notices'),
     errors,
     section('All notices',
-      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', id: 'notices-refresh', onclick: load }, 'Refresh')),
+      refreshButton('notices-refresh', load, errors),
       list, details),
     section('Issue a notice', issue));
 }

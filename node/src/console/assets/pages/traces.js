@@ -4,7 +4,7 @@
 import { api, get } from '../api.js';
 import {
   h, replace, section, table, facts, country, when, badge, outlet, announce, actionButton,
-  shortId, showError,
+  shortId, showError, refreshButton,
 } from '../ui.js';
 
 export const title = 'Traces';
@@ -115,10 +115,7 @@ export async function render() {
   return h('div', {},
     h('h1', {}, 'Traces'),
     errors,
-    h('div', { class: 'actions' }, h('button', {
-      type: 'button', class: 'secondary', id: 'traces-refresh',
-      onclick: () => load().catch((e) => showError(errors, e)),
-    }, 'Refresh')),
+    refreshButton('traces-refresh', load, errors),
     section('Review queue', h('p', { class: 'hint' }, 'Requests from other members that found records here and wait for a reviewer before anything is disclosed.'), queue),
     section('Traces sent', sent, detail),
     section('Requests received', incoming));
