@@ -338,8 +338,12 @@ async fn run(config_path: PathBuf, log_format: LogFormat) -> Result<()> {
     let config = NodeConfig::load(&config_path)?;
     let running = node::start(config).await?;
     eprintln!(
-        "striae member {} ({}) running; API on http://{}",
-        running.handle.country, running.handle.me, running.api_addr
+        "striae member {} ({}) running; API on http://{}; web console on http://{}{}",
+        running.handle.country,
+        running.handle.me,
+        running.api_addr,
+        running.api_addr,
+        striae_node::console::PATH
     );
     shutdown_signal().await;
     eprintln!("shutting down");

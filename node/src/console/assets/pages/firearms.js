@@ -97,6 +97,7 @@ export async function render() {
         ['Serial', (x) => h('span', { class: 'mono' }, x.serial)],
         ['Status', (x) => badge(x.status, x.announced ? 'bad' : '')],
         ['Made in', (x) => country(x.country_of_manufacture)],
+        ['Case reference', (x) => x.case_ref || '—'],
         ['Updated', (x) => when(x.updated_at || x.created_at)],
       ], r.records, { id: 'records-table', empty: 'No records on this node yet.' }));
   }

@@ -101,7 +101,7 @@ export async function render() {
       ['From', (t) => country(t.country)],
       ['Case reference', (t) => t.case_ref],
       ['Firearm', (t) => `${t.make} ${t.serial}`],
-      ['State', (t) => t.state],
+      ['State', (t) => String(t.state || '—').replace(/_/g, ' ')],
       ['Answer', (t) => outcome(t.outcome)],
       ['Answered', (t) => when(t.answered_at)],
       ['Note', (t) => t.note || '—'],
