@@ -6,7 +6,9 @@ import os
 import uuid
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 
 from conftest import Console, env
@@ -235,6 +237,36 @@ def test_every_page_renders_for_an_admin_without_errors(console):
         a.shot(f"page {page}")
     severe = a.severe_logs()
     assert not severe, severe
+
+
+def test_the_console_is_usable_with_the_keyboard(console):
+    a = console("FR-admin", "STRIAE_A_URL", "STRIAE_A_ADMIN")
+    active = lambda: a.driver.switch_to.active_element  # noqa: E731
+
+    def reload(page):
+        # A fresh load starts keyboard navigation at the top; the tab keeps its token.
+        a.driver.get(f"{a.base}/console/#/{page}")
+        a.driver.refresh()
+        a.wait(lambda d: d.find_element(By.ID, "page").get_attribute("data-page") == page)
+
+    reload("notices")
+    ActionChains(a.driver).send_keys(Keys.TAB).perform()
+    assert active().get_attribute("class") == "skip", active().get_attribute("outerHTML")
+    ActionChains(a.driver).send_keys(Keys.ENTER).perform()
+    a.wait(lambda d: active().get_attribute("id") == "main")
+    assert a.css("#page").get_attribute("data-page") == "notices"
+    # Tab on from the top reaches the navigation; Enter on a link opens its page.
+    reload("notices")
+    for _ in range(12):
+        ActionChains(a.driver).send_keys(Keys.TAB).perform()
+        if active().text == "Traces":
+            break
+    assert active().text == "Traces"
+    outline = a.driver.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", ""), outline
+    a.shot("keyboard focus on the navigation")
+    ActionChains(a.driver).send_keys(Keys.ENTER).perform()
+    a.wait(lambda d: d.find_element(By.ID, "page").get_attribute("data-page") == "traces")
 
 
 def test_an_admin_adds_a_user_whose_token_shows_once_and_revokes_them(console):

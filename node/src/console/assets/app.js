@@ -128,6 +128,12 @@ window.addEventListener('hashchange', () => {
 
 $('sign-out').addEventListener('click', signOut);
 
+// The skip link moves focus to the content without touching the hash the router reads.
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  $('main').focus();
+});
+
 $('sign-in-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const input = $('sign-in-token');

@@ -5,7 +5,7 @@
 import { api, get, getBlob, upload } from '../api.js';
 import {
   h, replace, section, table, facts, country, when, badge, form, outlet, announce,
-  actionButton, shortId, showError, showBlobImage, refreshButton,
+  actionButton, shortId, showBlobImage, refreshButton,
 } from '../ui.js';
 
 export const title = 'Ballistics';
