@@ -374,3 +374,15 @@ def test_a_scan_uploaded_at_de_matches_frs_with_a_comparison_picture(console):
     assert img.get_attribute("src").startswith("blob:")
     b.driver.execute_script("arguments[0].scrollIntoView()", img)
     b.shot("DE's search: FR's exhibit confirmed, with the comparison picture")
+
+    # An analyst may not add exhibits, but may search with a file that is not kept.
+    analyst = console("FR-analyst", "STRIAE_A_URL", "STRIAE_A_ANALYST")
+    analyst.go("ballistics")
+    assert not analyst.css("#scan-form button[type=submit]").is_enabled()
+    analyst.css("#file-search-form-file").send_keys(probe)
+    analyst.fill("file-search-form-caliber", "9x19")
+    analyst.click("#file-search-form button[type=submit]")
+    analyst.wait_css("#filesearch-result", timeout=180)
+    assert analyst.css("#filesearch-confirmed").text != "0", analyst.css("#filesearch-result").text
+    assert analyst.css("#file-search-progress").get_attribute("value") == "100"
+    analyst.shot("an analyst searches with a file: FR's own exhibit confirmed")

@@ -29,14 +29,15 @@ function picture(path, alt, id) {
   return h('figure', {}, img, note, h('figcaption', { class: 'hint' }, alt));
 }
 
-function searchResults(probe, result) {
+function searchResults(probe, result, prefix) {
+  const id = (name) => `${prefix || 'search'}-${name}`;
   const candidates = result.candidates || [];
   const confirmed = candidates.filter((c) => c.confirmed);
-  return h('div', { class: 'panel', id: 'search-result' },
-    h('h3', {}, `Search with exhibit ${probe.case_ref || ''}`),
+  return h('div', { class: 'panel', id: id('result') },
+    h('h3', {}, probe.id ? `Search with exhibit ${probe.case_ref || ''}` : `Search with the file ${probe.name}`),
     facts([
       ['Digests screened', String(result.digests_held)],
-      ['Confirmed matches', h('strong', { id: 'search-confirmed' }, String(confirmed.length))],
+      ['Confirmed matches', h('strong', { id: id('confirmed') }, String(confirmed.length))],
       ['Threshold', result.confirm_threshold ? `${result.confirm_threshold} congruent cells` : '—'],
     ]),
     table([
@@ -48,8 +49,11 @@ function searchResults(probe, result) {
       ['Result', (c) => badge(c.confirmation.replace(/_/g, ' '), CONFIRMATION[c.confirmation] ?? '')],
       ['Signature', (c) => (c.signature_valid === undefined ? '—' : c.signature_valid ? badge('valid', 'ok') : badge('invalid', 'bad'))],
       ['Detail', (c) => c.detail || '—'],
-    ], candidates, { id: 'search-candidates', empty: 'No candidates.', rowData: (c) => ({ confirmation: c.confirmation }) }),
-    confirmed.slice(0, 3).map((c) => h('div', { class: 'comparison' },
+    ], candidates, { id: id('candidates'), empty: 'No candidates.', rowData: (c) => ({ confirmation: c.confirmation }) }),
+    !probe.id && confirmed.length
+      ? h('p', { class: 'hint' }, 'Comparison pictures are drawn for exhibits kept on this node: add the scan as an exhibit and search with it to see why it matches.')
+      : null,
+    (probe.id ? confirmed.slice(0, 3) : []).map((c) => h('div', { class: 'comparison' },
       h('h4', {}, `Why it matches: ${c.own ? 'this node' : country(c.country)}, ${c.cmc_count} congruent cells`),
       picture(`/v1/ballistics/${encodeURIComponent(probe.id)}/comparisons/${encodeURIComponent(c.exhibit_ref)}/image`,
         `Comparison of our exhibit (P) with the holder's (H), congruent cells outlined`, `comparison-${c.exhibit_ref}`))));
@@ -140,11 +144,34 @@ export async function render() {
     preview(x);
   }, { id: 'scan-form' });
 
+  const searchProgress = h('progress', { id: 'file-search-progress', max: 100, value: 0, hidden: true, 'aria-label': 'Upload progress' });
+  const fileResult = outlet({ id: 'file-search-result' });
+  const fileSearch = form([
+    { name: 'file', label: 'X3P scan', type: 'file', accept: '.x3p', required: true },
+    { name: 'caliber', label: 'Calibre', required: true, placeholder: 'e.g. 9x19' },
+    { name: 'case_ref', label: 'Case reference', hint: 'Optional; shown to holders only in confirmation requests.' },
+  ], 'Search', 'read', async (v) => {
+    if (!v.file) throw new Error('Choose an X3P file first.');
+    const params = new URLSearchParams({ kind: 'cartridge_case', caliber: v.caliber });
+    if (v.case_ref) params.set('case_ref', v.case_ref);
+    searchProgress.hidden = false;
+    searchProgress.value = 0;
+    replace(fileResult, h('p', {}, `Sending ${v.file.name}…`));
+    const result = await upload('POST', `/v1/ballistics/search?${params}`, v.file, 'application/octet-stream', (loaded, total) => {
+      searchProgress.value = total ? Math.round((100 * loaded) / total) : 0;
+      if (loaded >= total) replace(fileResult, h('p', {}, 'Screening every member\u2019s digests, then asking the holders to confirm…'));
+    });
+    searchProgress.value = 100;
+    replace(fileResult, searchResults({ name: v.file.name }, result, 'filesearch'));
+    announce(`Search: ${(result.candidates || []).filter((c) => c.confirmed).length} confirmed match(es).`, 'ok');
+  }, { id: 'file-search-form' });
+
   await load();
   return h('div', {},
     h('h1', {}, 'Ballistics'),
     errors,
     section('Add a cartridge case scan', add, progress),
+    section('Search with a scan, without keeping it', fileSearch, searchProgress, fileResult),
     section('Exhibits on this node', refreshButton('ballistics-refresh', load, errors), list, work),
     section('Leads', h('p', { class: 'hint' }, 'Other members\u2019 new exhibits that screen close to ours; confirming one sends our prepared surface to the holder, so a reviewer approves it first.'), leadsBox));
 }
