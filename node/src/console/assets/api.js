@@ -105,11 +105,12 @@ export function upload(method, path, file, contentType, onProgress, extraHeaders
     xhr.open(method, path);
     const t = token();
     if (t) xhr.setRequestHeader('Authorization', `Bearer ${t}`);
-    xhr.setRequestHeader('Content-Type', contentType);
+    // A FormData body sets its own multipart Content-Type (with the boundary).
+    if (contentType) xhr.setRequestHeader('Content-Type', contentType);
     for (const [k, v] of Object.entries(extraHeaders || {})) xhr.setRequestHeader(k, v);
     xhr.responseType = 'text';
     xhr.upload.onprogress = (e) => {
-      if (onProgress) onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+      if (onProgress) onProgress(e.loaded, e.lengthComputable ? e.total : file.size || 0);
     };
     xhr.onerror = () => reject(new ApiError(0, 'network', 'The upload could not reach the node.'));
     xhr.onload = () => {

@@ -220,7 +220,7 @@ export function form(fields, submitLabel, permission, onSubmit, opts) {
     } else {
       control = h('input', Object.assign(common, {
         type: f.type || 'text', accept: f.accept || null, min: f.min ?? null, max: f.max ?? null,
-        step: f.step || null, autocomplete: f.type === 'password' ? 'off' : null,
+        step: f.step || null, autocomplete: f.type === 'password' ? 'off' : null, multiple: !!f.multiple,
       }));
       if (f.value !== undefined && f.type !== 'file') control.value = f.value;
     }
@@ -239,7 +239,12 @@ export function form(fields, submitLabel, permission, onSubmit, opts) {
     if (!allowed) return;
     const values = {};
     for (const [name, control] of Object.entries(controls)) {
-      values[name] = control.type === 'file' ? control.files[0] || null : control.value.trim();
+      if (control.type === 'file') {
+        values[name] = control.files[0] || null;
+        values[`${name}s`] = [...control.files];
+      } else {
+        values[name] = control.value.trim();
+      }
     }
     submit.disabled = true;
     errors.replaceChildren();

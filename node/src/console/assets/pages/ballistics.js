@@ -45,7 +45,14 @@ function searchResults(probe, result, prefix) {
       ['Held by', (c) => (c.own ? `this node` : country(c.country))],
       ['Exhibit', (c) => shortId(c.exhibit_ref)],
       ['Screening', (c) => (typeof c.screen_score === 'number' ? c.screen_score.toFixed(3) : '—')],
-      ['Congruent cells', (c) => (c.cmc_count !== undefined ? `${c.cmc_count}${c.cells_compared ? ` of ${c.cells_compared}` : ''}` : '—')],
+      ['Comparison', (c) => {
+        if (c.cmc_count !== undefined) return `${c.cmc_count}${c.cells_compared ? ` of ${c.cells_compared}` : ''} congruent cells`;
+        if (typeof c.score === 'number') {
+          const lands = (c.matched_lands || []).map(([p, q]) => `${p}\u2194${q}`).join(', ');
+          return `score ${c.score.toFixed(3)}${lands ? `, lands ${lands}` : ''}`;
+        }
+        return '—';
+      }],
       ['Result', (c) => badge(c.confirmation.replace(/_/g, ' '), CONFIRMATION[c.confirmation] ?? '')],
       ['Signature', (c) => (c.signature_valid === undefined ? '—' : c.signature_valid ? badge('valid', 'ok') : badge('invalid', 'bad'))],
       ['Detail', (c) => c.detail || '—'],
@@ -54,9 +61,9 @@ function searchResults(probe, result, prefix) {
       ? h('p', { class: 'hint' }, 'Comparison pictures are drawn for exhibits kept on this node: add the scan as an exhibit and search with it to see why it matches.')
       : null,
     (probe.id ? confirmed.slice(0, 3) : []).map((c) => h('div', { class: 'comparison' },
-      h('h4', {}, `Why it matches: ${c.own ? 'this node' : country(c.country)}, ${c.cmc_count} congruent cells`),
+      h('h4', {}, `Why it matches: ${c.own ? 'this node' : country(c.country)}${c.cmc_count !== undefined ? `, ${c.cmc_count} congruent cells` : ''}`),
       picture(`/v1/ballistics/${encodeURIComponent(probe.id)}/comparisons/${encodeURIComponent(c.exhibit_ref)}/image`,
-        `Comparison of our exhibit (P) with the holder's (H), congruent cells outlined`, `comparison-${c.exhibit_ref}`))));
+        probe.kind === 'bullet' ? 'Matched lands of both bullets at their best alignment (ours blue, theirs orange)' : `Comparison of our exhibit (P) with the holder's (H), congruent cells outlined`, `comparison-${c.exhibit_ref}`))));
 }
 
 export async function render() {
@@ -122,8 +129,8 @@ export async function render() {
 
   const progress = h('progress', { id: 'scan-progress', max: 100, value: 0, hidden: true, 'aria-label': 'Upload progress' });
   const add = form([
-    { name: 'file', label: 'X3P scan', type: 'file', accept: '.x3p', required: true },
-    { name: 'kind', label: 'Kind', type: 'select', options: [['cartridge_case', 'cartridge case']], value: 'cartridge_case' },
+    { name: 'file', label: 'X3P scan (a bullet: its 3 to 12 land files)', type: 'file', accept: '.x3p', required: true, multiple: true },
+    { name: 'kind', label: 'Kind', type: 'select', options: [['cartridge_case', 'cartridge case'], ['bullet', 'bullet']], value: 'cartridge_case' },
     { name: 'caliber', label: 'Calibre', required: true, placeholder: 'e.g. 9x19' },
     { name: 'case_ref', label: 'Case reference', required: true },
     { name: 'share', label: 'Share with', type: 'select', options: [['', 'the node\u2019s default'], ['network', 'every member'], ['local', 'nobody (this node only)']], value: '' },
@@ -131,9 +138,21 @@ export async function render() {
     if (!v.file) throw new Error('Choose an X3P file first.');
     const params = new URLSearchParams({ kind: v.kind, caliber: v.caliber, case_ref: v.case_ref });
     if (v.share) params.set('share', v.share);
+    let body = v.file;
+    let type = 'application/octet-stream';
+    if (v.kind === 'bullet') {
+      // One part per land, in land order (numbers in names compared as numbers).
+      const lands = [...v.files].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+      if (lands.length < 3) throw new Error('A bullet needs its land files: choose 3 to 12 of them.');
+      body = new FormData();
+      lands.forEach((f, i) => body.append(`land${i + 1}`, f, f.name));
+      type = null;
+    } else if (v.files.length > 1) {
+      throw new Error('A cartridge case is one X3P file.');
+    }
     progress.hidden = false;
     progress.value = 0;
-    const x = await upload('POST', `/v1/ballistics?${params}`, v.file, 'application/octet-stream', (loaded, total) => {
+    const x = await upload('POST', `/v1/ballistics?${params}`, body, type, (loaded, total) => {
       progress.value = total ? Math.round((100 * loaded) / total) : 0;
     });
     progress.value = 100;
@@ -170,7 +189,7 @@ export async function render() {
   return h('div', {},
     h('h1', {}, 'Ballistics'),
     errors,
-    section('Add a cartridge case scan', add, progress),
+    section('Add a scan: a cartridge case, or a bullet\u2019s lands', add, progress),
     section('Search with a scan, without keeping it', fileSearch, searchProgress, fileResult),
     section('Exhibits on this node', refreshButton('ballistics-refresh', load, errors), list, work),
     section('Leads', h('p', { class: 'hint' }, 'Other members\u2019 new exhibits that screen close to ours; confirming one sends our prepared surface to the holder, so a reviewer approves it first.'), leadsBox));
