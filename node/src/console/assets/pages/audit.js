@@ -6,6 +6,8 @@ import { h, replace, section, table, country, when, outlet, announce, actionButt
 
 export const title = 'Audit';
 
+const PAGE = 1000;
+
 function summary(r) {
   const d = r.details || {};
   const parts = [];
@@ -18,8 +20,15 @@ function summary(r) {
 export async function render() {
   const errors = outlet();
   const verdict = outlet({ id: 'audit-verify' });
-  const records = await get('/v1/audit?limit=1000');
-  const list = Array.isArray(records) ? records : records.records || [];
+  // Pages of 1,000 from the start, keeping the newest 1,000 (at most 100 pages are read).
+  let list = [];
+  let from = 1;
+  for (let pages = 0; pages < 100; pages += 1) {
+    const page = await get(`/v1/audit?from=${from}&limit=${PAGE}`);
+    list = list.concat(page).slice(-PAGE);
+    if (page.length < PAGE) break;
+    from = page[page.length - 1].seq + 1;
+  }
   list.reverse();
   return h('div', {},
     h('h1', {}, 'Audit log'),
@@ -36,7 +45,7 @@ export async function render() {
         announce(ok === false ? 'The audit log does not verify.' : 'The audit log verifies.', ok === false ? 'error' : 'ok');
       }, errors, { id: 'audit-verify-button' }),
       verdict),
-    section(`Records (${list.length}, newest first)`,
+    section(`The newest ${list.length} records, newest first`,
       table([
         ['#', (r) => String(r.seq)],
         ['When', (r) => when(r.at)],
