@@ -86,6 +86,9 @@ pub struct MemberLine {
     pub api: String,
     /// API token.
     pub token: String,
+    /// The web console, signed in as the member's admin: the token is in the fragment, which
+    /// the browser never sends to the server.
+    pub console: String,
     /// P2P address.
     pub p2p: String,
 }
@@ -153,11 +156,13 @@ pub fn init_with_ports(
             bureau_id: signer.bureau().to_string(),
             addrs: vec![p2p.clone()],
         });
+        let api = format!("http://127.0.0.1:{api_port}");
         lines.push(MemberLine {
             country: cc,
             bureau_id: signer.bureau().to_string(),
             config: config_path,
-            api: format!("http://127.0.0.1:{api_port}"),
+            console: console_link(&api, &token),
+            api,
             token,
             p2p,
         });
@@ -174,6 +179,11 @@ pub fn init_with_ports(
     })?;
     std::fs::write(&roster_path, text).map_err(io(&roster_path))?;
     Ok(lines)
+}
+
+/// The console of the member whose API is at `api`, signed in with `token` (in the fragment).
+pub fn console_link(api: &str, token: &str) -> String {
+    format!("{api}{}#token={token}", crate::console::PATH)
 }
 
 /// Keeps an existing roster's key when re-initialising, so running members stay in.

@@ -1,5 +1,5 @@
 //! The striae member node: configuration, storage, replication, networking, the capabilities
-//! (notices, firearms, ballistics, joint operations, the audit log), the HTTP API, the CLI client and the in-process demonstration network.
+//! (notices, firearms, ballistics, joint operations, the audit log), the HTTP API and its web console, the CLI client and the in-process demonstration network.
 
 pub mod accounts;
 pub mod api;
@@ -9,6 +9,7 @@ pub mod ballistics;
 pub mod cases;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod context;
 pub mod core;
 pub mod devnet;

@@ -2,6 +2,8 @@
 //! `/v1` route (and on `/metrics` unless configured public; see `auth` and the permission table
 //! in `accounts`), and JSON errors
 //! `{"error":{"code","message","field"?}}` with a 4xx status for anything the caller sent wrong.
+//! The web console's static files (`crate::console`) are merged in beside `/v1`, without a
+//! token: they hold no data.
 
 mod audit;
 mod auth;
@@ -82,6 +84,7 @@ pub fn router(node: NodeHandle, options: ApiOptions) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", metrics_route)
         .nest("/v1", v1)
+        .merge(crate::console::routes())
         .fallback(no_such_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(node)

@@ -80,6 +80,16 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 /// Writes configs for `n` members in `dir`, starts each as a `striae run` process (logs in
 /// `dir/memberI.log`), and waits until every member is connected to every other.
 pub fn start(dir: &Path, n: usize) -> (Members, Vec<Member>) {
+    start_with(dir, n, |_, _| {})
+}
+
+/// Like `start`, calling `configure(i, config_path)` on each member's `node.toml` before it
+/// starts (to add a section such as `[traces]`).
+pub fn start_with(
+    dir: &Path,
+    n: usize,
+    configure: impl Fn(usize, &Path),
+) -> (Members, Vec<Member>) {
     let init = Command::new(STRIAE)
         .args(["devnet", "init", "--nodes", &n.to_string(), "--base-port"])
         .arg(free_base_port(2 * n as u16).to_string())
@@ -96,6 +106,7 @@ pub fn start(dir: &Path, n: usize) -> (Members, Vec<Member>) {
     let mut members = Vec::new();
     for (i, line) in String::from_utf8_lossy(&init.stdout).lines().enumerate() {
         let line: Value = serde_json::from_str(line).expect("member line");
+        configure(i, Path::new(line["config"].as_str().expect("config")));
         let log = std::fs::File::create(dir.join(format!("member{i}.log"))).expect("log");
         let child = Command::new(STRIAE)
             .args(["run", "--config"])

@@ -384,8 +384,12 @@ async fn run(config_path: PathBuf, log_format: Option<LogFormat>) -> Result<()> 
     init_logging_from(&config.log, log_format)?;
     let running = node::start(config).await?;
     eprintln!(
-        "striae member {} ({}) running; API on http://{}",
-        running.handle.country, running.handle.me, running.api_addr
+        "striae member {} ({}) running; API on http://{}; web console on http://{}{}",
+        running.handle.country,
+        running.handle.me,
+        running.api_addr,
+        running.api_addr,
+        striae_node::console::PATH
     );
     shutdown_signal().await;
     eprintln!("shutting down");
@@ -446,6 +450,9 @@ async fn devnet_run(opts: DevnetOpts) -> Result<()> {
         if let Some(first) = nodes.first() {
             first.handle.publish(body).await?;
         }
+    }
+    for line in &lines {
+        eprintln!("console {}: {}", line.country, line.console);
     }
     if let Some(first) = lines.first() {
         eprintln!(
