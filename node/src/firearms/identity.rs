@@ -3,15 +3,20 @@
 //! system each month, updates the records it names instead of adding them twice, and
 //! announces nothing for a record that did not change. A firearm without a readable serial
 //! has no identity: each such line is a record of its own.
+//!
+//! Each record keeps its identity in its stored value, written with it (no second write);
+//! the lookup the other way is a map in memory (about 40 bytes a record), read from the
+//! records at start.
 
-use striae_firearms_lib::FirearmRecord;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard},
+};
 
-use super::records::{RECORDS_TREE, StoredRecord, make_key};
-use crate::store::{Keyspace, Store, StoreError};
-use striae_firearms_lib::ReferenceTable;
+use striae_firearms_lib::{FirearmRecord, ReferenceTable};
 
-/// identity → record sequence number (8 bytes, big-endian).
-const IDENTITY_TREE: &str = "firearm_identity";
+use super::records::{RECORDS_TREE, StoredRecord, kept_identity, make_key};
+use crate::store::{Keyspace, StoreError};
 
 /// A record's identity: a hash of its make key and normalised serial.
 pub type Identity = [u8; 16];
@@ -32,91 +37,68 @@ pub fn identity_of(record: &FirearmRecord) -> Option<Identity> {
     Some(id)
 }
 
-/// The identities of this node's records.
-#[derive(Clone)]
+/// The identities of this node's records: identity → the record's sequence number.
+#[derive(Clone, Default)]
 pub struct Identities {
-    keyspace: Keyspace,
     /// Held while an import looks identities up and claims new ones, so that two imports
     /// naming the same firearm at once do not both add it.
-    claims: std::sync::Arc<std::sync::Mutex<()>>,
+    records: Arc<Mutex<HashMap<Identity, u64>>>,
 }
 
+/// The identity map, held.
+pub type Claims<'a> = MutexGuard<'a, HashMap<Identity, u64>>;
+
 impl Identities {
-    /// Opens the identities; a store written before they existed gets them read from its
-    /// records once (with `table`, the built-in reference table).
-    pub fn open(
-        store: &Store,
-        records: &Keyspace,
-        table: &ReferenceTable,
-    ) -> Result<Self, StoreError> {
-        let identities = Identities {
-            keyspace: store.keyspace(IDENTITY_TREE)?,
-            claims: Default::default(),
-        };
-        if identities.keyspace.is_empty()? && !records.is_empty()? {
-            let mut read = 0u64;
-            for item in records.iter() {
-                let (key, value) = item?;
-                let n = seq_of(&key)?;
-                if let Some(id) = StoredRecord::decode(&value, table)
+    /// Reads the identities of `records`: kept in each value, or worked out with `table` (the
+    /// built-in reference table) for records stored before identities were kept.
+    pub fn read(records: &Keyspace, table: &ReferenceTable) -> Result<Self, StoreError> {
+        let identities = Identities::default();
+        let mut map = identities.claiming();
+        for item in records.iter() {
+            let (key, value) = item?;
+            let n = <[u8; 8]>::try_from(key.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::corrupt(RECORDS_TREE, "key is not 8 bytes"))?;
+            let kept = match kept_identity(&value)? {
+                Some(id) => Some(id),
+                None => StoredRecord::decode(&value, table)
                     .ok()
-                    .and_then(|s| identity_of(&s.record))
-                {
-                    identities.keyspace.insert_if_absent(id, n.to_be_bytes())?;
-                }
-                read += 1;
+                    .and_then(|s| identity_of(&s.record)),
+            };
+            if let Some(id) = kept {
+                map.insert(id, n);
             }
-            tracing::info!(records = read, "record identities read from the records");
         }
+        drop(map);
         Ok(identities)
     }
 
-    /// Sole right to look up and claim identities until dropped (imports' write phase).
-    pub fn claiming(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.claims.lock().unwrap_or_else(|p| p.into_inner())
+    /// The identity map, for lookups and claims (held by an import's write phase).
+    pub fn claiming(&self) -> Claims<'_> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The record with identity `id`, if any.
-    pub fn get(&self, id: &Identity) -> Result<Option<u64>, StoreError> {
-        self.keyspace.get(id)?.map(|v| seq_of(&v)).transpose()
-    }
-
-    /// Record `n` has identity `id`.
-    pub fn set(&self, id: &Identity, n: u64) -> Result<(), StoreError> {
-        self.keyspace.insert(id, n.to_be_bytes())
-    }
-
-    /// Record `n` no longer has identity `id` (another record's claim is left alone).
-    pub fn remove(&self, id: &Identity, n: u64) -> Result<(), StoreError> {
-        if self.get(id)? == Some(n) {
-            self.keyspace.remove(id)?;
+    /// Record `n` changed from `before` (`None`: it is new) to `after` (`None`: it is being
+    /// removed): its identity follows.
+    pub fn changed(&self, n: u64, before: Option<&FirearmRecord>, after: Option<&FirearmRecord>) {
+        let mut claims = self.claiming();
+        if let Some(old) = before.and_then(identity_of)
+            && claims.get(&old) == Some(&n)
+        {
+            claims.remove(&old);
         }
-        Ok(())
-    }
-
-    /// Record `n` changed from `before` to `after`: its identity follows.
-    pub fn moved(
-        &self,
-        n: u64,
-        before: &FirearmRecord,
-        after: &FirearmRecord,
-    ) -> Result<(), StoreError> {
-        let (old, new) = (identity_of(before), identity_of(after));
-        if old == new {
-            return Ok(());
-        }
-        if let Some(old) = old {
-            self.remove(&old, n)?;
-        }
-        match new {
-            Some(new) => self.set(&new, n),
-            None => Ok(()),
+        if let Some(new) = after.and_then(identity_of) {
+            claims.insert(new, n);
         }
     }
-}
 
-fn seq_of(bytes: &[u8]) -> Result<u64, StoreError> {
-    <[u8; 8]>::try_from(bytes)
-        .map(u64::from_be_bytes)
-        .map_err(|_| StoreError::corrupt(RECORDS_TREE, "a sequence number is not 8 bytes"))
+    /// Record `n`, stored as `value`, is being removed.
+    pub fn forget(&self, n: u64, value: &[u8]) {
+        if let Ok(Some(id)) = kept_identity(value) {
+            let mut claims = self.claiming();
+            if claims.get(&id) == Some(&n) {
+                claims.remove(&id);
+            }
+        }
+    }
 }

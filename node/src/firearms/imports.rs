@@ -3,7 +3,7 @@
 //! them in large digest entries, once per import key; and, at start, finishing or undoing
 //! what a crash interrupted (see `journal`).
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use striae_firearms_lib::{FirearmInput, ReferenceTable, import, validate_input};
 use striae_protocol::{Body, firearm::FirearmDigest, time::now_ms};
@@ -11,7 +11,7 @@ use striae_protocol::{Body, firearm::FirearmDigest, time::now_ms};
 use super::{
     ANNOUNCE_BATCH, Firearms, FirearmsError, FirearmsNode, ImportOutcome, MAX_LISTED_REJECTIONS,
     Rejection,
-    identity::{self, Identities, Identity, identity_of},
+    identity::{Claims, Identities, Identity, identity_of},
     journal::{ImportKey, ImportPhase, ImportState},
     records::{self, RefCipher, StoredRecord, digest_of, encode_input, store_key, stored_input},
 };
@@ -140,7 +140,6 @@ impl Firearms {
             rejected_total,
             changed,
             unchanged,
-            claimed: _,
         } = batch;
         let stored_ms = started.elapsed().as_millis() as u64;
         Metrics::count(&node.metrics.import_lines, "created", imported);
@@ -208,9 +207,10 @@ impl Firearms {
             let range = state.first..state.first.saturating_add(state.count);
             match state.phase {
                 ImportPhase::Storing => {
-                    let table = self.table();
                     for n in range {
-                        self.forget_identity(n, &table)?;
+                        if let Some(value) = self.records.get(store_key(n))? {
+                            self.identities.forget(n, &value);
+                        }
                         self.records.remove(store_key(n))?;
                     }
                     self.journal.remove_import(&key)?;
@@ -247,19 +247,6 @@ impl Firearms {
             self.journal.clear_record(n)?;
         }
         node.store.flush().await?;
-        Ok(())
-    }
-
-    /// Record `n`'s identity no longer names it (it is being removed).
-    fn forget_identity(&self, n: u64, table: &ReferenceTable) -> Result<(), FirearmsError> {
-        let identity = self
-            .records
-            .get(store_key(n))?
-            .and_then(|value| StoredRecord::decode(&value, table).ok())
-            .and_then(|stored| identity::identity_of(&stored.record));
-        if let Some(identity) = identity {
-            self.identities.remove(&identity, n)?;
-        }
         Ok(())
     }
 
@@ -353,8 +340,6 @@ struct Batch {
     changed: Vec<(u64, FirearmInput)>,
     /// Lines naming an existing record with the same contents.
     unchanged: u64,
-    /// The identities of the new records, written together once the records are.
-    claimed: HashMap<Identity, u64>,
 }
 
 /// A validated line: its sequence number, stored bytes, digest (if announced), identity and
@@ -392,7 +377,7 @@ fn store_batch(
                 let n = first + i as u64;
                 Ok(Prepared {
                     n,
-                    bytes: encode_input(&input, now, now),
+                    bytes: encode_input(&input, now, now, identity_of(&record)),
                     digest: digest_of(target.key, &record, target.refs.encrypt(n)),
                     identity: identity_of(&record),
                     input,
@@ -412,14 +397,13 @@ fn store_batch(
         rejected_total: 0,
         changed: Vec::new(),
         unchanged: 0,
-        claimed: HashMap::new(),
     };
     // Plain inserts, not sled batches: a batch takes sled's process-wide lock and would stall
     // replication (every other reader and writer) for as long as it runs.
-    let _claiming = target.identities.claiming();
+    let mut claims = target.identities.claiming();
     for (line, outcome) in checked {
         match outcome {
-            Ok(prepared) => store_line(target, &mut batch, prepared)?,
+            Ok(prepared) => store_line(target, &mut claims, &mut batch, prepared)?,
             Err(error) => {
                 batch.rejected_total += 1;
                 if batch.rejected.len() < MAX_LISTED_REJECTIONS {
@@ -428,11 +412,7 @@ fn store_batch(
             }
         }
     }
-    // Their keys are hashes, scattered over the keyspace: written on every core, still
-    // before another import may look them up.
-    std::mem::take(&mut batch.claimed)
-        .into_par_iter()
-        .try_for_each(|(identity, n)| target.identities.set(&identity, n))?;
+
     Ok(batch)
 }
 
@@ -440,16 +420,13 @@ fn store_batch(
 /// the record it names. A firearm named twice in one file is a record and then its change.
 fn store_line(
     target: &Target<'_>,
+    claims: &mut Claims<'_>,
     batch: &mut Batch,
     prepared: Prepared,
 ) -> Result<(), FirearmsError> {
-    let existing = match &prepared.identity {
-        Some(identity) => match batch.claimed.get(identity) {
-            Some(n) => Some(*n),
-            None => target.identities.get(identity)?,
-        },
-        None => None,
-    };
+    let existing = prepared
+        .identity
+        .and_then(|identity| claims.get(&identity).copied());
     if let Some(n) = existing {
         let same = target
             .tree
@@ -466,7 +443,7 @@ fn store_line(
     }
     target.tree.insert(store_key(prepared.n), prepared.bytes)?;
     if let Some(identity) = prepared.identity {
-        batch.claimed.insert(identity, prepared.n);
+        claims.insert(identity, prepared.n);
     }
     batch.imported += 1;
     batch.digests.extend(prepared.digest);

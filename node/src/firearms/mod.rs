@@ -282,7 +282,7 @@ impl Firearms {
                 .map_err(|_| StoreError::corrupt(RECORDS_TREE, "key is not 8 bytes"))?,
             None => 1,
         };
-        let identities = identity::Identities::open(store, &records, &table)?;
+        let identities = identity::Identities::read(&records, &table)?;
         let firearms = Firearms {
             identities,
             refs: RefCipher::load(&store.keyspace(META_TREE)?, store)?,
@@ -641,9 +641,7 @@ impl Firearms {
         };
         self.journal.mark_record(n)?;
         self.records.insert(store_key(n), stored.encode())?;
-        if let Some(identity) = identity::identity_of(&stored.record) {
-            self.identities.set(&identity, n)?;
-        }
+        self.identities.changed(n, None, Some(&stored.record));
         match digest_of(&node.digest_key, &stored.record, id) {
             Some(digest) => {
                 node.publish(Body::FirearmDigests(vec![digest])).await?;
@@ -681,7 +679,8 @@ impl Firearms {
         };
         self.journal.mark_record(n)?;
         self.records.insert(store_key(n), stored.encode())?;
-        self.identities.moved(n, &old.record, &stored.record)?;
+        self.identities
+            .changed(n, Some(&old.record), Some(&stored.record));
         self.serials_replaced(n, &stored);
         let before = digest_of(&node.digest_key, &old.record, id);
         let after = digest_of(&node.digest_key, &stored.record, id);

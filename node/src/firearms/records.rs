@@ -46,6 +46,33 @@ struct StoredForm<'a> {
     input: std::borrow::Cow<'a, FirearmInput>,
     created_at_ms: u64,
     updated_at_ms: u64,
+    /// The record's identity (`identity::identity_of`), hex; absent when it has none, and in
+    /// records stored before identities existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity: Option<String>,
+}
+
+/// Only the identity of a stored value, read without the rest.
+#[derive(Deserialize)]
+struct IdentityOnly {
+    #[serde(default)]
+    identity: Option<String>,
+}
+
+/// The identity kept with a stored record: `Ok(None)` when the value keeps none (no serial,
+/// or written before identities were kept; `identity::Identities::open` works those out).
+pub fn kept_identity(bytes: &[u8]) -> Result<Option<[u8; 16]>, StoreError> {
+    let only: IdentityOnly =
+        serde_json::from_slice(bytes).map_err(|e| StoreError::corrupt(RECORDS_TREE, e))?;
+    only.identity
+        .map(|hex_text| {
+            let mut id = [0u8; 16];
+            hex::decode_to_slice(&hex_text, &mut id).map_err(|_| {
+                StoreError::corrupt(RECORDS_TREE, "an identity is not 32 hex digits")
+            })?;
+            Ok(id)
+        })
+        .transpose()
 }
 
 /// The record as entered, from its stored value (not validated: an export gives back what
@@ -76,16 +103,23 @@ impl StoredRecord {
             &input_of(&self.record),
             self.created_at_ms,
             self.updated_at_ms,
+            super::identity::identity_of(&self.record),
         )
     }
 }
 
 /// The stored form of a record as entered.
-pub fn encode_input(input: &FirearmInput, created_at_ms: u64, updated_at_ms: u64) -> Vec<u8> {
+pub fn encode_input(
+    input: &FirearmInput,
+    created_at_ms: u64,
+    updated_at_ms: u64,
+    identity: Option<[u8; 16]>,
+) -> Vec<u8> {
     let form = StoredForm {
         input: std::borrow::Cow::Borrowed(input),
         created_at_ms,
         updated_at_ms,
+        identity: identity.map(hex::encode),
     };
     // Serialising plain structs and strings to JSON cannot fail.
     serde_json::to_vec(&form).unwrap_or_default()
