@@ -2,12 +2,11 @@
 //! the shared reference table and its additions, and traces between members.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     http::{HeaderMap, StatusCode, header},
-    routing::{get, post},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use striae_firearms_lib::{
     FieldError, FirearmInput, RefError, ReferenceAddition, import::ImportFormat, normalise_serial,
@@ -18,9 +17,14 @@ use striae_protocol::{
     firearm::{MAX_REFERENCE_ADDITION_BYTES, RecordRef},
 };
 
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
 use super::{
     ApiError, ApiJson,
     error::{ApiQuery, NoQuery, OptionalJson, PathId, Upload, field_of},
+    openapi::{ObjectList, Started},
+    paging::{LimitParam, NoParams, Paged},
 };
 use crate::{
     firearms::{
@@ -31,26 +35,105 @@ use crate::{
     node::NodeHandle,
 };
 
-/// Most records one list page carries.
-const MAX_PAGE: usize = 1_000;
 /// Longest make or serial a check accepts, in characters.
 const MAX_QUERY_CHARS: usize = 200;
 
 /// The firearm, reference and trace routes.
-pub(super) fn routes() -> Router<NodeHandle> {
-    Router::new()
-        .route("/firearms", post(create).get(list))
-        .route("/firearms/import", post(import))
-        .route("/firearms/check", post(check))
-        .route("/firearms/index", get(index_stats))
-        .route("/firearms/{id}", get(show).patch(update))
-        .route("/reference", get(reference).post(add_reference))
-        .route("/reference/suggest", get(suggest))
-        .route("/traces", post(start_trace).get(list_traces))
-        .route("/traces/incoming", get(incoming))
-        .route("/traces/incoming/{id}/approve", post(approve))
-        .route("/traces/incoming/{id}/refuse", post(refuse))
-        .route("/traces/{id}", get(show_trace))
+pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(import))
+        .routes(routes!(check))
+        .routes(routes!(index_stats))
+        .routes(routes!(show, update))
+        .routes(routes!(reference, add_reference))
+        .routes(routes!(suggest))
+        .routes(routes!(start_trace, list_traces))
+        .routes(routes!(incoming))
+        .routes(routes!(approve))
+        .routes(routes!(refuse))
+        .routes(routes!(show_trace))
+}
+
+/// A firearm record's fields as a caller sends them (`POST /v1/firearms`; `PATCH` takes any
+/// of them). For the document: the handlers read the object field by field
+/// (`striae_firearms_lib::FirearmInput`), refusing any other key.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(super) struct FirearmFields {
+    /// Make as written (normalised against the reference table).
+    make: Option<String>,
+    /// Model.
+    model: Option<String>,
+    /// Calibre (`calibre` is accepted too).
+    caliber: Option<String>,
+    /// Calibre, the other spelling of `caliber`.
+    calibre: Option<String>,
+    /// Serial number as marked.
+    serial: Option<String>,
+    /// Firearm type (pistol, rifle...).
+    #[schema(rename = "type")]
+    firearm_type: Option<String>,
+    /// `stolen`, `lost`, `trafficked`, `smuggled`, `seized`, `recovered` or `closed`.
+    status: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    country_of_manufacture: Option<String>,
+    /// Importer marking.
+    importer: Option<String>,
+    /// Other markings.
+    markings: Option<String>,
+    /// `YYYY-MM-DD`: when the firearm was stolen, lost, seized...
+    event_date: Option<String>,
+    /// The bureau's case reference.
+    case_ref: Option<String>,
+    /// Free notes.
+    notes: Option<String>,
+    /// The reporting agency.
+    reporting_agency: Option<String>,
+    /// The firearm's history.
+    history: Option<Vec<HistoryFields>>,
+}
+
+/// One event of a firearm's history.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(super) struct HistoryFields {
+    /// `YYYY-MM-DD`.
+    date: Option<String>,
+    /// What happened: `manufactured`, `imported`, `exported`, `sold`, `transferred`...
+    event: Option<String>,
+    /// Who took part.
+    party: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    country: Option<String>,
+    /// A document reference.
+    document_ref: Option<String>,
+}
+
+/// A reference addition (`POST /v1/reference`): `kind` and that kind's fields. For the
+/// document: the handler checks the shape itself (`check_addition_shape`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(super) struct ReferenceAdditionFields {
+    /// `make`, `model`, `caliber` or `alias`.
+    #[schema(pattern = "^(make|model|caliber|alias)$")]
+    kind: String,
+    /// The new entry's id (make, model, caliber).
+    id: Option<String>,
+    /// Its name (make, model, caliber).
+    name: Option<String>,
+    /// ISO 3166-1 alpha-2 (make).
+    country: Option<String>,
+    /// Other names (make, model, caliber).
+    aliases: Option<Vec<String>>,
+    /// The make a model belongs to (model).
+    make_id: Option<String>,
+    /// Related calibres (caliber).
+    related: Option<Vec<String>>,
+    /// The entry an alias names (alias).
+    target_id: Option<String>,
+    /// The alias (alias).
+    alias: Option<String>,
 }
 
 impl From<FirearmsError> for ApiError {
@@ -119,6 +202,18 @@ fn invalid_record(errors: &[FieldError]) -> ApiError {
     ApiError::field(field, message)
 }
 
+/// `POST /v1/firearms`.
+#[utoipa::path(
+    post,
+    path = "/firearms",
+    tag = "firearms",
+    request_body = FirearmFields,
+    responses(
+        (status = 201, description = "The record as stored: `{id, make, model, caliber, type, serial, status, announced, entered, reference, unknown, ...}`", body = inline(Object)),
+        (status = 409, description = "This node's feed is frozen, or an import is running"),
+        (status = 503, description = "The node is catching up on its own feed, or stopping"),
+    )
+)]
 async fn create(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -136,6 +231,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(record_view(id, &stored))))
 }
 
+/// `GET /v1/firearms/{id}`.
+#[utoipa::path(
+    get,
+    path = "/firearms/{id}",
+    tag = "firearms",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The record id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The record", body = inline(Object)))
+)]
 async fn show(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -150,6 +253,19 @@ async fn show(
     Ok(Json(record_view(id, &stored)))
 }
 
+/// `PATCH /v1/firearms/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/firearms/{id}",
+    tag = "firearms",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The record id (32 hexadecimal characters)")),
+    request_body(content = FirearmFields, description = "The fields to change (at least one)"),
+    responses(
+        (status = 200, description = "The record as changed", body = inline(Object)),
+        (status = 409, description = "This node's feed is frozen, or an import is running"),
+        (status = 503, description = "The node is catching up on its own feed, or stopping"),
+    )
+)]
 async fn update(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -189,24 +305,27 @@ async fn update(
 }
 
 /// Paging of `GET /v1/firearms`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Page {
-    /// List records after this id.
+#[into_params(parameter_in = Query)]
+pub(super) struct After {
+    /// List the records after this record id (the last one of the page before).
+    #[param(pattern = "^[0-9a-fA-F]{32}$")]
     after: Option<String>,
-    /// Most records (default 100, at most 1,000).
-    limit: Option<usize>,
 }
 
-async fn list(
-    State(node): State<NodeHandle>,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<Value>, ApiError> {
-    let limit = page.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::field("limit", format!("must be 1 to {MAX_PAGE}")));
-    }
+/// `GET /v1/firearms`.
+#[utoipa::path(
+    get,
+    path = "/firearms",
+    tag = "firearms",
+    params(After, LimitParam),
+    responses((status = 200, description = "`{total, records: [record]}`: this node's records, in id order", body = inline(Object)))
+)]
+async fn list(State(node): State<NodeHandle>, page: Paged<After>) -> Result<Json<Value>, ApiError> {
+    let limit = page.limit;
     let after = page
+        .params
         .after
         .as_deref()
         .map(|text| {
@@ -221,6 +340,23 @@ async fn list(
     })))
 }
 
+/// `POST /v1/firearms/import`.
+#[utoipa::path(
+    post,
+    path = "/firearms/import",
+    tag = "firearms",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Any text up to 256 bytes: the import is done once per key (else once per document)")),
+    request_body(
+        description = "A CSV file with a header row of field names, or NDJSON (one JSON record per line)",
+        content(("text/csv"), ("application/x-ndjson"))
+    ),
+    responses(
+        (status = 200, description = "What was imported, row by row errors included", body = inline(Object)),
+        (status = 409, description = "Another import is running, or this node's feed is frozen"),
+        (status = 415, description = "The body is neither `text/csv` nor `application/x-ndjson`"),
+        (status = 503, description = "The node is catching up on its own feed, or stopping"),
+    )
+)]
 async fn import(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -279,13 +415,23 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<[u8; 32]>, ApiError> {
 }
 
 /// Body of `POST /v1/firearms/check`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CheckRequest {
+    /// Make as written (1 to 200 characters).
     make: String,
+    /// Serial as written.
     serial: String,
 }
 
+/// `POST /v1/firearms/check`.
+#[utoipa::path(
+    post,
+    path = "/firearms/check",
+    tag = "firearms",
+    request_body = CheckRequest,
+    responses((status = 200, description = "`{verdict: hits|no_record|inconclusive, hits, make, make_known, make_ambiguous, make_suggestions, suggestion_hits, serial}`", body = inline(Object)))
+)]
 async fn check(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -338,18 +484,45 @@ async fn check(
 /// Likely makes a check with an unknown make also checks.
 const MAX_SUGGESTIONS_CHECKED: usize = 3;
 
-async fn index_stats(State(node): State<NodeHandle>, _: NoQuery) -> Json<Value> {
+/// `GET /v1/firearms/index`.
+#[utoipa::path(
+    get,
+    path = "/firearms/index",
+    tag = "firearms",
+    responses((status = 200, description = "The digest index of every member's records", body = IndexAnswer))
+)]
+async fn index_stats(State(node): State<NodeHandle>, _: NoQuery) -> Json<IndexAnswer> {
     let stats = node.firearms.firearms.index_stats();
-    Json(json!({
-        "digests": stats.live,
-        "slots": stats.slots,
-        "memory_bytes": stats.memory_bytes,
-        "records": node.firearms.firearms.record_count(),
-    }))
+    Json(IndexAnswer {
+        digests: stats.live,
+        slots: stats.slots,
+        memory_bytes: stats.memory_bytes,
+        records: node.firearms.firearms.record_count() as u64,
+    })
+}
+
+/// The answer of `GET /v1/firearms/index`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct IndexAnswer {
+    /// Digests announced and not retracted, every member's.
+    digests: u64,
+    /// Slots in use (live plus retracted).
+    slots: u64,
+    /// Bytes the index holds in memory.
+    memory_bytes: u64,
+    /// This node's own records.
+    records: u64,
 }
 
 // ---------------------------------------------------------------- reference table
 
+/// `GET /v1/reference`.
+#[utoipa::path(
+    get,
+    path = "/reference",
+    tag = "reference",
+    responses((status = 200, description = "`{version, makes, models, calibres, types, additions}`", body = inline(Object)))
+)]
 async fn reference(State(node): State<NodeHandle>, _: NoQuery) -> Json<Value> {
     let table = node.firearms.firearms.table();
     Json(json!({
@@ -456,6 +629,18 @@ fn check_addition_shape(body: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `POST /v1/reference`.
+#[utoipa::path(
+    post,
+    path = "/reference",
+    tag = "reference",
+    request_body = ReferenceAdditionFields,
+    responses(
+        (status = 201, description = "`{published, seq, addition}`: published in this node's feed", body = inline(Object)),
+        (status = 409, description = "This node's feed is frozen"),
+        (status = 503, description = "The node is catching up on its own feed, or stopping"),
+    )
+)]
 async fn add_reference(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -482,15 +667,29 @@ async fn add_reference(
 }
 
 /// Query of `GET /v1/reference/suggest`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct SuggestQuery {
+    /// `make`, `model`, `caliber` (or `calibre`) or `type`.
+    #[param(pattern = "^(make|model|caliber|calibre|type)$")]
     field: String,
+    /// What was typed (1 to 200 characters).
+    #[param(min_length = 1, max_length = 200)]
     q: String,
     /// For models: the make they belong to.
+    #[param(max_length = 200)]
     make: Option<String>,
 }
 
+/// `GET /v1/reference/suggest`.
+#[utoipa::path(
+    get,
+    path = "/reference/suggest",
+    tag = "reference",
+    params(SuggestQuery),
+    responses((status = 200, description = "`{field, q, canonical, id, known, ambiguous, suggestions}`", body = inline(Object)))
+)]
 async fn suggest(
     State(node): State<NodeHandle>,
     ApiQuery(query): ApiQuery<SuggestQuery>,
@@ -543,40 +742,46 @@ async fn suggest(
 
 // ---------------------------------------------------------------- traces
 
+/// `POST /v1/traces`.
+#[utoipa::path(
+    post,
+    path = "/traces",
+    tag = "traces",
+    request_body = TraceInput,
+    responses((status = 202, description = "Started: the trace is sent in the background", body = Started))
+)]
 async fn start_trace(
     State(node): State<NodeHandle>,
     _: NoQuery,
     ApiJson(input): ApiJson<TraceInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Started>), ApiError> {
     let id = traces::start(&node.firearms, input).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))))
+    Ok((StatusCode::ACCEPTED, Json(Started { id })))
 }
 
-/// Paging of trace lists.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Limit {
-    limit: Option<usize>,
-}
-
-fn limit_of(l: &Limit) -> Result<usize, ApiError> {
-    let limit = l.limit.unwrap_or(100);
-    if limit == 0 || limit > traces::MAX_LIST {
-        return Err(ApiError::field(
-            "limit",
-            format!("must be 1 to {}", traces::MAX_LIST),
-        ));
-    }
-    Ok(limit)
-}
-
+/// `GET /v1/traces`.
+#[utoipa::path(
+    get,
+    path = "/traces",
+    tag = "traces",
+    params(LimitParam),
+    responses((status = 200, description = "The traces this node sent, newest first", body = inline(ObjectList)))
+)]
 async fn list_traces(
     State(node): State<NodeHandle>,
-    ApiQuery(l): ApiQuery<Limit>,
+    page: Paged<NoParams>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(traces::list(&node.firearms, limit_of(&l)?)?)))
+    Ok(Json(json!(traces::list(&node.firearms, page.limit)?)))
 }
 
+/// `GET /v1/traces/{id}`.
+#[utoipa::path(
+    get,
+    path = "/traces/{id}",
+    tag = "traces",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The trace id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The trace with every member's answer", body = inline(Object)))
+)]
 async fn show_trace(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -585,19 +790,29 @@ async fn show_trace(
     Ok(Json(traces::show(&node.firearms, &id)?))
 }
 
-/// Paging and filtering of requests received.
-#[derive(Deserialize)]
+/// Filtering of requests received.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct IncomingParams {
-    limit: Option<usize>,
     /// `pending_review`: only the requests waiting for review.
+    #[param(pattern = "^pending_review$")]
     state: Option<String>,
 }
 
+/// `GET /v1/traces/incoming`.
+#[utoipa::path(
+    get,
+    path = "/traces/incoming",
+    tag = "traces",
+    params(IncomingParams, LimitParam),
+    responses((status = 200, description = "Trace requests other members sent this node, newest first", body = inline(ObjectList)))
+)]
 async fn incoming(
     State(node): State<NodeHandle>,
-    ApiQuery(p): ApiQuery<IncomingParams>,
+    page: Paged<IncomingParams>,
 ) -> Result<Json<Value>, ApiError> {
+    let (p, limit) = (page.params, page.limit);
     let pending_only = match p.state.as_deref() {
         None => false,
         Some("pending_review") => true,
@@ -608,7 +823,6 @@ async fn incoming(
             ));
         }
     };
-    let limit = limit_of(&Limit { limit: p.limit })?;
     Ok(Json(json!(traces::incoming(
         &node.firearms,
         limit,
@@ -617,13 +831,26 @@ async fn incoming(
 }
 
 /// Body of a review decision (optional).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ReviewRequest {
+    /// A note for the requester.
     #[serde(default)]
     note: String,
 }
 
+/// `POST /v1/traces/incoming/{id}/approve`.
+#[utoipa::path(
+    post,
+    path = "/traces/incoming/{id}/approve",
+    tag = "traces",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The request id")),
+    request_body(content = Option<ReviewRequest>, description = "Optional: a note"),
+    responses(
+        (status = 200, description = "The request as approved: the answer is sent", body = inline(Object)),
+        (status = 409, description = "The request is not waiting for review"),
+    )
+)]
 async fn approve(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -635,6 +862,18 @@ async fn approve(
     ))
 }
 
+/// `POST /v1/traces/incoming/{id}/refuse`.
+#[utoipa::path(
+    post,
+    path = "/traces/incoming/{id}/refuse",
+    tag = "traces",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The request id")),
+    request_body(content = Option<ReviewRequest>, description = "Optional: a note"),
+    responses(
+        (status = 200, description = "The request as refused: a refusal is sent", body = inline(Object)),
+        (status = 409, description = "The request is not waiting for review"),
+    )
+)]
 async fn refuse(
     State(node): State<NodeHandle>,
     PathId(id): PathId,

@@ -30,7 +30,7 @@ const RETRIES_PER_TICK: usize = 32;
 const MAX_PENDING_ANSWER_BYTES: usize = 8 * 1024;
 
 /// What a caller asks.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryInput {
     /// Make as written.

@@ -25,7 +25,7 @@ use super::{
 use crate::{audit::Direction, core::AskError, firearms::FirearmsNode, store::StoreError};
 
 /// What a caller asks to trace.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TraceInput {
     /// Make as written.
