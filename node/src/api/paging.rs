@@ -36,6 +36,7 @@ pub(super) struct NoParams {}
 
 /// A list route's query: `limit` by the one rule, and the route's other parameters `T`
 /// (which should deny unknown fields, so a misspelt parameter is refused, not ignored).
+#[derive(Debug)]
 pub(super) struct Paged<T> {
     /// The number of items asked for, 1 to `MAX_LIMIT`.
     pub(super) limit: usize,
