@@ -31,7 +31,7 @@ pub(super) struct FromSeq {
     from: Option<i64>,
 }
 
-/// `GET /v1/audit`.
+/// `GET /v1/audit`: lists the audit log's records.
 #[utoipa::path(
     get,
     path = "/audit",
@@ -54,7 +54,7 @@ async fn list(
     Ok(Json(json!(records)))
 }
 
-/// `GET /v1/audit/verify`.
+/// `GET /v1/audit/verify`: verifies the whole audit log.
 #[utoipa::path(
     get,
     path = "/audit/verify",

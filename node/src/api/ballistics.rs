@@ -153,7 +153,7 @@ fn exhibit_id(id: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::field("id", "an exhibit id is 32 hexadecimal characters"))
 }
 
-/// `POST /v1/x3p/inspect`.
+/// `POST /v1/x3p/inspect`: reads an X3P scan without keeping it.
 #[utoipa::path(
     post,
     path = "/x3p/inspect",
@@ -175,7 +175,7 @@ fn is_bullet(q: &HashMap<String, String>) -> bool {
     q.get("kind").is_some_and(|k| k.trim() == "bullet")
 }
 
-/// `POST /v1/ballistics`.
+/// `POST /v1/ballistics`: adds a ballistic exhibit (a cartridge case or a bullet).
 #[utoipa::path(
     post,
     path = "/ballistics",
@@ -219,7 +219,7 @@ async fn add(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-/// `GET /v1/ballistics`.
+/// `GET /v1/ballistics`: lists this node's exhibits.
 #[utoipa::path(
     get,
     path = "/ballistics",
@@ -241,7 +241,7 @@ async fn list(
     )))
 }
 
-/// `GET /v1/ballistics/{id}`.
+/// `GET /v1/ballistics/{id}`: shows one of this node's exhibits.
 #[utoipa::path(
     get,
     path = "/ballistics/{id}",
@@ -364,7 +364,7 @@ fn search_request(mut q: HashMap<String, String>) -> SearchRequest {
     }
 }
 
-/// `POST /v1/ballistics/search`.
+/// `POST /v1/ballistics/search`: searches the network with an uploaded scan.
 #[utoipa::path(
     post,
     path = "/ballistics/search",
@@ -402,7 +402,7 @@ async fn search_upload(
     Ok(Json(result.to_json(&node.ballistics)))
 }
 
-/// `POST /v1/ballistics/{id}/search`.
+/// `POST /v1/ballistics/{id}/search`: searches the network with one of this node's exhibits.
 #[utoipa::path(
     post,
     path = "/ballistics/{id}/search",
@@ -437,7 +437,7 @@ async fn search_stored(
     Ok(Json(result.to_json(&node.ballistics)))
 }
 
-/// `GET /v1/ballistics/leads`.
+/// `GET /v1/ballistics/leads`: lists the leads found without a search.
 #[utoipa::path(
     get,
     path = "/ballistics/leads",

@@ -44,7 +44,7 @@ impl From<CaseError> for ApiError {
     }
 }
 
-/// `POST /v1/cases`.
+/// `POST /v1/cases`: opens a case.
 #[utoipa::path(
     post,
     path = "/cases",
@@ -61,7 +61,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// `GET /v1/cases`.
+/// `GET /v1/cases`: lists the cases.
 #[utoipa::path(
     get,
     path = "/cases",
@@ -76,7 +76,7 @@ async fn list(
     Ok(Json(json!(node.cases.list(page.limit)?)))
 }
 
-/// `GET /v1/cases/{id}`.
+/// `GET /v1/cases/{id}`: shows a case.
 #[utoipa::path(
     get,
     path = "/cases/{id}",
@@ -108,7 +108,7 @@ struct StepRecord {
     notes: String,
 }
 
-/// `POST /v1/cases/{id}/steps/{step}`.
+/// `POST /v1/cases/{id}/steps/{step}`: records a manual step of a case.
 #[utoipa::path(
     post,
     path = "/cases/{id}/steps/{step}",
@@ -148,7 +148,7 @@ struct Attach {
     exhibits: Vec<String>,
 }
 
-/// `POST /v1/cases/{id}/exhibits`.
+/// `POST /v1/cases/{id}/exhibits`: attaches exhibits to a case.
 #[utoipa::path(
     post,
     path = "/cases/{id}/exhibits",
@@ -184,7 +184,7 @@ struct ReportParams {
     format: Option<String>,
 }
 
-/// `GET /v1/cases/{id}/report`.
+/// `GET /v1/cases/{id}/report`: the lead report of a case, JSON or HTML.
 #[utoipa::path(
     get,
     path = "/cases/{id}/report",

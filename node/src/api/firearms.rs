@@ -202,7 +202,7 @@ fn invalid_record(errors: &[FieldError]) -> ApiError {
     ApiError::field(field, message)
 }
 
-/// `POST /v1/firearms`.
+/// `POST /v1/firearms`: adds a firearm record.
 #[utoipa::path(
     post,
     path = "/firearms",
@@ -231,7 +231,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(record_view(id, &stored))))
 }
 
-/// `GET /v1/firearms/{id}`.
+/// `GET /v1/firearms/{id}`: shows a firearm record.
 #[utoipa::path(
     get,
     path = "/firearms/{id}",
@@ -253,7 +253,7 @@ async fn show(
     Ok(Json(record_view(id, &stored)))
 }
 
-/// `PATCH /v1/firearms/{id}`.
+/// `PATCH /v1/firearms/{id}`: changes a firearm record.
 #[utoipa::path(
     patch,
     path = "/firearms/{id}",
@@ -314,7 +314,7 @@ pub(super) struct After {
     after: Option<String>,
 }
 
-/// `GET /v1/firearms`.
+/// `GET /v1/firearms`: lists this node's firearm records.
 #[utoipa::path(
     get,
     path = "/firearms",
@@ -340,7 +340,7 @@ async fn list(State(node): State<NodeHandle>, page: Paged<After>) -> Result<Json
     })))
 }
 
-/// `POST /v1/firearms/import`.
+/// `POST /v1/firearms/import`: imports firearm records from CSV or NDJSON.
 #[utoipa::path(
     post,
     path = "/firearms/import",
@@ -424,7 +424,7 @@ pub(super) struct CheckRequest {
     serial: String,
 }
 
-/// `POST /v1/firearms/check`.
+/// `POST /v1/firearms/check`: checks a make and serial against every member's digests.
 #[utoipa::path(
     post,
     path = "/firearms/check",
@@ -484,7 +484,7 @@ async fn check(
 /// Likely makes a check with an unknown make also checks.
 const MAX_SUGGESTIONS_CHECKED: usize = 3;
 
-/// `GET /v1/firearms/index`.
+/// `GET /v1/firearms/index`: the digest index's size.
 #[utoipa::path(
     get,
     path = "/firearms/index",
@@ -516,7 +516,7 @@ pub(super) struct IndexAnswer {
 
 // ---------------------------------------------------------------- reference table
 
-/// `GET /v1/reference`.
+/// `GET /v1/reference`: the reference table in force.
 #[utoipa::path(
     get,
     path = "/reference",
@@ -629,7 +629,7 @@ fn check_addition_shape(body: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /v1/reference`.
+/// `POST /v1/reference`: publishes a reference addition.
 #[utoipa::path(
     post,
     path = "/reference",
@@ -682,7 +682,7 @@ pub(super) struct SuggestQuery {
     make: Option<String>,
 }
 
-/// `GET /v1/reference/suggest`.
+/// `GET /v1/reference/suggest`: normalises a make, model, calibre or type, with suggestions.
 #[utoipa::path(
     get,
     path = "/reference/suggest",
@@ -742,7 +742,7 @@ async fn suggest(
 
 // ---------------------------------------------------------------- traces
 
-/// `POST /v1/traces`.
+/// `POST /v1/traces`: starts a trace.
 #[utoipa::path(
     post,
     path = "/traces",
@@ -759,7 +759,7 @@ async fn start_trace(
     Ok((StatusCode::ACCEPTED, Json(Started { id })))
 }
 
-/// `GET /v1/traces`.
+/// `GET /v1/traces`: lists the traces this node sent.
 #[utoipa::path(
     get,
     path = "/traces",
@@ -774,7 +774,7 @@ async fn list_traces(
     Ok(Json(json!(traces::list(&node.firearms, page.limit)?)))
 }
 
-/// `GET /v1/traces/{id}`.
+/// `GET /v1/traces/{id}`: shows a trace and its answers.
 #[utoipa::path(
     get,
     path = "/traces/{id}",
@@ -800,7 +800,7 @@ pub(super) struct IncomingParams {
     state: Option<String>,
 }
 
-/// `GET /v1/traces/incoming`.
+/// `GET /v1/traces/incoming`: lists the trace requests received.
 #[utoipa::path(
     get,
     path = "/traces/incoming",
@@ -839,7 +839,7 @@ pub(super) struct ReviewRequest {
     note: String,
 }
 
-/// `POST /v1/traces/incoming/{id}/approve`.
+/// `POST /v1/traces/incoming/{id}/approve`: approves a trace request held for review.
 #[utoipa::path(
     post,
     path = "/traces/incoming/{id}/approve",
@@ -862,7 +862,7 @@ async fn approve(
     ))
 }
 
-/// `POST /v1/traces/incoming/{id}/refuse`.
+/// `POST /v1/traces/incoming/{id}/refuse`: refuses a trace request held for review.
 #[utoipa::path(
     post,
     path = "/traces/incoming/{id}/refuse",

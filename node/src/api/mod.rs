@@ -137,7 +137,7 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`: Prometheus metrics.
 #[utoipa::path(
     get,
     path = "/metrics",

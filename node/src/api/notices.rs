@@ -161,7 +161,7 @@ fn own(node: &NodeHandle, record: &NoticeRecord) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /v1/notices`.
+/// `POST /v1/notices`: issues a notice.
 #[utoipa::path(
     post,
     path = "/notices",
@@ -201,7 +201,7 @@ pub(super) async fn issue(
     ))
 }
 
-/// `GET /v1/notices`.
+/// `GET /v1/notices`: lists the notices.
 #[utoipa::path(
     get,
     path = "/notices",
@@ -245,7 +245,7 @@ pub(super) async fn list(
     )))
 }
 
-/// `GET /v1/notices/{id}`.
+/// `GET /v1/notices/{id}`: shows a notice and who holds it.
 #[utoipa::path(
     get,
     path = "/notices/{id}",
@@ -266,7 +266,7 @@ pub(super) async fn show(
     Ok(Json(full_view(&node, &record, now_ms())?))
 }
 
-/// `PATCH /v1/notices/{id}`.
+/// `PATCH /v1/notices/{id}`: updates a notice (issuer only).
 #[utoipa::path(
     patch,
     path = "/notices/{id}",
@@ -325,7 +325,7 @@ pub(super) async fn update(
     Ok(Json(full_view(&node, &load(&node, &id)?, now_ms())?))
 }
 
-/// `POST /v1/notices/{id}/cancel`.
+/// `POST /v1/notices/{id}/cancel`: cancels a notice (issuer only).
 #[utoipa::path(
     post,
     path = "/notices/{id}/cancel",

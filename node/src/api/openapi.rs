@@ -256,7 +256,7 @@ pub(super) fn finish(mut doc: openapi::OpenApi, options: ApiOptions) -> openapi:
 #[derive(Clone)]
 pub(super) struct OpenApiJson(pub(super) Arc<str>);
 
-/// `GET /openapi.json`.
+/// `GET /openapi.json`: this OpenAPI document.
 #[utoipa::path(
     get,
     path = "/openapi.json",

@@ -186,7 +186,7 @@ fn invited(node: &NodeHandle, codes: &[String]) -> Result<Vec<BureauId>, ApiErro
     Ok(out)
 }
 
-/// `POST /v1/operations`.
+/// `POST /v1/operations`: creates a joint operation coordinated by this node.
 #[utoipa::path(
     post,
     path = "/operations",
@@ -217,7 +217,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// `GET /v1/operations`.
+/// `GET /v1/operations`: lists the operations this node takes part in.
 #[utoipa::path(
     get,
     path = "/operations",
@@ -248,7 +248,7 @@ async fn list(State(node): State<NodeHandle>, page: Paged<After>) -> Result<Json
     Ok(Json(json!({"operations": views, "next": next})))
 }
 
-/// `GET /v1/operations/{id}`.
+/// `GET /v1/operations/{id}`: shows an operation.
 #[utoipa::path(
     get,
     path = "/operations/{id}",
@@ -436,7 +436,7 @@ async fn seizures(
     Ok(Json(json!({"seizures": views, "next": next})))
 }
 
-/// `GET /v1/operations/{id}/report`.
+/// `GET /v1/operations/{id}/report`: the report of an operation.
 #[utoipa::path(
     get,
     path = "/operations/{id}/report",

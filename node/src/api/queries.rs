@@ -42,7 +42,7 @@ impl From<QueryError> for ApiError {
     }
 }
 
-/// `POST /v1/queries`.
+/// `POST /v1/queries`: starts a serial-pattern query.
 #[utoipa::path(
     post,
     path = "/queries",
@@ -76,7 +76,7 @@ struct SentParams {
     state: Option<String>,
 }
 
-/// `GET /v1/queries`.
+/// `GET /v1/queries`: lists the queries this node sent.
 #[utoipa::path(
     get,
     path = "/queries",
@@ -97,7 +97,7 @@ async fn list(
     Ok(Json(json!(queries::list(&node.firearms, page.limit)?)))
 }
 
-/// `GET /v1/queries/{id}`.
+/// `GET /v1/queries/{id}`: shows a query and its answers.
 #[utoipa::path(
     get,
     path = "/queries/{id}",
@@ -113,7 +113,7 @@ async fn show(
     Ok(Json(queries::show(&node.firearms, &id)?))
 }
 
-/// `GET /v1/queries/incoming`.
+/// `GET /v1/queries/incoming`: lists the queries received.
 #[utoipa::path(
     get,
     path = "/queries/incoming",
@@ -151,7 +151,7 @@ struct ReviewRequest {
     note: String,
 }
 
-/// `POST /v1/queries/incoming/{id}/approve`.
+/// `POST /v1/queries/incoming/{id}/approve`: approves a query held for review.
 #[utoipa::path(
     post,
     path = "/queries/incoming/{id}/approve",
@@ -174,7 +174,7 @@ async fn approve(
     ))
 }
 
-/// `POST /v1/queries/incoming/{id}/refuse`.
+/// `POST /v1/queries/incoming/{id}/refuse`: refuses a query held for review.
 #[utoipa::path(
     post,
     path = "/queries/incoming/{id}/refuse",

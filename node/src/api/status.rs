@@ -16,7 +16,7 @@ pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
         .routes(routes!(peers))
 }
 
-/// `GET /v1/status`.
+/// `GET /v1/status`: who this node is and how it sees the network.
 #[utoipa::path(
     get,
     path = "/status",

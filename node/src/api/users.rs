@@ -87,7 +87,7 @@ struct NewUserBody {
     expires_in_days: Option<u64>,
 }
 
-/// `POST /v1/users`.
+/// `POST /v1/users`: creates a user and its token.
 #[utoipa::path(
     post,
     path = "/users",
@@ -127,7 +127,7 @@ async fn add(
     ))
 }
 
-/// `GET /v1/users`.
+/// `GET /v1/users`: lists the users.
 #[utoipa::path(
     get,
     path = "/users",
@@ -169,7 +169,7 @@ async fn revoke(
     Ok(Json(user))
 }
 
-/// `GET /v1/me`.
+/// `GET /v1/me`: whom the token belongs to.
 #[utoipa::path(
     get,
     path = "/me",
