@@ -207,7 +207,11 @@ fn invalid_record(errors: &[FieldError]) -> ApiError {
     post,
     path = "/firearms",
     tag = "firearms",
-    request_body = FirearmFields,
+    request_body(
+        content = FirearmFields,
+        description = "The record: `make`, `model`, `caliber` (or `calibre`), `serial`, `type` and \
+            `status` are required (each missing one is named); no other key is taken"
+    ),
     responses(
         (status = 201, description = "The record as stored: `{id, make, model, caliber, type, serial, status, announced, entered, reference, unknown, ...}`", body = inline(Object)),
         (status = 409, description = "This node's feed is frozen, or an import is running"),

@@ -331,7 +331,7 @@ pub(super) async fn update(
     path = "/notices/{id}/cancel",
     tag = "notices",
     params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The notice id (32 hexadecimal characters)")),
-    request_body(content = CancelRequest, description = "Optional: the reason"),
+    request_body(content = Option<CancelRequest>, description = "Optional: the reason"),
     responses(
         (status = 200, description = "The notice as cancelled", body = inline(Object)),
         (status = 403, description = "Only the issuer may cancel a notice, or the role does not grant it"),
