@@ -101,7 +101,8 @@ async fn show(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StepRecord {
-    /// The step's new state.
+    /// The step's new state: `done`, `not_applicable`, `failed` or `manual`.
+    #[schema(pattern = "^(done|not_applicable|failed|manual)$")]
     state: String,
     /// Notes.
     #[serde(default)]

@@ -349,7 +349,7 @@ async fn list(State(node): State<NodeHandle>, page: Paged<After>) -> Result<Json
     post,
     path = "/firearms/import",
     tag = "firearms",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Any text up to 256 bytes: the import is done once per key (else once per document)")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 256, pattern = "^[\\t -~]*[!-~][\\t -~]*$", description = "1 to 256 visible ASCII characters: the import is done once per key (else once per document)")),
     request_body(
         description = "A CSV file with a header row of field names, or NDJSON (one JSON record per line)",
         content(("text/csv"), ("application/x-ndjson"))

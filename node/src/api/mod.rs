@@ -2,6 +2,8 @@
 //! `/v1` route (and on `/metrics` unless configured public; see `auth` and the permission table
 //! in `accounts`), and JSON errors
 //! `{"error":{"code","message","field"?}}` with a 4xx status for anything the caller sent wrong.
+//! Every route is added through utoipa-axum's `OpenApiRouter` (`routes!`), so the OpenAPI
+//! document served at `GET /openapi.json` (`openapi`) lists exactly what is routed.
 
 mod audit;
 mod auth;

@@ -35,6 +35,7 @@ pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
 #[serde(deny_unknown_fields)]
 pub(super) struct IssueRequest {
     /// `orange` or `purple`.
+    #[schema(pattern = "^(orange|purple)$")]
     kind: String,
     /// A short title.
     title: String,
@@ -52,6 +53,7 @@ pub(super) struct IssueRequest {
 #[serde(deny_unknown_fields)]
 pub(super) struct UpdateRequest {
     /// `orange` or `purple`.
+    #[schema(pattern = "^(orange|purple)$")]
     kind: Option<String>,
     /// A short title.
     title: Option<String>,

@@ -197,6 +197,30 @@ fn summary_of(doc: &str) -> Option<String> {
     Some(first.to_uppercase().chain(chars).collect())
 }
 
+/// An optional body (`Option<T>` in the annotation, `OptionalJson` in the handler) may be
+/// left out, but when sent it is the object: utoipa's `oneOf: [T, null]` becomes `T` (the
+/// body stays not required).
+fn not_null(body: &mut openapi::request_body::RequestBody) {
+    for content in body.content.values_mut() {
+        let RefOr::T(content) = content else {
+            continue;
+        };
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema {
+            let objects: Vec<_> = one_of
+                .items
+                .iter()
+                .filter(|item| {
+                    !matches!(item, RefOr::T(Schema::Object(o)) if o.schema_type == Type::Null.into())
+                })
+                .cloned()
+                .collect();
+            if let [only] = objects.as_slice() {
+                content.schema = Some(only.clone());
+            }
+        }
+    }
+}
+
 /// The whole document: `doc` (what `routes!` collected) with what holds for every operation.
 pub(super) fn finish(mut doc: openapi::OpenApi, options: ApiOptions) -> openapi::OpenApi {
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
@@ -228,6 +252,9 @@ pub(super) fn finish(mut doc: openapi::OpenApi, options: ApiOptions) -> openapi:
             );
             if path.contains('{') {
                 add(op, "404", "Nothing with this id at this node");
+            }
+            if let Some(RefOr::T(body)) = op.request_body.as_mut() {
+                not_null(body);
             }
             if let Some(RefOr::T(body)) = &op.request_body {
                 let json = body.content.keys().any(|c| c == "application/json");

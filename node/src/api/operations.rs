@@ -99,12 +99,23 @@ pub(super) struct ItemRequest {
     firearm_id: Option<String>,
 }
 
-/// Paging of the lists.
+/// Paging of `GET /v1/operations`.
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct After {
-    /// List what comes after this (the `next` of the page before).
+    /// List the operations after this id (the `next` of the page before).
+    #[param(pattern = "^[0-9a-fA-F]{32}$")]
+    after: Option<String>,
+}
+
+/// Paging of `GET /v1/operations/{id}/seizures`.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct SeizuresAfter {
+    /// List the records after this cursor (the `next` of the page before).
+    #[param(pattern = "^[0-9a-fA-F]{96}$")]
     after: Option<String>,
 }
 
@@ -399,7 +410,7 @@ async fn seize(
     tag = "operations",
     params(
         ("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The operation id (32 hexadecimal characters)"),
-        After,
+        SeizuresAfter,
         LimitParam,
     ),
     responses((status = 200, description = "`{seizures: [...], next}`: every participant's records, by author", body = inline(Object)))
@@ -407,7 +418,7 @@ async fn seize(
 async fn seizures(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
-    page: Paged<After>,
+    page: Paged<SeizuresAfter>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let limit = page.limit;

@@ -82,6 +82,7 @@ struct NewUserBody {
     /// The user's name (unique at this node).
     name: String,
     /// `analyst`, `officer`, `reviewer` or `admin`.
+    #[schema(pattern = "^(analyst|officer|reviewer|admin)$")]
     role: String,
     /// Days until the token expires (1 to 3,650; 365 when absent).
     expires_in_days: Option<u64>,

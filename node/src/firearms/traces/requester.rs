@@ -29,18 +29,24 @@ use crate::{audit::Direction, core::AskError, firearms::FirearmsNode, store::Sto
 #[serde(deny_unknown_fields)]
 pub struct TraceInput {
     /// Make as written.
+    #[schema(min_length = 1, max_length = 200)]
     pub make: String,
     /// Serial as written.
+    #[schema(min_length = 1, max_length = 200)]
     pub serial: String,
     /// Model, if known.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub model: String,
     /// Caliber, if known.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub caliber: String,
     /// The case reference.
+    #[schema(min_length = 1, max_length = 200)]
     pub case_ref: String,
     /// Why the firearm is traced.
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
     /// Countries to ask besides those found automatically.
     #[serde(default)]
