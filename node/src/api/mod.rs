@@ -17,6 +17,7 @@ mod operations;
 mod paging;
 mod queries;
 mod status;
+mod traces;
 mod users;
 
 use std::net::SocketAddr;
@@ -56,6 +57,7 @@ fn v1_routes() -> OpenApiRouter<NodeHandle> {
         .merge(status::routes())
         .merge(notices::routes())
         .merge(firearms::routes())
+        .merge(traces::routes())
         .merge(queries::routes())
         .merge(cases::routes())
         .merge(ballistics::routes())
