@@ -50,8 +50,10 @@ pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
 
 /// A firearm record's fields as a caller sends them (`POST /v1/firearms`; `PATCH` takes any
 /// of them). For the document: the handlers read the object field by field
-/// (`striae_firearms_lib::FirearmInput`), refusing any other key.
-#[derive(ToSchema)]
+/// (`striae_firearms_lib::FirearmInput`), refusing any other key (hence `Deserialize` with
+/// `deny_unknown_fields` here: it makes the schema say so).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(super) struct FirearmFields {
     /// Make as written (normalised against the reference table).
@@ -65,7 +67,7 @@ pub(super) struct FirearmFields {
     /// Serial number as marked.
     serial: Option<String>,
     /// Firearm type (pistol, rifle...).
-    #[schema(rename = "type")]
+    #[serde(rename = "type")]
     firearm_type: Option<String>,
     /// `stolen`, `lost`, `trafficked`, `smuggled`, `seized`, `recovered` or `closed`.
     status: Option<String>,
@@ -87,8 +89,8 @@ pub(super) struct FirearmFields {
     history: Option<Vec<HistoryFields>>,
 }
 
-/// One event of a firearm's history.
-#[derive(ToSchema)]
+/// One event of a firearm's history (other keys are ignored).
+#[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub(super) struct HistoryFields {
     /// `YYYY-MM-DD`.
@@ -105,7 +107,8 @@ pub(super) struct HistoryFields {
 
 /// A reference addition (`POST /v1/reference`): `kind` and that kind's fields. For the
 /// document: the handler checks the shape itself (`check_addition_shape`).
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(super) struct ReferenceAdditionFields {
     /// `make`, `model`, `caliber` or `alias`.
