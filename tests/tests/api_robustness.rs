@@ -266,7 +266,7 @@ fn routes() -> Vec<Route> {
             Upload,
             NoId,
         ),
-        r(Method::GET, "/v1/ballistics", &[], None, NoId),
+        r(Method::GET, "/v1/ballistics", &[LIMIT], None, NoId),
         r(
             Method::POST,
             "/v1/ballistics/search",

@@ -181,7 +181,7 @@ async fn a_member_offline_during_1000_entries_catches_up_on_all_of_them() {
         .sum();
     assert_eq!(total, 1000);
 
-    let (_, list) = net.get(2, "/v1/notices?status=cancelled&limit=5000").await;
+    let (_, list) = net.get(2, "/v1/notices?status=cancelled&limit=1000").await;
     let mut seen: Vec<String> = list
         .as_array()
         .unwrap()

@@ -108,7 +108,7 @@ pub struct Actor {
 }
 
 /// A user as the API shows it: never the token or its hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     /// The user's id.
     pub id: String,

@@ -1,50 +1,66 @@
 //! `/v1/audit`: the node's signed, hash-chained audit log, and its verification.
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, extract::State};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiError,
-    error::{ApiQuery, NoQuery},
+    error::NoQuery,
+    openapi::ObjectList,
+    paging::{LimitParam, Paged},
 };
 use crate::node::NodeHandle;
 
-/// Most records one page lists.
-const MAX_PAGE: usize = 1_000;
-
 /// The audit routes.
-pub(super) fn routes() -> Router<NodeHandle> {
-    Router::new()
-        .route("/audit", get(list))
-        .route("/audit/verify", get(verify))
+pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(verify))
 }
 
-/// Paging of `GET /v1/audit`.
-#[derive(Deserialize)]
+/// Where `GET /v1/audit` starts.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Page {
+#[into_params(parameter_in = Query)]
+pub(super) struct FromSeq {
     /// First seq to list (default 1).
-    from: Option<u64>,
-    /// Most records (default and maximum 1,000).
-    limit: Option<usize>,
+    #[param(minimum = 1)]
+    from: Option<i64>,
 }
 
+/// `GET /v1/audit`: lists the audit log's records.
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "audit",
+    params(FromSeq, LimitParam),
+    responses((status = 200, description = "Audit records from `from` on, in order", body = inline(ObjectList)))
+)]
 async fn list(
     State(node): State<NodeHandle>,
-    ApiQuery(page): ApiQuery<Page>,
+    page: Paged<FromSeq>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = page.limit.unwrap_or(MAX_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::field(
-            "limit",
-            format!("must be between 1 and {MAX_PAGE}"),
-        ));
-    }
-    let records = node.audit.list(page.from.unwrap_or(1), limit)?;
+    let from = match page.params.from {
+        None => 1,
+        Some(from) => u64::try_from(from)
+            .ok()
+            .filter(|f| *f >= 1)
+            .ok_or_else(|| ApiError::field("from", "must be a seq from 1"))?,
+    };
+    let records = node.audit.list(from, page.limit)?;
     Ok(Json(json!(records)))
 }
 
+/// `GET /v1/audit/verify`: verifies the whole audit log.
+#[utoipa::path(
+    get,
+    path = "/audit/verify",
+    tag = "audit",
+    responses((status = 200, description = "The verification of the whole log: chain, signatures and the anchored head", body = inline(Object)))
+)]
 async fn verify(State(node): State<NodeHandle>, _: NoQuery) -> Result<Json<Value>, ApiError> {
     let audit = node.clone();
     let verification = tokio::task::spawn_blocking(move || audit.audit.verify())

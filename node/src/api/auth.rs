@@ -13,7 +13,7 @@ use axum::{
 use striae_protocol::time::now_ms;
 
 use super::ApiError;
-use crate::accounts::{Actor, AuthError, Lookup, lookup};
+use crate::accounts::{Actor, AuthError, Lookup, ROUTES, lookup};
 use crate::audit::{ActingUser, acting_as};
 use crate::node::NodeHandle;
 
@@ -82,17 +82,22 @@ fn permit(actor: &Actor, method: &str, pattern: &str) -> Result<(), ApiError> {
                 actor.role
             ),
         )),
-        Lookup::OtherMethod => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this route does not take this method",
-        )),
+        Lookup::OtherMethod => Err(ApiError::method_not_allowed(&methods_of(pattern))),
         Lookup::Unlisted => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!("{method} {pattern} is in no role's permissions"),
         )),
     }
+}
+
+/// The methods the table lists for the route `pattern`.
+fn methods_of(pattern: &str) -> Vec<&'static str> {
+    ROUTES
+        .iter()
+        .filter(|(_, p, _)| *p == pattern)
+        .map(|(m, _, _)| *m)
+        .collect()
 }
 
 fn article(word: &str) -> &'static str {

@@ -4,18 +4,22 @@
 use std::collections::HashMap;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
+use serde::Deserialize;
 use serde_json::{Value, json};
 use striae_protocol::ballistic::{EvidenceKind, ExhibitRef};
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiError,
     error::{ApiQuery, NoQuery, PathId, TypedUpload, Upload},
+    openapi::{Binary, ObjectList},
+    paging::{LimitParam, NoParams, Paged},
 };
 use crate::{
     ballistics::{self, AddRequest, BallisticsError, BulletProbe, Probe, SearchRequest},
@@ -23,20 +27,79 @@ use crate::{
 };
 
 /// The ballistic routes.
-pub(super) fn routes() -> Router<NodeHandle> {
-    Router::new()
-        .route("/x3p/inspect", post(inspect))
-        .route("/ballistics", post(add).get(list))
-        .route("/ballistics/search", post(search_upload))
-        .route("/ballistics/leads", get(leads))
-        .route("/ballistics/leads/{id}/approve", post(approve_lead))
-        .route("/ballistics/{id}", get(show).delete(retract))
-        .route("/ballistics/{id}/search", post(search_stored))
-        .route("/ballistics/{id}/image", get(image))
-        .route(
-            "/ballistics/{id}/comparisons/{other}/image",
-            get(comparison_image),
-        )
+pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .routes(routes!(inspect))
+        .routes(routes!(add, list))
+        .routes(routes!(search_upload))
+        .routes(routes!(leads))
+        .routes(routes!(approve_lead))
+        .routes(routes!(show, retract))
+        .routes(routes!(search_stored))
+        .routes(routes!(image))
+        .routes(routes!(comparison_image))
+}
+
+/// Query of `POST /v1/ballistics` (for the document; the handler reads them by name).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct AddParams {
+    /// `cartridge_case` (the default: the body is one X3P scan) or `bullet` (the body is the
+    /// lands' X3P scans, as `multipart/form-data` or a zip).
+    #[param(pattern = "^(cartridge_case|bullet)$")]
+    kind: Option<String>,
+    /// The calibre as written (`9mm Luger`, `9x19`).
+    caliber: Option<String>,
+    /// The bureau's case reference.
+    case_ref: Option<String>,
+    /// Who gets the digest: `network`, `local` or `region:NAME` (the node's default when
+    /// left out).
+    share: Option<String>,
+}
+
+/// Query of `POST /v1/ballistics/search` (for the document).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct SearchParams {
+    /// `cartridge_case` (the default) or `bullet`.
+    #[param(pattern = "^(cartridge_case|bullet)$")]
+    kind: Option<String>,
+    /// The probe's calibre.
+    caliber: Option<String>,
+    /// The case reference, shown in the holders' audit logs.
+    case_ref: Option<String>,
+    /// Candidates returned, 1 to 50 (default 10). A search's size, not a list page.
+    #[param(minimum = 1, maximum = 50)]
+    limit: Option<u32>,
+    /// Candidates sent for confirmation, 0 to 50 (default 10, never more than `limit`).
+    #[param(minimum = 0, maximum = 50)]
+    confirm: Option<u32>,
+}
+
+/// Query of `POST /v1/ballistics/{id}/search` (for the document).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct StoredSearchParams {
+    /// The case reference, shown in the holders' audit logs.
+    case_ref: Option<String>,
+    /// Candidates returned, 1 to 50 (default 10). A search's size, not a list page.
+    #[param(minimum = 1, maximum = 50)]
+    limit: Option<u32>,
+    /// Candidates sent for confirmation, 0 to 50 (default 10, never more than `limit`).
+    #[param(minimum = 0, maximum = 50)]
+    confirm: Option<u32>,
+}
+
+/// Filter of `GET /v1/ballistics/leads`.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct LeadsFilter {
+    /// Only confirmed leads (`true`) or only the others (`false`).
+    confirmed: Option<bool>,
 }
 
 impl From<BallisticsError> for ApiError {
@@ -90,6 +153,14 @@ fn exhibit_id(id: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::field("id", "an exhibit id is 32 hexadecimal characters"))
 }
 
+/// `POST /v1/x3p/inspect`: reads an X3P scan without keeping it.
+#[utoipa::path(
+    post,
+    path = "/x3p/inspect",
+    tag = "ballistics",
+    request_body(content = Binary, content_type = "application/octet-stream", description = "An X3P file (ISO 25178-72)"),
+    responses((status = 200, description = "What the scan holds: size, increments, what preparing it found", body = inline(Object)))
+)]
 async fn inspect(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -104,6 +175,26 @@ fn is_bullet(q: &HashMap<String, String>) -> bool {
     q.get("kind").is_some_and(|k| k.trim() == "bullet")
 }
 
+/// `POST /v1/ballistics`: adds a ballistic exhibit (a cartridge case or a bullet).
+#[utoipa::path(
+    post,
+    path = "/ballistics",
+    tag = "ballistics",
+    params(AddParams),
+    request_body(
+        description = "A cartridge case's X3P scan; for `kind=bullet`, the lands' X3P scans as a multipart form (one file part per land) or a zip",
+        content(
+            (Binary = "application/octet-stream"),
+            (Object = "multipart/form-data"),
+            (Binary = "application/zip"),
+        )
+    ),
+    responses(
+        (status = 201, description = "The exhibit as stored, with `warnings`", body = inline(Object)),
+        (status = 409, description = "The exhibit is held already, or this node's feed is frozen"),
+        (status = 503, description = "The blob store is unavailable, or the node is catching up"),
+    )
+)]
 async fn add(
     State(node): State<NodeHandle>,
     query: Params,
@@ -128,14 +219,36 @@ async fn add(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-async fn list(State(node): State<NodeHandle>, query: Params) -> Result<Json<Value>, ApiError> {
-    params(query, &[])?;
+/// `GET /v1/ballistics`: lists this node's exhibits.
+#[utoipa::path(
+    get,
+    path = "/ballistics",
+    tag = "ballistics",
+    params(LimitParam),
+    responses((status = 200, description = "This node's exhibits", body = inline(ObjectList)))
+)]
+async fn list(
+    State(node): State<NodeHandle>,
+    page: Paged<NoParams>,
+) -> Result<Json<Value>, ApiError> {
     let records = node.ballistics.ballistics.own_records()?;
     Ok(Json(Value::Array(
-        records.iter().map(|r| r.to_json(&node.country)).collect(),
+        records
+            .iter()
+            .take(page.limit)
+            .map(|r| r.to_json(&node.country))
+            .collect(),
     )))
 }
 
+/// `GET /v1/ballistics/{id}`: shows one of this node's exhibits.
+#[utoipa::path(
+    get,
+    path = "/ballistics/{id}",
+    tag = "ballistics",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The exhibit id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The exhibit", body = inline(Object)))
+)]
 async fn show(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -150,6 +263,13 @@ async fn show(
 
 /// The exhibit as a PNG for an examiner to look at: a cartridge case's prepared surface in
 /// false colour with its height scale and a length bar; a bullet's land signatures.
+#[utoipa::path(
+    get,
+    path = "/ballistics/{id}/image",
+    tag = "ballistics",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The exhibit id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The picture", body = inline(Binary), content_type = "image/png"))
+)]
 async fn image(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -182,6 +302,20 @@ async fn image(
 
 /// The aligned signatures of one of this node's bullets and a candidate bullet (held here,
 /// or confirmed by its holder when asked again).
+#[utoipa::path(
+    get,
+    path = "/ballistics/{id}/comparisons/{other}/image",
+    tag = "ballistics",
+    params(
+        ("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "One of this node's bullets (32 hexadecimal characters)"),
+        ("other" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The candidate bullet's exhibit reference (32 hexadecimal characters)"),
+    ),
+    responses(
+        (status = 200, description = "The aligned land signatures", body = inline(Binary), content_type = "image/png"),
+        (status = 409, description = "The two exhibits cannot be compared (not bullets, not a confirmed match)"),
+        (status = 503, description = "The blob store is unavailable"),
+    )
+)]
 async fn comparison_image(
     State(node): State<NodeHandle>,
     Path((id, other)): Path<(String, String)>,
@@ -198,6 +332,18 @@ async fn comparison_image(
     Ok((headers, png).into_response())
 }
 
+/// `DELETE /v1/ballistics/{id}`: retracts the exhibit (its digest is withdrawn).
+#[utoipa::path(
+    delete,
+    path = "/ballistics/{id}",
+    tag = "ballistics",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The exhibit id (32 hexadecimal characters)")),
+    responses(
+        (status = 200, description = "The exhibit as retracted", body = inline(Object)),
+        (status = 409, description = "Retracted already, or this node's feed is frozen"),
+        (status = 503, description = "The node is catching up on its own feed, or stopping"),
+    )
+)]
 async fn retract(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -218,6 +364,25 @@ fn search_request(mut q: HashMap<String, String>) -> SearchRequest {
     }
 }
 
+/// `POST /v1/ballistics/search`: searches the network with an uploaded scan.
+#[utoipa::path(
+    post,
+    path = "/ballistics/search",
+    tag = "ballistics",
+    params(SearchParams),
+    request_body(
+        description = "The probe: an X3P scan; for `kind=bullet`, its lands as a multipart form or a zip",
+        content(
+            (Binary = "application/octet-stream"),
+            (Object = "multipart/form-data"),
+            (Binary = "application/zip"),
+        )
+    ),
+    responses(
+        (status = 200, description = "The candidates, best first, with the holders' confirmations", body = inline(Object)),
+        (status = 503, description = "The blob store is unavailable"),
+    )
+)]
 async fn search_upload(
     State(node): State<NodeHandle>,
     query: Params,
@@ -237,6 +402,20 @@ async fn search_upload(
     Ok(Json(result.to_json(&node.ballistics)))
 }
 
+/// `POST /v1/ballistics/{id}/search`: searches the network with one of this node's exhibits.
+#[utoipa::path(
+    post,
+    path = "/ballistics/{id}/search",
+    tag = "ballistics",
+    params(
+        ("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The exhibit id (32 hexadecimal characters)"),
+        StoredSearchParams,
+    ),
+    responses(
+        (status = 200, description = "The candidates, best first, with the holders' confirmations", body = inline(Object)),
+        (status = 503, description = "The blob store is unavailable"),
+    )
+)]
 async fn search_stored(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -258,29 +437,19 @@ async fn search_stored(
     Ok(Json(result.to_json(&node.ballistics)))
 }
 
-/// Most leads one answer lists (and the default).
-const MAX_LEADS: usize = 5_000;
-
-async fn leads(State(node): State<NodeHandle>, query: Params) -> Result<Json<Value>, ApiError> {
-    let q = params(query, &["confirmed", "limit"])?;
-    let confirmed = match q.get("confirmed").map(String::as_str) {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => return Err(ApiError::field("confirmed", "true or false")),
-    };
-    let limit = match q.get("limit") {
-        None => MAX_LEADS,
-        Some(text) => match text.trim().parse::<usize>() {
-            Ok(n) if (1..=MAX_LEADS).contains(&n) => n,
-            _ => {
-                return Err(ApiError::field(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_LEADS}"),
-                ));
-            }
-        },
-    };
+/// `GET /v1/ballistics/leads`: lists the leads found without a search.
+#[utoipa::path(
+    get,
+    path = "/ballistics/leads",
+    tag = "ballistics",
+    params(LeadsFilter, LimitParam),
+    responses((status = 200, description = "Leads: other members' new digests that screen close to this node's exhibits", body = inline(ObjectList)))
+)]
+async fn leads(
+    State(node): State<NodeHandle>,
+    page: Paged<LeadsFilter>,
+) -> Result<Json<Value>, ApiError> {
+    let (confirmed, limit) = (page.params.confirmed, page.limit);
     let leads = node.ballistics.ballistics.leads()?;
     Ok(Json(Value::Array(
         leads
@@ -294,6 +463,17 @@ async fn leads(State(node): State<NodeHandle>, query: Params) -> Result<Json<Val
 
 /// An operator approves a proposed lead: our exhibit's surface goes to the holder for
 /// confirmation.
+#[utoipa::path(
+    post,
+    path = "/ballistics/leads/{id}/approve",
+    tag = "ballistics",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The lead id (32 hexadecimal characters)")),
+    responses(
+        (status = 200, description = "The lead, sent for confirmation", body = inline(Object)),
+        (status = 409, description = "The lead is not waiting for approval"),
+        (status = 503, description = "The blob store is unavailable"),
+    )
+)]
 async fn approve_lead(
     State(node): State<NodeHandle>,
     PathId(id): PathId,

@@ -3,18 +3,21 @@
 //! attach exhibits, and read the lead report (JSON or HTML).
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiError, ApiJson,
     error::{ApiQuery, NoQuery, PathId},
+    openapi::{ObjectList, Text},
+    paging::{LimitParam, NoParams, Paged},
 };
 use crate::{
     cases::{self, CaseError, CaseInput},
@@ -22,13 +25,13 @@ use crate::{
 };
 
 /// The case routes.
-pub(super) fn routes() -> Router<NodeHandle> {
-    Router::new()
-        .route("/cases", post(create).get(list))
-        .route("/cases/{id}", get(show))
-        .route("/cases/{id}/steps/{step}", post(record_step))
-        .route("/cases/{id}/exhibits", post(attach))
-        .route("/cases/{id}/report", get(report))
+pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show))
+        .routes(routes!(record_step))
+        .routes(routes!(attach))
+        .routes(routes!(report))
 }
 
 impl From<CaseError> for ApiError {
@@ -41,6 +44,14 @@ impl From<CaseError> for ApiError {
     }
 }
 
+/// `POST /v1/cases`: opens a case.
+#[utoipa::path(
+    post,
+    path = "/cases",
+    tag = "cases",
+    request_body = CaseInput,
+    responses((status = 201, description = "The case as opened (its automatic steps run in the background)", body = inline(Object)))
+)]
 async fn create(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -50,26 +61,29 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListParams {
-    limit: Option<usize>,
-}
-
+/// `GET /v1/cases`: lists the cases.
+#[utoipa::path(
+    get,
+    path = "/cases",
+    tag = "cases",
+    params(LimitParam),
+    responses((status = 200, description = "The cases, newest first", body = inline(ObjectList)))
+)]
 async fn list(
     State(node): State<NodeHandle>,
-    ApiQuery(p): ApiQuery<ListParams>,
+    page: Paged<NoParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = p.limit.unwrap_or(100);
-    if limit == 0 || limit > cases::MAX_LIST {
-        return Err(ApiError::field(
-            "limit",
-            format!("must be 1 to {}", cases::MAX_LIST),
-        ));
-    }
-    Ok(Json(json!(node.cases.list(limit)?)))
+    Ok(Json(json!(node.cases.list(page.limit)?)))
 }
 
+/// `GET /v1/cases/{id}`: shows a case.
+#[utoipa::path(
+    get,
+    path = "/cases/{id}",
+    tag = "cases",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The case id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The case with its steps, leads and indicators", body = inline(Object)))
+)]
 async fn show(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -84,14 +98,29 @@ async fn show(
 }
 
 /// Body of `POST /v1/cases/{id}/steps/{n}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StepRecord {
+    /// The step's new state: `done`, `not_applicable`, `failed` or `manual`.
+    #[schema(pattern = "^(done|not_applicable|failed|manual)$")]
     state: String,
+    /// Notes.
     #[serde(default)]
     notes: String,
 }
 
+/// `POST /v1/cases/{id}/steps/{step}`: records a manual step of a case.
+#[utoipa::path(
+    post,
+    path = "/cases/{id}/steps/{step}",
+    tag = "cases",
+    params(
+        ("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The case id (32 hexadecimal characters)"),
+        ("step" = u8, Path, minimum = 1, maximum = 9, description = "The step of the protocol, 1 to 9"),
+    ),
+    request_body = StepRecord,
+    responses((status = 200, description = "The case", body = inline(Object)))
+)]
 async fn record_step(
     State(node): State<NodeHandle>,
     Path((id, step)): Path<(String, String)>,
@@ -112,12 +141,23 @@ async fn record_step(
 }
 
 /// Body of `POST /v1/cases/{id}/exhibits`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Attach {
+    /// This node's exhibit ids (1 to the most a case holds).
+    #[schema(min_items = 1)]
     exhibits: Vec<String>,
 }
 
+/// `POST /v1/cases/{id}/exhibits`: attaches exhibits to a case.
+#[utoipa::path(
+    post,
+    path = "/cases/{id}/exhibits",
+    tag = "cases",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The case id (32 hexadecimal characters)")),
+    request_body = Attach,
+    responses((status = 200, description = "The case", body = inline(Object)))
+)]
 async fn attach(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -136,12 +176,30 @@ async fn attach(
     Ok(Json(node.cases.attach(&id, body.exhibits).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ReportParams {
+    /// `json` (the default) or `html`.
+    #[param(pattern = "^(json|html)$")]
     format: Option<String>,
 }
 
+/// `GET /v1/cases/{id}/report`: the lead report of a case, JSON or HTML.
+#[utoipa::path(
+    get,
+    path = "/cases/{id}/report",
+    tag = "cases",
+    params(
+        ("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The case id (32 hexadecimal characters)"),
+        ReportParams,
+    ),
+    responses((
+        status = 200,
+        description = "The lead report with the audit records behind each disclosure",
+        content((Object = "application/json"), (Text = "text/html"))
+    ))
+)]
 async fn report(
     State(node): State<NodeHandle>,
     PathId(id): PathId,

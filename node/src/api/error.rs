@@ -9,14 +9,15 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures::StreamExt;
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
+use utoipa::ToSchema;
 
 /// Largest JSON body a route reads (uploads and imports take up to `MAX_BODY_BYTES`): far
 /// above any valid request, small enough that a flood of them cannot exhaust memory.
 pub const MAX_JSON_BYTES: usize = 1 << 20;
 
 /// Longest path id read; every id the API hands out is 32 hexadecimal characters.
-const MAX_ID_CHARS: usize = 128;
+pub(super) const MAX_ID_CHARS: usize = 128;
 
 /// An error answer.
 #[derive(Debug)]
@@ -25,6 +26,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     field: Option<String>,
+    /// The methods a 405's `Allow` header lists.
+    allow: Option<String>,
 }
 
 impl ApiError {
@@ -35,7 +38,19 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            allow: None,
         }
+    }
+
+    /// 405, naming the methods the route takes in the `Allow` header.
+    pub fn method_not_allowed(allow: &[&str]) -> Self {
+        let mut e = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this route takes {}", allow.join(", ")),
+        );
+        e.allow = Some(allow.join(", "));
+        e
     }
 
     /// 400: a field of the request is missing or wrong.
@@ -49,6 +64,16 @@ impl ApiError {
         self.message = format!("{field}: {}", message.into());
         self.field = Some(field);
         self
+    }
+
+    /// The answer's status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The field the error names, if any.
+    pub fn field_name(&self) -> Option<&str> {
+        self.field.as_deref()
     }
 
     /// 404.
@@ -83,13 +108,46 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer: `{"error":{"code","message","field"?}}` (the OpenAPI
+/// document's `ApiError` schema is derived from it).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ApiError)]
+pub(super) struct ErrorAnswer {
+    /// What went wrong.
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+pub(super) struct ErrorDetail {
+    /// A stable code: `invalid_field`, `not_found`, `unauthorized`, `forbidden`, `conflict`,
+    /// `body_too_large`, `unsupported_media_type`, `method_not_allowed`, `unavailable`...
+    code: &'static str,
+    /// For people; starts with the field's name when one is named.
+    message: String,
+    /// The field, query parameter, path parameter or header at fault (`limit`,
+    /// `history[0].date`, `body`, `content-type`), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = serde_json::json!({"code": self.code, "message": self.message});
-        if let Some(field) = self.field {
-            error["field"] = serde_json::Value::String(field);
+        let answer = ErrorAnswer {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                field: self.field,
+            },
+        };
+        let mut response = (self.status, Json(answer)).into_response();
+        if let Some(allow) = self
+            .allow
+            .and_then(|a| header::HeaderValue::from_str(&a).ok())
+        {
+            response.headers_mut().insert(header::ALLOW, allow);
         }
-        (self.status, Json(serde_json::json!({ "error": error }))).into_response()
+        response
     }
 }
 
@@ -306,7 +364,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 /// The error for a query string that does not deserialize. axum keeps serde's error, with its
 /// path, as the source of its rejection: the parameter is named from there.
-fn query_error(rejection: &axum::extract::rejection::QueryRejection) -> ApiError {
+pub(super) fn query_error(rejection: &axum::extract::rejection::QueryRejection) -> ApiError {
     type QueryDeError = serde_path_to_error::Error<serde::de::value::Error>;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
     while let Some(error) = source {

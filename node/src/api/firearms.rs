@@ -1,13 +1,12 @@
-//! `/v1/firearms`, `/v1/reference` and `/v1/traces`: records, import, network-wide checks,
-//! the shared reference table and its additions, and traces between members.
+//! `/v1/firearms` and `/v1/reference`: records, import, network-wide checks, the shared
+//! reference table and its additions (traces are in `traces.rs`).
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     http::{HeaderMap, StatusCode, header},
-    routing::{get, post},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use striae_firearms_lib::{
     FieldError, FirearmInput, RefError, ReferenceAddition, import::ImportFormat, normalise_serial,
@@ -18,40 +17,120 @@ use striae_protocol::{
     firearm::{MAX_REFERENCE_ADDITION_BYTES, RecordRef},
 };
 
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
 use super::{
     ApiError, ApiJson,
-    error::{ApiQuery, NoQuery, OptionalJson, PathId, Upload, field_of},
+    error::{ApiQuery, NoQuery, PathId, Upload, field_of},
+    paging::{LimitParam, Paged},
 };
 use crate::metrics::Metrics;
 use crate::{
     firearms::{
         FirearmsError,
         records::{describe_errors, input_of, record_view},
-        traces::{self, TraceError, TraceInput},
     },
     node::NodeHandle,
 };
 
-/// Most records one list page carries.
-const MAX_PAGE: usize = 1_000;
 /// Longest make or serial a check accepts, in characters.
 const MAX_QUERY_CHARS: usize = 200;
 
-/// The firearm, reference and trace routes.
-pub(super) fn routes() -> Router<NodeHandle> {
-    Router::new()
-        .route("/firearms", post(create).get(list))
-        .route("/firearms/import", post(import))
-        .route("/firearms/check", post(check))
-        .route("/firearms/index", get(index_stats))
-        .route("/firearms/{id}", get(show).patch(update))
-        .route("/reference", get(reference).post(add_reference))
-        .route("/reference/suggest", get(suggest))
-        .route("/traces", post(start_trace).get(list_traces))
-        .route("/traces/incoming", get(incoming))
-        .route("/traces/incoming/{id}/approve", post(approve))
-        .route("/traces/incoming/{id}/refuse", post(refuse))
-        .route("/traces/{id}", get(show_trace))
+/// The firearm and reference routes.
+pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(import))
+        .routes(routes!(check))
+        .routes(routes!(index_stats))
+        .routes(routes!(show, update))
+        .routes(routes!(reference, add_reference))
+        .routes(routes!(suggest))
+}
+
+/// A firearm record's fields as a caller sends them (`POST /v1/firearms`; `PATCH` takes any
+/// of them). For the document: the handlers read the object field by field
+/// (`striae_firearms_lib::FirearmInput`), refusing any other key (hence `Deserialize` with
+/// `deny_unknown_fields` here: it makes the schema say so).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(super) struct FirearmFields {
+    /// Make as written (normalised against the reference table).
+    make: Option<String>,
+    /// Model.
+    model: Option<String>,
+    /// Calibre (`calibre` is accepted too).
+    caliber: Option<String>,
+    /// Calibre, the other spelling of `caliber`.
+    calibre: Option<String>,
+    /// Serial number as marked.
+    serial: Option<String>,
+    /// Firearm type (pistol, rifle...).
+    #[serde(rename = "type")]
+    firearm_type: Option<String>,
+    /// `stolen`, `lost`, `trafficked`, `smuggled`, `seized`, `recovered` or `closed`.
+    status: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    country_of_manufacture: Option<String>,
+    /// Importer marking.
+    importer: Option<String>,
+    /// Other markings.
+    markings: Option<String>,
+    /// `YYYY-MM-DD`: when the firearm was stolen, lost, seized...
+    event_date: Option<String>,
+    /// The bureau's case reference.
+    case_ref: Option<String>,
+    /// Free notes.
+    notes: Option<String>,
+    /// The reporting agency.
+    reporting_agency: Option<String>,
+    /// The firearm's history.
+    history: Option<Vec<HistoryFields>>,
+}
+
+/// One event of a firearm's history (other keys are ignored).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(super) struct HistoryFields {
+    /// `YYYY-MM-DD`.
+    date: Option<String>,
+    /// What happened: `manufactured`, `imported`, `exported`, `sold`, `transferred`...
+    event: Option<String>,
+    /// Who took part.
+    party: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    country: Option<String>,
+    /// A document reference.
+    document_ref: Option<String>,
+}
+
+/// A reference addition (`POST /v1/reference`): `kind` and that kind's fields. For the
+/// document: the handler checks the shape itself (`check_addition_shape`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(super) struct ReferenceAdditionFields {
+    /// `make`, `model`, `caliber` or `alias`.
+    #[schema(pattern = "^(make|model|caliber|alias)$")]
+    kind: String,
+    /// The new entry's id (make, model, caliber).
+    id: Option<String>,
+    /// Its name (make, model, caliber).
+    name: Option<String>,
+    /// ISO 3166-1 alpha-2 (make).
+    country: Option<String>,
+    /// Other names (make, model, caliber).
+    aliases: Option<Vec<String>>,
+    /// The make a model belongs to (model).
+    make_id: Option<String>,
+    /// Related calibres (caliber).
+    related: Option<Vec<String>>,
+    /// The entry an alias names (alias).
+    target_id: Option<String>,
+    /// The alias (alias).
+    alias: Option<String>,
 }
 
 impl From<FirearmsError> for ApiError {
@@ -62,19 +141,6 @@ impl From<FirearmsError> for ApiError {
             }
             FirearmsError::Core(core) => core.into(),
             other => ApiError::internal(other),
-        }
-    }
-}
-
-impl From<TraceError> for ApiError {
-    fn from(e: TraceError) -> Self {
-        match e {
-            TraceError::Field { field, message } => ApiError::field(field, message),
-            TraceError::NotFound => ApiError::not_found("no such trace"),
-            TraceError::Conflict(message) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", message)
-            }
-            TraceError::Store(e) => ApiError::internal(e),
         }
     }
 }
@@ -120,6 +186,22 @@ fn invalid_record(errors: &[FieldError]) -> ApiError {
     ApiError::field(field, message)
 }
 
+/// `POST /v1/firearms`: adds a firearm record.
+#[utoipa::path(
+    post,
+    path = "/firearms",
+    tag = "firearms",
+    request_body(
+        content = FirearmFields,
+        description = "The record: `make`, `model`, `caliber` (or `calibre`), `serial`, `type` and \
+            `status` are required (each missing one is named); no other key is taken"
+    ),
+    responses(
+        (status = 201, description = "The record as stored: `{id, make, model, caliber, type, serial, status, announced, entered, reference, unknown, ...}`", body = inline(Object)),
+        (status = 409, description = "This node's feed is frozen, or an import is running"),
+        (status = 503, description = "The node is catching up on its own feed, or stopping"),
+    )
+)]
 async fn create(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -137,6 +219,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(record_view(id, &stored))))
 }
 
+/// `GET /v1/firearms/{id}`: shows a firearm record.
+#[utoipa::path(
+    get,
+    path = "/firearms/{id}",
+    tag = "firearms",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The record id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The record", body = inline(Object)))
+)]
 async fn show(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -151,6 +241,19 @@ async fn show(
     Ok(Json(record_view(id, &stored)))
 }
 
+/// `PATCH /v1/firearms/{id}`: changes a firearm record.
+#[utoipa::path(
+    patch,
+    path = "/firearms/{id}",
+    tag = "firearms",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The record id (32 hexadecimal characters)")),
+    request_body(content = FirearmFields, description = "The fields to change (at least one)"),
+    responses(
+        (status = 200, description = "The record as changed", body = inline(Object)),
+        (status = 409, description = "This node's feed is frozen, or an import is running"),
+        (status = 503, description = "The node is catching up on its own feed, or stopping"),
+    )
+)]
 async fn update(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -190,24 +293,27 @@ async fn update(
 }
 
 /// Paging of `GET /v1/firearms`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Page {
-    /// List records after this id.
+#[into_params(parameter_in = Query)]
+pub(super) struct After {
+    /// List the records after this record id (the last one of the page before).
+    #[param(pattern = "^[0-9a-fA-F]{32}$")]
     after: Option<String>,
-    /// Most records (default 100, at most 1,000).
-    limit: Option<usize>,
 }
 
-async fn list(
-    State(node): State<NodeHandle>,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<Value>, ApiError> {
-    let limit = page.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::field("limit", format!("must be 1 to {MAX_PAGE}")));
-    }
+/// `GET /v1/firearms`: lists this node's firearm records.
+#[utoipa::path(
+    get,
+    path = "/firearms",
+    tag = "firearms",
+    params(After, LimitParam),
+    responses((status = 200, description = "`{total, records: [record]}`: this node's records, in id order", body = inline(Object)))
+)]
+async fn list(State(node): State<NodeHandle>, page: Paged<After>) -> Result<Json<Value>, ApiError> {
+    let limit = page.limit;
     let after = page
+        .params
         .after
         .as_deref()
         .map(|text| {
@@ -222,6 +328,23 @@ async fn list(
     })))
 }
 
+/// `POST /v1/firearms/import`: imports firearm records from CSV or NDJSON.
+#[utoipa::path(
+    post,
+    path = "/firearms/import",
+    tag = "firearms",
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 256, pattern = "^[\\t -~]*[!-~][\\t -~]*$", description = "1 to 256 visible ASCII characters: the import is done once per key (else once per document)")),
+    request_body(
+        description = "A CSV file with a header row of field names, or NDJSON (one JSON record per line)",
+        content(("text/csv"), ("application/x-ndjson"))
+    ),
+    responses(
+        (status = 200, description = "What was imported, row by row errors included", body = inline(Object)),
+        (status = 409, description = "Another import is running, or this node's feed is frozen"),
+        (status = 415, description = "The body is neither `text/csv` nor `application/x-ndjson`"),
+        (status = 503, description = "The node is catching up on its own feed, or stopping"),
+    )
+)]
 async fn import(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -280,13 +403,23 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<[u8; 32]>, ApiError> {
 }
 
 /// Body of `POST /v1/firearms/check`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CheckRequest {
+    /// Make as written (1 to 200 characters).
     make: String,
+    /// Serial as written.
     serial: String,
 }
 
+/// `POST /v1/firearms/check`: checks a make and serial against every member's digests.
+#[utoipa::path(
+    post,
+    path = "/firearms/check",
+    tag = "firearms",
+    request_body = CheckRequest,
+    responses((status = 200, description = "`{verdict: hits|no_record|inconclusive, hits, make, make_known, make_ambiguous, make_suggestions, suggestion_hits, serial}`", body = inline(Object)))
+)]
 async fn check(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -340,18 +473,45 @@ async fn check(
 /// Likely makes a check with an unknown make also checks.
 const MAX_SUGGESTIONS_CHECKED: usize = 3;
 
-async fn index_stats(State(node): State<NodeHandle>, _: NoQuery) -> Json<Value> {
+/// `GET /v1/firearms/index`: the digest index's size.
+#[utoipa::path(
+    get,
+    path = "/firearms/index",
+    tag = "firearms",
+    responses((status = 200, description = "The digest index of every member's records", body = IndexAnswer))
+)]
+async fn index_stats(State(node): State<NodeHandle>, _: NoQuery) -> Json<IndexAnswer> {
     let stats = node.firearms.firearms.index_stats();
-    Json(json!({
-        "digests": stats.live,
-        "slots": stats.slots,
-        "memory_bytes": stats.memory_bytes,
-        "records": node.firearms.firearms.record_count(),
-    }))
+    Json(IndexAnswer {
+        digests: stats.live,
+        slots: stats.slots,
+        memory_bytes: stats.memory_bytes,
+        records: node.firearms.firearms.record_count() as u64,
+    })
+}
+
+/// The answer of `GET /v1/firearms/index`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct IndexAnswer {
+    /// Digests announced and not retracted, every member's.
+    digests: u64,
+    /// Slots in use (live plus retracted).
+    slots: u64,
+    /// Bytes the index holds in memory.
+    memory_bytes: u64,
+    /// This node's own records.
+    records: u64,
 }
 
 // ---------------------------------------------------------------- reference table
 
+/// `GET /v1/reference`: the reference table in force.
+#[utoipa::path(
+    get,
+    path = "/reference",
+    tag = "reference",
+    responses((status = 200, description = "`{version, makes, models, calibres, types, additions}`", body = inline(Object)))
+)]
 async fn reference(State(node): State<NodeHandle>, _: NoQuery) -> Json<Value> {
     let table = node.firearms.firearms.table();
     Json(json!({
@@ -458,6 +618,18 @@ fn check_addition_shape(body: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `POST /v1/reference`: publishes a reference addition.
+#[utoipa::path(
+    post,
+    path = "/reference",
+    tag = "reference",
+    request_body = ReferenceAdditionFields,
+    responses(
+        (status = 201, description = "`{published, seq, addition}`: published in this node's feed", body = inline(Object)),
+        (status = 409, description = "This node's feed is frozen"),
+        (status = 503, description = "The node is catching up on its own feed, or stopping"),
+    )
+)]
 async fn add_reference(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -484,15 +656,29 @@ async fn add_reference(
 }
 
 /// Query of `GET /v1/reference/suggest`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct SuggestQuery {
+    /// `make`, `model`, `caliber` (or `calibre`) or `type`.
+    #[param(pattern = "^(make|model|caliber|calibre|type)$")]
     field: String,
+    /// What was typed (1 to 200 characters).
+    #[param(min_length = 1, max_length = 200)]
     q: String,
     /// For models: the make they belong to.
+    #[param(max_length = 200)]
     make: Option<String>,
 }
 
+/// `GET /v1/reference/suggest`: normalises a make, model, calibre or type, with suggestions.
+#[utoipa::path(
+    get,
+    path = "/reference/suggest",
+    tag = "reference",
+    params(SuggestQuery),
+    responses((status = 200, description = "`{field, q, canonical, id, known, ambiguous, suggestions}`", body = inline(Object)))
+)]
 async fn suggest(
     State(node): State<NodeHandle>,
     ApiQuery(query): ApiQuery<SuggestQuery>,
@@ -541,109 +727,4 @@ async fn suggest(
         "ambiguous": result.ambiguous,
         "suggestions": result.suggestions,
     })))
-}
-
-// ---------------------------------------------------------------- traces
-
-async fn start_trace(
-    State(node): State<NodeHandle>,
-    _: NoQuery,
-    ApiJson(input): ApiJson<TraceInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = traces::start(&node.firearms, input).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))))
-}
-
-/// Paging of trace lists.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Limit {
-    limit: Option<usize>,
-}
-
-fn limit_of(l: &Limit) -> Result<usize, ApiError> {
-    let limit = l.limit.unwrap_or(100);
-    if limit == 0 || limit > traces::MAX_LIST {
-        return Err(ApiError::field(
-            "limit",
-            format!("must be 1 to {}", traces::MAX_LIST),
-        ));
-    }
-    Ok(limit)
-}
-
-async fn list_traces(
-    State(node): State<NodeHandle>,
-    ApiQuery(l): ApiQuery<Limit>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(traces::list(&node.firearms, limit_of(&l)?)?)))
-}
-
-async fn show_trace(
-    State(node): State<NodeHandle>,
-    PathId(id): PathId,
-    _: NoQuery,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(traces::show(&node.firearms, &id)?))
-}
-
-/// Paging and filtering of requests received.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct IncomingParams {
-    limit: Option<usize>,
-    /// `pending_review`: only the requests waiting for review.
-    state: Option<String>,
-}
-
-async fn incoming(
-    State(node): State<NodeHandle>,
-    ApiQuery(p): ApiQuery<IncomingParams>,
-) -> Result<Json<Value>, ApiError> {
-    let pending_only = match p.state.as_deref() {
-        None => false,
-        Some("pending_review") => true,
-        Some(_) => {
-            return Err(ApiError::field(
-                "state",
-                "the only filter is `pending_review`",
-            ));
-        }
-    };
-    let limit = limit_of(&Limit { limit: p.limit })?;
-    Ok(Json(json!(traces::incoming(
-        &node.firearms,
-        limit,
-        pending_only
-    )?)))
-}
-
-/// Body of a review decision (optional).
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ReviewRequest {
-    #[serde(default)]
-    note: String,
-}
-
-async fn approve(
-    State(node): State<NodeHandle>,
-    PathId(id): PathId,
-    _: NoQuery,
-    OptionalJson(request): OptionalJson<ReviewRequest>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        traces::review(&node.firearms, &id, true, &request.note).await?,
-    ))
-}
-
-async fn refuse(
-    State(node): State<NodeHandle>,
-    PathId(id): PathId,
-    _: NoQuery,
-    OptionalJson(request): OptionalJson<ReviewRequest>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        traces::review(&node.firearms, &id, false, &request.note).await?,
-    ))
 }

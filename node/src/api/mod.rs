@@ -2,6 +2,8 @@
 //! `/v1` route (and on `/metrics` unless configured public; see `auth` and the permission table
 //! in `accounts`), and JSON errors
 //! `{"error":{"code","message","field"?}}` with a 4xx status for anything the caller sent wrong.
+//! Every route is added through utoipa-axum's `OpenApiRouter` (`routes!`), so the OpenAPI
+//! document served at `GET /openapi.json` (`openapi`) lists exactly what is routed.
 //! The web console's static files (`crate::console`) are merged in beside `/v1`, without a
 //! token: they hold no data.
 
@@ -14,25 +16,30 @@ mod firearms;
 mod maintenance;
 mod notices;
 mod observe;
+mod openapi;
 mod operations;
+mod paging;
 mod queries;
 mod status;
+mod traces;
 mod users;
 
 use std::net::SocketAddr;
 
 use axum::{
-    Router,
+    Extension, Router,
     extract::{DefaultBodyLimit, State},
     http::{StatusCode, header},
     middleware,
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use axum_server::tls_rustls::RustlsConfig;
 use tokio::sync::watch;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use error::{ApiError, ApiJson, MAX_JSON_BYTES};
+pub use paging::{DEFAULT_LIMIT, MAX_LIMIT};
 
 use crate::node::NodeHandle;
 
@@ -47,15 +54,15 @@ pub struct ApiOptions {
     pub metrics_public: bool,
 }
 
-/// Builds the router for `node`.
-pub fn router(node: NodeHandle, options: ApiOptions) -> Router {
-    let v1 = Router::new()
-        .route("/status", get(status::status))
-        .route("/peers", get(status::peers))
-        .route("/notices", post(notices::issue).get(notices::list))
-        .route("/notices/{id}", get(notices::show).patch(notices::update))
-        .route("/notices/{id}/cancel", post(notices::cancel))
+/// Every `/v1` route. Each is added here through `OpenApiRouter::routes` (`routes!`), never
+/// with `.route(..)`, which would serve it undocumented (tests/tests/openapi.rs and the
+/// permission table's test fail on such a route).
+fn v1_routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .merge(status::routes())
+        .merge(notices::routes())
         .merge(firearms::routes())
+        .merge(traces::routes())
         .merge(queries::routes())
         .merge(cases::routes())
         .merge(ballistics::routes())
@@ -63,6 +70,31 @@ pub fn router(node: NodeHandle, options: ApiOptions) -> Router {
         .merge(audit::routes())
         .merge(users::routes())
         .merge(maintenance::routes())
+}
+
+/// The routes outside `/v1` served without a token: `/healthz` and `/openapi.json`.
+fn public_routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(openapi::openapi_json))
+}
+
+/// `/metrics` (guarded by the token unless configured public).
+fn metrics_routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new().routes(routes!(metrics))
+}
+
+/// The OpenAPI document of every route the API serves, as `GET /openapi.json` answers it.
+pub fn document(options: ApiOptions) -> utoipa::openapi::OpenApi {
+    let (_, v1) = v1_routes().split_for_parts();
+    let (_, root) = public_routes().merge(metrics_routes()).split_for_parts();
+    openapi::finish(root.nest("/v1", v1), options)
+}
+
+/// Builds the router for `node`, `GET /openapi.json` included.
+pub fn router(node: NodeHandle, options: ApiOptions) -> Router {
+    let (v1, v1_doc) = v1_routes().split_for_parts();
+    let v1 = v1
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -73,21 +105,39 @@ pub fn router(node: NodeHandle, options: ApiOptions) -> Router {
             node.clone(),
             observe::observe,
         ));
-    let mut metrics_route = get(metrics);
+    let mut metrics = metrics_routes();
     if !options.metrics_public {
-        metrics_route = metrics_route.layer(middleware::from_fn_with_state(
+        metrics = metrics.route_layer(middleware::from_fn_with_state(
             node.clone(),
             auth::authorise,
         ));
     }
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", metrics_route)
-        .nest("/v1", v1)
+    let (root, root_doc) = public_routes().merge(metrics).split_for_parts();
+    let doc = openapi::finish(root_doc.nest("/v1", v1_doc), options);
+    let json = match doc.to_json() {
+        Ok(json) => json,
+        Err(e) => {
+            tracing::error!("cannot write the OpenAPI document: {e}");
+            String::from("{}")
+        }
+    };
+    root.nest("/v1", v1)
         .merge(crate::console::routes())
         .fallback(no_such_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(Extension(openapi::OpenApiJson(json.into())))
         .with_state(node)
+}
+
+/// `GET /healthz`: the node is up (no token needed).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "node",
+    responses((status = 200, description = "The node is up", body = inline(openapi::Text), content_type = "text/plain"))
+)]
+async fn healthz() -> &'static str {
+    "ok"
 }
 
 async fn no_such_route() -> ApiError {
@@ -102,6 +152,18 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// `GET /metrics`: Prometheus metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "node",
+    responses((
+        status = 200,
+        description = "Prometheus metrics (OpenMetrics text). Needs a token unless `[api] metrics_public`",
+        body = inline(openapi::Text),
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    ))
+)]
 async fn metrics(State(node): State<NodeHandle>) -> Response {
     node.refresh_gauges();
     (

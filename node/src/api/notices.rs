@@ -8,56 +8,81 @@ use striae_protocol::{
     Body, NoticeContent, NoticeId, NoticeOp, notice::MAX_LIFETIME_MS, time::now_ms,
 };
 
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
 use super::{
     ApiError, ApiJson,
-    error::{ApiQuery, NoQuery, OptionalJson, PathId},
+    error::{NoQuery, OptionalJson, PathId},
+    openapi::ObjectList,
+    paging::{LimitParam, Paged},
 };
 use crate::{
     node::NodeHandle,
     notices::{self, NoticeRecord, rfc3339, status_at},
 };
 
+/// The notice routes.
+pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .routes(routes!(issue, list))
+        .routes(routes!(show, update))
+        .routes(routes!(cancel))
+}
+
 /// Body of `POST /v1/notices`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct IssueRequest {
+    /// `orange` or `purple`.
+    #[schema(pattern = "^(orange|purple)$")]
     kind: String,
+    /// A short title.
     title: String,
+    /// A summary.
     summary: String,
+    /// The full text.
     #[serde(default)]
     body: String,
+    /// RFC 3339; at most five years ahead (the most, when left out).
     expires_at: Option<String>,
 }
 
-/// Body of `PATCH /v1/notices/{id}`: the fields to change.
-#[derive(Deserialize)]
+/// Body of `PATCH /v1/notices/{id}`: the fields to change (at least one).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct UpdateRequest {
+    /// `orange` or `purple`.
+    #[schema(pattern = "^(orange|purple)$")]
     kind: Option<String>,
+    /// A short title.
     title: Option<String>,
+    /// A summary.
     summary: Option<String>,
+    /// The full text.
     body: Option<String>,
+    /// RFC 3339; at most five years ahead.
     expires_at: Option<String>,
 }
 
 /// Body of `POST /v1/notices/{id}/cancel` (optional).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CancelRequest {
+    /// Why the notice is cancelled.
     #[serde(default)]
     reason: String,
 }
 
-/// Query of `GET /v1/notices`.
-#[derive(Deserialize)]
+/// Filter of `GET /v1/notices`.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
+    /// Only notices in this state: `active`, `cancelled` or `expired`.
+    #[param(pattern = "^(active|cancelled|expired)$")]
     status: Option<String>,
-    limit: Option<usize>,
 }
-
-/// Most notices one list answer carries.
-const MAX_LIST: usize = 5_000;
 
 fn parse_expiry(text: &str) -> Result<u64, ApiError> {
     let t = humantime::parse_rfc3339_weak(text).map_err(|e| {
@@ -138,7 +163,18 @@ fn own(node: &NodeHandle, record: &NoticeRecord) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /v1/notices`.
+/// `POST /v1/notices`: issues a notice.
+#[utoipa::path(
+    post,
+    path = "/notices",
+    tag = "notices",
+    request_body = IssueRequest,
+    responses(
+        (status = 201, description = "The notice as issued (as `GET /v1/notices/{id}` shows it)", body = inline(Object)),
+        (status = 409, description = "This node's feed is frozen"),
+        (status = 503, description = "The node is catching up on its own feed, or stopping"),
+    )
+)]
 pub(super) async fn issue(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -167,11 +203,24 @@ pub(super) async fn issue(
     ))
 }
 
-/// `GET /v1/notices`.
+/// `GET /v1/notices`: lists the notices.
+#[utoipa::path(
+    get,
+    path = "/notices",
+    tag = "notices",
+    params(ListQuery, LimitParam),
+    responses((
+        status = 200,
+        description = "Notices, newest first: `[{id, kind, issuer_country, issuer, title, \
+            summary, status, issued_at, updated_at, expires_at, version}]`",
+        body = inline(ObjectList)
+    ))
+)]
 pub(super) async fn list(
     State(node): State<NodeHandle>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    page: Paged<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    let (query, limit) = (page.params, page.limit);
     let now = now_ms();
     if let Some(s) = &query.status
         && !["active", "cancelled", "expired"].contains(&s.as_str())
@@ -180,10 +229,6 @@ pub(super) async fn list(
             "status",
             "must be active, cancelled or expired",
         ));
-    }
-    let limit = query.limit.unwrap_or(1_000);
-    if limit == 0 || limit > MAX_LIST {
-        return Err(ApiError::field("limit", format!("must be 1 to {MAX_LIST}")));
     }
     let mut records: Vec<NoticeRecord> = node.notices.list();
     records.retain(|r| {
@@ -202,7 +247,18 @@ pub(super) async fn list(
     )))
 }
 
-/// `GET /v1/notices/{id}`.
+/// `GET /v1/notices/{id}`: shows a notice and who holds it.
+#[utoipa::path(
+    get,
+    path = "/notices/{id}",
+    tag = "notices",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The notice id (32 hexadecimal characters)")),
+    responses((
+        status = 200,
+        description = "The notice, with `body`, `cancelled_at`, `cancel_reason` and `acks` (who holds it)",
+        body = inline(Object)
+    ))
+)]
 pub(super) async fn show(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -212,7 +268,20 @@ pub(super) async fn show(
     Ok(Json(full_view(&node, &record, now_ms())?))
 }
 
-/// `PATCH /v1/notices/{id}`.
+/// `PATCH /v1/notices/{id}`: updates a notice (issuer only).
+#[utoipa::path(
+    patch,
+    path = "/notices/{id}",
+    tag = "notices",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The notice id (32 hexadecimal characters)")),
+    request_body = UpdateRequest,
+    responses(
+        (status = 200, description = "The notice as updated", body = inline(Object)),
+        (status = 403, description = "Only the issuer may change a notice, or the role does not grant it"),
+        (status = 409, description = "The notice is cancelled, or this node's feed is frozen"),
+        (status = 503, description = "The node is catching up on its own feed, or stopping"),
+    )
+)]
 pub(super) async fn update(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -258,7 +327,20 @@ pub(super) async fn update(
     Ok(Json(full_view(&node, &load(&node, &id)?, now_ms())?))
 }
 
-/// `POST /v1/notices/{id}/cancel`.
+/// `POST /v1/notices/{id}/cancel`: cancels a notice (issuer only).
+#[utoipa::path(
+    post,
+    path = "/notices/{id}/cancel",
+    tag = "notices",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The notice id (32 hexadecimal characters)")),
+    request_body(content = Option<CancelRequest>, description = "Optional: the reason"),
+    responses(
+        (status = 200, description = "The notice as cancelled", body = inline(Object)),
+        (status = 403, description = "Only the issuer may cancel a notice, or the role does not grant it"),
+        (status = 409, description = "The notice is cancelled already, or this node's feed is frozen"),
+        (status = 503, description = "The node is catching up on its own feed, or stopping"),
+    )
+)]
 pub(super) async fn cancel(
     State(node): State<NodeHandle>,
     PathId(id): PathId,

@@ -3,12 +3,7 @@
 //! report on them. An operation this node does not take part in is unknown here: every
 //! route answers 404 for it exactly as for an id that names nothing.
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::StatusCode,
-    routing::{get, post},
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use striae_protocol::{
@@ -20,28 +15,27 @@ use striae_protocol::{
     },
 };
 
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
 use super::{
     ApiError, ApiJson,
-    error::{ApiQuery, NoQuery, PathId},
+    error::{NoQuery, PathId},
+    paging::{LimitParam, Paged},
 };
 use crate::{
     node::NodeHandle,
     operations::{self, HeldOperation, NewOperation, NewSeizure, OperationsError, SeizureCursor},
 };
 
-/// Most operations or seizure records one page lists.
-const MAX_PAGE: usize = 500;
-/// Default page size.
-const DEFAULT_PAGE: usize = 100;
-
 /// The operation routes.
-pub(super) fn routes() -> Router<NodeHandle> {
-    Router::new()
-        .route("/operations", post(create).get(list))
-        .route("/operations/{id}", get(show))
-        .route("/operations/{id}/join", post(join))
-        .route("/operations/{id}/seizures", post(seize).get(seizures))
-        .route("/operations/{id}/report", get(report))
+pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show))
+        .routes(routes!(join))
+        .routes(routes!(seize, seizures))
+        .routes(routes!(report))
 }
 
 impl From<OperationsError> for ApiError {
@@ -61,53 +55,68 @@ impl From<OperationsError> for ApiError {
 }
 
 /// Body of `POST /v1/operations`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CreateRequest {
+    /// The operation's name.
     name: String,
+    /// What it is about.
     #[serde(default)]
     description: String,
+    /// The members invited, by country code (`["DE", "ES"]`).
     participants: Vec<String>,
+    /// RFC 3339 time or `YYYY-MM-DD` (the start of that day).
     starts_at: String,
+    /// RFC 3339 time or `YYYY-MM-DD` (the end of that day).
     ends_at: String,
 }
 
 /// Body of `POST /v1/operations/{id}/seizures`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SeizureRequest {
+    /// `YYYY-MM-DD`.
     date: String,
+    /// Where.
     place: Option<String>,
+    /// What was seized.
     items: Vec<ItemRequest>,
+    /// Arrests made.
     arrests: Option<u64>,
 }
 
 /// One line of a seizure.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ItemRequest {
+    /// The item's category (`firearm`, `ammunition`...).
     category: String,
+    /// How many.
     count: u64,
+    /// A description.
     description: Option<String>,
+    /// One of this node's firearm records (32 hexadecimal characters).
     firearm_id: Option<String>,
 }
 
-/// Paging of the lists.
-#[derive(Deserialize)]
+/// Paging of `GET /v1/operations`.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Page {
-    /// List what comes after this (the `next` of the page before).
+#[into_params(parameter_in = Query)]
+pub(super) struct After {
+    /// List the operations after this id (the `next` of the page before).
+    #[param(pattern = "^[0-9a-fA-F]{32}$")]
     after: Option<String>,
-    /// Most entries (default 100, at most 500).
-    limit: Option<usize>,
 }
 
-fn limit_of(page: &Page) -> Result<usize, ApiError> {
-    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::field("limit", format!("must be 1 to {MAX_PAGE}")));
-    }
-    Ok(limit)
+/// Paging of `GET /v1/operations/{id}/seizures`.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct SeizuresAfter {
+    /// List the records after this cursor (the `next` of the page before).
+    #[param(pattern = "^[0-9a-fA-F]{96}$")]
+    after: Option<String>,
 }
 
 fn parse_id(text: &str) -> Result<OperationId, ApiError> {
@@ -188,7 +197,18 @@ fn invited(node: &NodeHandle, codes: &[String]) -> Result<Vec<BureauId>, ApiErro
     Ok(out)
 }
 
-/// `POST /v1/operations`.
+/// `POST /v1/operations`: creates a joint operation coordinated by this node.
+#[utoipa::path(
+    post,
+    path = "/operations",
+    tag = "operations",
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "The operation, coordinated by this node", body = inline(Object)),
+        (status = 409, description = "The operation conflicts with one held"),
+        (status = 503, description = "A participant's outbox is full"),
+    )
+)]
 async fn create(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -208,13 +228,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// `GET /v1/operations`.
-async fn list(
-    State(node): State<NodeHandle>,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<Value>, ApiError> {
-    let limit = limit_of(&page)?;
+/// `GET /v1/operations`: lists the operations this node takes part in.
+#[utoipa::path(
+    get,
+    path = "/operations",
+    tag = "operations",
+    params(After, LimitParam),
+    responses((status = 200, description = "`{operations: [...], next}`: the ones this node coordinates or was invited to; `next` is the `after` of the next page, or null", body = inline(Object)))
+)]
+async fn list(State(node): State<NodeHandle>, page: Paged<After>) -> Result<Json<Value>, ApiError> {
+    let limit = page.limit;
     let after = page
+        .params
         .after
         .as_deref()
         .map(|a| {
@@ -234,7 +259,14 @@ async fn list(
     Ok(Json(json!({"operations": views, "next": next})))
 }
 
-/// `GET /v1/operations/{id}`.
+/// `GET /v1/operations/{id}`: shows an operation.
+#[utoipa::path(
+    get,
+    path = "/operations/{id}",
+    tag = "operations",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The operation id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The operation", body = inline(Object)))
+)]
 async fn show(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -246,6 +278,17 @@ async fn show(
 
 /// `POST /v1/operations/{id}/join`: idempotent (joining again, or the coordinator joining,
 /// answers the operation as it is).
+#[utoipa::path(
+    post,
+    path = "/operations/{id}/join",
+    tag = "operations",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The operation id (32 hexadecimal characters)")),
+    responses(
+        (status = 200, description = "The operation as it is", body = inline(Object)),
+        (status = 409, description = "The operation cannot be joined (over, or ended)"),
+        (status = 503, description = "The coordinator's outbox is full"),
+    )
+)]
 async fn join(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -307,6 +350,18 @@ fn firearm_record(node: &NodeHandle, i: usize, text: &str) -> Result<RecordRef, 
 
 /// `POST /v1/operations/{id}/seizures`. The body is checked before the operation is looked
 /// up, so its mistakes are named whatever the id.
+#[utoipa::path(
+    post,
+    path = "/operations/{id}/seizures",
+    tag = "operations",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The operation id (32 hexadecimal characters)")),
+    request_body = SeizureRequest,
+    responses(
+        (status = 201, description = "The seizure record, with `cases` opened for seized firearms", body = inline(Object)),
+        (status = 409, description = "The operation does not take this seizure (not joined, over its bounds)"),
+        (status = 503, description = "A participant's outbox is full"),
+    )
+)]
 async fn seize(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -349,14 +404,26 @@ async fn seize(
 }
 
 /// `GET /v1/operations/{id}/seizures`: every participant's records, by author.
+#[utoipa::path(
+    get,
+    path = "/operations/{id}/seizures",
+    tag = "operations",
+    params(
+        ("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The operation id (32 hexadecimal characters)"),
+        SeizuresAfter,
+        LimitParam,
+    ),
+    responses((status = 200, description = "`{seizures: [...], next}`: every participant's records, by author", body = inline(Object)))
+)]
 async fn seizures(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
-    ApiQuery(page): ApiQuery<Page>,
+    page: Paged<SeizuresAfter>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let limit = limit_of(&page)?;
+    let limit = page.limit;
     let after = page
+        .params
         .after
         .as_deref()
         .map(|a| {
@@ -380,7 +447,14 @@ async fn seizures(
     Ok(Json(json!({"seizures": views, "next": next})))
 }
 
-/// `GET /v1/operations/{id}/report`.
+/// `GET /v1/operations/{id}/report`: the report of an operation.
+#[utoipa::path(
+    get,
+    path = "/operations/{id}/report",
+    tag = "operations",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The operation id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The operation's report", body = inline(Object)))
+)]
 async fn report(
     State(node): State<NodeHandle>,
     PathId(id): PathId,

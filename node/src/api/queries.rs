@@ -2,18 +2,17 @@
 //! those this node sent (with every member's signed answer) and those it received (with the
 //! review of the ones held).
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::StatusCode,
-    routing::{get, post},
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiError, ApiJson,
-    error::{ApiQuery, NoQuery, OptionalJson, PathId},
+    error::{NoQuery, OptionalJson, PathId},
+    openapi::{ObjectList, Started},
+    paging::{LimitParam, Paged},
 };
 use crate::{
     firearms::queries::{self, QueryError, QueryInput},
@@ -21,13 +20,13 @@ use crate::{
 };
 
 /// The query routes.
-pub(super) fn routes() -> Router<NodeHandle> {
-    Router::new()
-        .route("/queries", post(start).get(list))
-        .route("/queries/incoming", get(incoming))
-        .route("/queries/incoming/{id}/approve", post(approve))
-        .route("/queries/incoming/{id}/refuse", post(refuse))
-        .route("/queries/{id}", get(show))
+pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .routes(routes!(start, list))
+        .routes(routes!(incoming))
+        .routes(routes!(approve))
+        .routes(routes!(refuse))
+        .routes(routes!(show))
 }
 
 impl From<QueryError> for ApiError {
@@ -43,48 +42,69 @@ impl From<QueryError> for ApiError {
     }
 }
 
+/// `POST /v1/queries`: starts a serial-pattern query.
+#[utoipa::path(
+    post,
+    path = "/queries",
+    tag = "queries",
+    request_body = QueryInput,
+    responses((status = 202, description = "Started: the query is sent in the background", body = Started))
+)]
 async fn start(
     State(node): State<NodeHandle>,
     _: NoQuery,
     ApiJson(input): ApiJson<QueryInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Started>), ApiError> {
     let id = queries::start(&node.firearms, input).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))))
+    Ok((StatusCode::ACCEPTED, Json(Started { id })))
 }
 
-/// Paging and filtering of query lists.
-#[derive(Deserialize)]
+/// Filtering of queries received.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ListParams {
-    limit: Option<usize>,
-    /// `pending_review` to show only the queries waiting for review (incoming only).
+#[into_params(parameter_in = Query)]
+struct IncomingParams {
+    /// `pending_review`: only the queries waiting for review.
+    #[param(pattern = "^pending_review$")]
     state: Option<String>,
 }
 
-fn limit_of(p: &ListParams) -> Result<usize, ApiError> {
-    let limit = p.limit.unwrap_or(100);
-    if limit == 0 || limit > queries::MAX_LIST {
-        return Err(ApiError::field(
-            "limit",
-            format!("must be 1 to {}", queries::MAX_LIST),
-        ));
-    }
-    Ok(limit)
+/// Query of the list of queries sent: only `limit` (`state` filters received ones).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SentParams {
+    state: Option<String>,
 }
 
+/// `GET /v1/queries`: lists the queries this node sent.
+#[utoipa::path(
+    get,
+    path = "/queries",
+    tag = "queries",
+    params(LimitParam),
+    responses((status = 200, description = "The queries this node sent, newest first", body = inline(ObjectList)))
+)]
 async fn list(
     State(node): State<NodeHandle>,
-    ApiQuery(p): ApiQuery<ListParams>,
+    page: Paged<SentParams>,
 ) -> Result<Json<Value>, ApiError> {
-    if p.state.is_some() {
+    if page.params.state.is_some() {
         return Err(ApiError::field(
             "state",
             "filters received queries only (/v1/queries/incoming)",
         ));
     }
-    Ok(Json(json!(queries::list(&node.firearms, limit_of(&p)?)?)))
+    Ok(Json(json!(queries::list(&node.firearms, page.limit)?)))
 }
 
+/// `GET /v1/queries/{id}`: shows a query and its answers.
+#[utoipa::path(
+    get,
+    path = "/queries/{id}",
+    tag = "queries",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The query id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The query with every member's signed answer", body = inline(Object)))
+)]
 async fn show(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -93,11 +113,19 @@ async fn show(
     Ok(Json(queries::show(&node.firearms, &id)?))
 }
 
+/// `GET /v1/queries/incoming`: lists the queries received.
+#[utoipa::path(
+    get,
+    path = "/queries/incoming",
+    tag = "queries",
+    params(IncomingParams, LimitParam),
+    responses((status = 200, description = "Queries other members sent this node, newest first", body = inline(ObjectList)))
+)]
 async fn incoming(
     State(node): State<NodeHandle>,
-    ApiQuery(p): ApiQuery<ListParams>,
+    page: Paged<IncomingParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let pending_only = match p.state.as_deref() {
+    let pending_only = match page.params.state.as_deref() {
         None => false,
         Some("pending_review") => true,
         Some(_) => {
@@ -109,19 +137,32 @@ async fn incoming(
     };
     Ok(Json(json!(queries::incoming(
         &node.firearms,
-        limit_of(&p)?,
+        page.limit,
         pending_only
     )?)))
 }
 
 /// Body of a review decision (optional).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReviewRequest {
+    /// A note for the requester.
     #[serde(default)]
     note: String,
 }
 
+/// `POST /v1/queries/incoming/{id}/approve`: approves a query held for review.
+#[utoipa::path(
+    post,
+    path = "/queries/incoming/{id}/approve",
+    tag = "queries",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The query id")),
+    request_body(content = Option<ReviewRequest>, description = "Optional: a note"),
+    responses(
+        (status = 200, description = "The query as approved: the answer is sent", body = inline(Object)),
+        (status = 409, description = "The query is not waiting for review"),
+    )
+)]
 async fn approve(
     State(node): State<NodeHandle>,
     PathId(id): PathId,
@@ -133,6 +174,18 @@ async fn approve(
     ))
 }
 
+/// `POST /v1/queries/incoming/{id}/refuse`: refuses a query held for review.
+#[utoipa::path(
+    post,
+    path = "/queries/incoming/{id}/refuse",
+    tag = "queries",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The query id")),
+    request_body(content = Option<ReviewRequest>, description = "Optional: a note"),
+    responses(
+        (status = 200, description = "The query as refused: a refusal is sent", body = inline(Object)),
+        (status = 409, description = "The query is not waiting for review"),
+    )
+)]
 async fn refuse(
     State(node): State<NodeHandle>,
     PathId(id): PathId,

@@ -4,11 +4,31 @@ use std::collections::BTreeMap;
 
 use axum::{Json, extract::State};
 use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ApiError, error::NoQuery};
+use super::{ApiError, error::NoQuery, openapi::ObjectList};
 use crate::{node::NodeHandle, notices::rfc3339};
 
-/// `GET /v1/status`.
+/// The status routes.
+pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(peers))
+}
+
+/// `GET /v1/status`: who this node is and how it sees the network.
+#[utoipa::path(
+    get,
+    path = "/status",
+    tag = "status",
+    responses((
+        status = 200,
+        description = "This node: `{bureau_id, country, name, network, peers_connected, \
+            roster_size, feeds: {bureau_id: seq}, entries_held, equivocations: \
+            [{bureau_id, country, seq}]}`",
+        body = inline(Object)
+    ))
+)]
 pub(super) async fn status(
     State(node): State<NodeHandle>,
     _: NoQuery,
@@ -62,6 +82,17 @@ fn policies(node: &NodeHandle) -> Value {
 }
 
 /// `GET /v1/peers`: roster members other than this node.
+#[utoipa::path(
+    get,
+    path = "/peers",
+    tag = "status",
+    responses((
+        status = 200,
+        description = "Roster members other than this node: `[{bureau_id, country, name, \
+            connected, last_seen, gossip_score, rejected_entries}]`",
+        body = inline(ObjectList)
+    ))
+)]
 pub(super) async fn peers(
     State(node): State<NodeHandle>,
     _: NoQuery,

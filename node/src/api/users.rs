@@ -1,31 +1,28 @@
 //! `/v1/users` (admins: create, list, revoke users and their tokens) and `/v1/me` (anyone:
 //! who the token belongs to). A token is answered once, when its user is created.
 
-use axum::{
-    Extension, Json, Router,
-    extract::State,
-    http::StatusCode,
-    routing::{delete, get},
-};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::{Extension, Json, extract::State, http::StatusCode};
+use serde::{Deserialize, Serialize};
 use striae_protocol::time::now_ms;
+
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiError, ApiJson,
     error::{NoQuery, PathId},
 };
 use crate::{
-    accounts::{AccountsError, Actor, NewUser, Role, expiry_in_days},
+    accounts::{AccountsError, Actor, NewUser, Role, UserView, expiry_in_days},
     node::NodeHandle,
 };
 
 /// The user routes.
-pub(super) fn routes() -> Router<NodeHandle> {
-    Router::new()
-        .route("/users", get(list).post(add))
-        .route("/users/{id}", delete(revoke))
-        .route("/me", get(me))
+pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(revoke))
+        .routes(routes!(me))
 }
 
 impl From<AccountsError> for ApiError {
@@ -41,22 +38,73 @@ impl From<AccountsError> for ApiError {
     }
 }
 
+/// The answer of `POST /v1/users`: the only time the token is shown.
+#[derive(Serialize, ToSchema)]
+struct CreatedUser {
+    /// The user's id.
+    id: String,
+    /// The user's name.
+    name: String,
+    /// The user's role.
+    role: Role,
+    /// The user's API token (shown this once; only its hash is kept).
+    token: String,
+    /// When the token expires, RFC 3339.
+    #[schema(nullable = true)]
+    expires_at: Option<String>,
+}
+
+/// The answer of `GET /v1/users`.
+#[derive(Serialize, ToSchema)]
+struct UserList {
+    /// Every user (at most 10,000), tokens never shown.
+    users: Vec<UserView>,
+}
+
+/// The answer of `GET /v1/me`.
+#[derive(Serialize, ToSchema)]
+struct Me {
+    /// The user's id.
+    id: String,
+    /// The user's name.
+    name: String,
+    /// The user's role.
+    role: Role,
+    /// When the token expires, RFC 3339 (null: never).
+    #[schema(nullable = true)]
+    expires_at: Option<String>,
+}
+
 /// Body of `POST /v1/users`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUserBody {
+    /// The user's name (unique at this node).
     name: String,
+    /// `analyst`, `officer`, `reviewer` or `admin`.
+    #[schema(pattern = "^(analyst|officer|reviewer|admin)$")]
     role: String,
     /// Days until the token expires (1 to 3,650; 365 when absent).
     expires_in_days: Option<u64>,
 }
 
+/// `POST /v1/users`: creates a user and its token.
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    request_body = NewUserBody,
+    responses(
+        (status = 201, description = "The user, with its token shown this once", body = CreatedUser),
+        (status = 409, description = "The name is taken, or this node holds the most users it keeps"),
+    )
+)]
 async fn add(
     State(node): State<NodeHandle>,
     Extension(actor): Extension<Actor>,
     _: NoQuery,
     ApiJson(body): ApiJson<NewUserBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
     let role = Role::parse(body.role.trim()).ok_or_else(|| {
         ApiError::field("role", "must be one of analyst, officer, reviewer, admin")
     })?;
@@ -70,26 +118,46 @@ async fn add(
     tracing::info!(user = %user.id, role = %user.role, by = %actor.id, "user created");
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": user.id,
-            "name": user.name,
-            "role": user.role,
-            "token": token,
-            "expires_at": user.expires_at,
-        })),
+        Json(CreatedUser {
+            id: user.id,
+            name: user.name,
+            role: user.role,
+            token,
+            expires_at: user.expires_at,
+        }),
     ))
 }
 
-async fn list(State(node): State<NodeHandle>, _: NoQuery) -> Json<Value> {
-    Json(json!({ "users": node.accounts.list() }))
+/// `GET /v1/users`: lists the users.
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    responses((status = 200, description = "Every user, tokens never shown", body = UserList))
+)]
+async fn list(State(node): State<NodeHandle>, _: NoQuery) -> Json<UserList> {
+    Json(UserList {
+        users: node.accounts.list(),
+    })
 }
 
+/// `DELETE /v1/users/{id}`: revokes the user's token.
+#[utoipa::path(
+    delete,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The user id (32 hexadecimal characters)")),
+    responses(
+        (status = 200, description = "The user as revoked", body = UserView),
+        (status = 409, description = "The last admin cannot be revoked"),
+    )
+)]
 async fn revoke(
     State(node): State<NodeHandle>,
     Extension(actor): Extension<Actor>,
     _: NoQuery,
     PathId(id): PathId,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserView>, ApiError> {
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::field(
             "id",
@@ -99,14 +167,21 @@ async fn revoke(
     let user = node.accounts.revoke(&id)?;
     node.store.flush().await?;
     tracing::info!(user = %user.id, by = %actor.id, "user revoked");
-    Ok(Json(json!(user)))
+    Ok(Json(user))
 }
 
-async fn me(Extension(actor): Extension<Actor>, _: NoQuery) -> Json<Value> {
-    Json(json!({
-        "id": actor.id,
-        "name": actor.name,
-        "role": actor.role,
-        "expires_at": actor.expires_at_ms.map(crate::notices::rfc3339),
-    }))
+/// `GET /v1/me`: whom the token belongs to.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "users",
+    responses((status = 200, description = "Whom the token belongs to", body = Me))
+)]
+async fn me(Extension(actor): Extension<Actor>, _: NoQuery) -> Json<Me> {
+    Json(Me {
+        id: actor.id,
+        name: actor.name,
+        role: actor.role,
+        expires_at: actor.expires_at_ms.map(crate::notices::rfc3339),
+    })
 }

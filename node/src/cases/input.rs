@@ -13,7 +13,7 @@ const MAX_FIELD_CHARS: usize = 200;
 const MAX_TITLE_CHARS: usize = 500;
 
 /// What the operator opens a case with.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseInput {
     /// The bureau's case reference.
@@ -34,7 +34,7 @@ pub struct CaseInput {
 }
 
 /// Where and when the firearm or ammunition was recovered.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recovered {
     /// `YYYY-MM-DD`.
@@ -53,7 +53,7 @@ pub struct Recovered {
 }
 
 /// The state of a firearm's serial number as the laboratory found it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SerialState {
     /// Legible as made.
@@ -85,7 +85,7 @@ impl SerialState {
 }
 
 /// The recovered firearm.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseFirearm {
     /// Make as written.

@@ -31,23 +31,28 @@ const RETRIES_PER_TICK: usize = 32;
 const MAX_PENDING_ANSWER_BYTES: usize = 8 * 1024;
 
 /// What a caller asks.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryInput {
     /// Make as written.
+    #[schema(min_length = 1, max_length = 200)]
     pub make: String,
     /// The serial pattern: letters and digits, `?` for one unknown character, `*` for an
     /// unknown run; at least four known characters.
     pub serial_pattern: String,
     /// Caliber, if known.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub caliber: String,
     /// Model, if known.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub model: String,
     /// The case reference.
+    #[schema(min_length = 1, max_length = 200)]
     pub case_ref: String,
     /// Why the query is made.
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
     /// Countries to ask (every other member when absent or empty).
     #[serde(default)]

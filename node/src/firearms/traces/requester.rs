@@ -26,22 +26,28 @@ use crate::metrics::Metrics;
 use crate::{audit::Direction, core::AskError, firearms::FirearmsNode, store::StoreError};
 
 /// What a caller asks to trace.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TraceInput {
     /// Make as written.
+    #[schema(min_length = 1, max_length = 200)]
     pub make: String,
     /// Serial as written.
+    #[schema(min_length = 1, max_length = 200)]
     pub serial: String,
     /// Model, if known.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub model: String,
     /// Caliber, if known.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub caliber: String,
     /// The case reference.
+    #[schema(min_length = 1, max_length = 200)]
     pub case_ref: String,
     /// Why the firearm is traced.
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
     /// Countries to ask besides those found automatically.
     #[serde(default)]
