@@ -190,19 +190,25 @@ async fn record_changes_a_crash_left_unannounced_are_finished_or_undone_at_start
         .set_import(&[1; 32], &state(next, ImportPhase::Announcing))
         .unwrap();
     records
-        .insert(store_key(next), encode_input(&input("CR-1"), 1, 1))
+        .insert(store_key(next), encode_input(&input("CR-1"), 1, 1, None))
         .unwrap();
     // 2. An import killed while writing its records: undone.
     journal
         .set_import(&[2; 32], &state(next + 1, ImportPhase::Storing))
         .unwrap();
     records
-        .insert(store_key(next + 1), encode_input(&input("CR-2"), 1, 1))
+        .insert(
+            store_key(next + 1),
+            encode_input(&input("CR-2"), 1, 1, None),
+        )
         .unwrap();
     // 3. One record created, killed before its digest was published.
     journal.mark_record(next + 2).unwrap();
     records
-        .insert(store_key(next + 2), encode_input(&input("CR-3"), 1, 1))
+        .insert(
+            store_key(next + 2),
+            encode_input(&input("CR-3"), 1, 1, None),
+        )
         .unwrap();
     store.flush_blocking().unwrap();
     let before = records.count();

@@ -3,19 +3,20 @@
 //! large node never holds either in memory.
 
 use axum::{
-    Router,
     body::Body,
     extract::State,
     http::header,
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use serde::Deserialize;
 use tokio_util::io::ReaderStream;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiError,
     error::{ApiQuery, NoQuery},
+    openapi::{Binary, Text},
 };
 use crate::{backup, firearms::export::ExportFormat, node::NodeHandle};
 
@@ -23,14 +24,25 @@ use crate::{backup, firearms::export::ExportFormat, node::NodeHandle};
 const EXPORT_CHUNKS: usize = 8;
 
 /// The routes.
-pub(super) fn routes() -> Router<NodeHandle> {
-    Router::new()
-        .route("/backup", post(backup_now))
-        .route("/firearms/export", get(export))
+pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .routes(routes!(backup_now))
+        .routes(routes!(export))
 }
 
 /// `POST /v1/backup`: the node's data as a zip (see `backup`), written to a file in the data
 /// dir first (writes pause only while the database is read) and then sent.
+#[utoipa::path(
+    post,
+    path = "/backup",
+    tag = "node",
+    responses((
+        status = 200,
+        description = "A zip of the node's data as of one moment: the database, the bureau's key and token, the raw scans kept in a folder, and a manifest (`striae restore` reads it). Admins only",
+        body = inline(Binary),
+        content_type = "application/zip"
+    ))
+)]
 async fn backup_now(State(node): State<NodeHandle>, _: NoQuery) -> Result<Response, ApiError> {
     let data_dir = node.data_dir.clone();
     let scans = node.ballistics.ballistics.blob_folder();
@@ -76,14 +88,30 @@ async fn backup_now(State(node): State<NodeHandle>, _: NoQuery) -> Result<Respon
 }
 
 /// Parameters of an export.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ExportParams {
     /// `csv` (default) or `ndjson`.
+    #[param(pattern = "^(csv|ndjson)$")]
     format: Option<String>,
 }
 
 /// `GET /v1/firearms/export?format=csv|ndjson`: every record this node holds, as entered.
+#[utoipa::path(
+    get,
+    path = "/firearms/export",
+    tag = "firearms",
+    params(ExportParams),
+    responses((
+        status = 200,
+        description = "Every record this node holds, in the columns (CSV) or fields (NDJSON) `POST /v1/firearms/import` reads, streamed",
+        content(
+            (Text = "text/csv; charset=utf-8"),
+            (Text = "application/x-ndjson"),
+        )
+    ))
+)]
 async fn export(
     State(node): State<NodeHandle>,
     ApiQuery(p): ApiQuery<ExportParams>,
