@@ -9,7 +9,7 @@ use striae_node::client::Client;
 
 #[derive(Args, Clone)]
 pub(crate) struct Target {
-    /// API base URL, e.g. http://127.0.0.1:47002
+    /// API base URL, e.g. http://127.0.0.1:47001
     #[arg(long, env = "STRIAE_API", global = true)]
     pub api: Option<String>,
     /// API token
