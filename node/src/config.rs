@@ -19,7 +19,9 @@ mod service;
 pub use blobs::{
     BlobsConfig, BlobsSection, DEFAULT_BLOB_TIMEOUT, MAX_BLOB_TIMEOUT, S3Blobs, S3Credentials,
 };
-pub use service::{DEFAULT_LOG_LEVEL, LogConfig, LogFormat, LogSection, TlsFiles};
+pub use service::{
+    AccountsSection, DEFAULT_LOG_LEVEL, LogConfig, LogFormat, LogSection, TlsFiles, UserOnWire,
+};
 
 /// File name of the node key in the data dir.
 pub const KEY_FILE: &str = "node.key";
@@ -367,6 +369,9 @@ pub struct NodeFile {
     /// `[log]`, optional: level, format and file of the node's log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<LogSection>,
+    /// `[accounts]`, optional: what signed requests say of the user who asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<AccountsSection>,
 }
 
 /// One `[[member]]` of the roster as written.
@@ -548,6 +553,8 @@ pub struct NodeConfig {
     pub blobs: BlobsConfig,
     /// The node's log.
     pub log: LogConfig,
+    /// What signed requests to other members say of the user who asked.
+    pub user_on_wire: UserOnWire,
     /// The API's certificate and key, when it serves HTTPS itself.
     pub api_tls: Option<TlsFiles>,
     /// Tunables with defaults.
@@ -664,6 +671,7 @@ impl NodeConfig {
             queries: file.queries.unwrap_or_default().check(path)?,
             blobs,
             log,
+            user_on_wire: file.accounts.unwrap_or_default().user_on_wire,
             api_tls,
             tuning: Tuning::default(),
         })

@@ -143,6 +143,7 @@ pub fn init_with_ports(
             queries: None,
             blobs: None,
             log: None,
+            accounts: None,
         };
         let config_path = member_dir.join("node.toml");
         let text = toml::to_string(&node_file).map_err(|e| ConfigError::Parse {

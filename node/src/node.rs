@@ -184,6 +184,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         metrics: metrics.clone(),
         limits: limits.clone(),
         core: core_handle.clone(),
+        user_on_wire: config.user_on_wire,
     });
     let firearms = FirearmsNode::new(ctx.clone(), Firearms::open(&store, &config)?);
     let ballistics = BallisticsNode::new(

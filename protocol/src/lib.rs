@@ -7,6 +7,7 @@
 
 #![deny(missing_docs)]
 
+pub mod acting;
 pub mod ballistic;
 pub mod bullet;
 pub mod codec;

@@ -187,6 +187,8 @@ def test_a_held_trace_is_refused_to_an_analyst_and_approved_by_a_reviewer(consol
     reviewer = console("FR-reviewer", "STRIAE_A_URL", "STRIAE_A_REVIEWER")
     reviewer.go("traces")
     reviewer.wait_text(row, case_ref)
+    # DE's signed request names its officer by DE's own reference (the account id).
+    assert os.environ["STRIAE_B_OFFICER_ID"] in reviewer.css(row).text
     reviewer.fill(reviewer.css(f"{row} input[name=note]").get_attribute("id"), "approved by the console test")
     reviewer.click(f"{row} button.approve")
     reviewer.wait_text("#status", "approved")
