@@ -363,3 +363,65 @@ async fn what_a_request_says_of_its_user_is_the_requesting_bureaus_choice() {
     );
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_replaces_a_users_token_and_the_old_one_stops_working() {
+    let net = TestNet::start(1).await;
+    let admin = net.members[0].token.clone();
+    let (id, old) = add_user(&net, 0, "FR-OPJ-77", "officer").await;
+    assert_eq!(
+        call(&net, 0, &old, Method::GET, "/v1/me", None).await.0,
+        200
+    );
+
+    let rotate = format!("/v1/users/{id}/token");
+    let (code, _) = call(&net, 0, &old, Method::POST, &rotate, None).await;
+    assert_eq!(
+        code, 403,
+        "an officer cannot replace tokens, not even their own"
+    );
+    let days = json!({"expires_in_days": 30});
+    let (code, rotated) = call(&net, 0, &admin, Method::POST, &rotate, Some(&days)).await;
+    assert_eq!(code, 200, "{rotated}");
+    assert_eq!(rotated["id"], id.as_str());
+    let new = rotated["token"].as_str().expect("new token").to_string();
+    assert_ne!(new, old);
+    assert_eq!(
+        call(&net, 0, &old, Method::GET, "/v1/me", None).await.0,
+        401
+    );
+    let (code, me) = call(&net, 0, &new, Method::GET, "/v1/me", None).await;
+    assert_eq!((code, me["id"].as_str()), (200, Some(id.as_str())));
+
+    let bootstrap = format!("/v1/users/{}/token", accounts::bootstrap_id());
+    let (code, answer) = call(&net, 0, &admin, Method::POST, &bootstrap, None).await;
+    assert_eq!(code, 409, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("api.token")
+    );
+    call(
+        &net,
+        0,
+        &admin,
+        Method::DELETE,
+        &format!("/v1/users/{id}"),
+        None,
+    )
+    .await;
+    let (code, _) = call(&net, 0, &admin, Method::POST, &rotate, None).await;
+    assert_eq!(code, 409, "a revoked user gets no new token");
+    let (code, answer) = call(
+        &net,
+        0,
+        &admin,
+        Method::POST,
+        &format!("/v1/users/{UNKNOWN_ID}/token"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 404, "{answer}");
+    net.shutdown().await;
+}
