@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backup;
 pub mod ballistics;
 pub mod cases;
+pub mod charts;
 pub mod client;
 pub mod config;
 pub mod console;

@@ -64,6 +64,7 @@ assets![
     "pages/cases.js",
     "pages/queries.js",
     "pages/operations.js",
+    "pages/analysis.js",
     "pages/audit.js",
     "pages/users.js",
 ];

@@ -13,6 +13,7 @@ const PAGES = {
   cases: () => import('./pages/cases.js'),
   queries: () => import('./pages/queries.js'),
   operations: () => import('./pages/operations.js'),
+  analysis: () => import('./pages/analysis.js'),
   audit: () => import('./pages/audit.js'),
   users: () => import('./pages/users.js'),
 };
