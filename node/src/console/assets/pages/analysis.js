@@ -1,11 +1,14 @@
 // Analysis: network-wide figures computed at this node from the signed aggregates the
 // members publish (no records are pooled). Filters, the summary as tables, the route map
-// with its legs as a table, trend and breakdown charts. The pictures are SVG documents made
-// by the node (?format=svg), fetched with the token and shown through blob URLs.
+// with its legs as a table, trend and breakdown charts, and the notices the node proposes
+// from patterns in the figures (for an officer to review and issue). The pictures are SVG
+// documents made by the node (?format=svg), fetched with the token and shown through blob
+// URLs.
 
-import { get, getBlob } from '../api.js';
+import { api, get, getBlob } from '../api.js';
 import {
   h, replace, section, table, facts, country, form, outlet, errorBox, showBlobImage,
+  actionButton, announce, badge,
 } from '../ui.js';
 
 export const title = 'Analysis';
@@ -15,7 +18,7 @@ const METRICS = [
   ['records', 'Records published'],
   ['checks', 'Checks'],
   ['hits', 'Hits'],
-  ['traces', 'Traces sent'],
+  ['traces_sent', 'Traces sent'],
   ['seizures', 'Seizures in operations'],
 ];
 
@@ -155,11 +158,48 @@ function loadBreakdowns(box, filters) {
       `Bar chart: ${label}; the same figures are in the summary tables above.`, `${label}.`, `${chart}.svg`))));
 }
 
+/** One proposed notice: its text, the figures behind it, and a button to issue it. */
+function draftPanel(draft) {
+  const box = outlet();
+  const issue = actionButton('Issue this notice', 'act', async () => {
+    if (!window.confirm(`Issue the ${draft.kind} notice "${draft.title}" to every member?`)) return;
+    const issued = await api('POST', '/v1/notices', {
+      kind: draft.kind, title: draft.title, summary: draft.summary, body: draft.body,
+    });
+    replace(box, h('p', { class: 'hint' }, 'Issued as notice ', h('span', { class: 'mono' }, issued.id || ''), '.'));
+    announce(`The ${draft.kind} notice "${draft.title}" was issued.`, 'ok');
+  }, box, { class: 'issue-draft' });
+  return h('article', { class: 'panel draft', dataset: { rule: draft.rule, draft: draft.id } },
+    h('h3', {}, badge(draft.kind, draft.kind === 'orange' ? 'warn' : ''), ' ', draft.title),
+    h('p', {}, draft.summary),
+    table([
+      ['Member', (e) => country(e.country)],
+      ['Month', (e) => e.period],
+      ['Figure', (e) => `${e.metric} ${e.key}`],
+      ['Count', (e) => String(e.count)],
+    ], draft.evidence, { caption: `The figures behind it (${draft.members} members)` }),
+    h('details', {}, h('summary', {}, 'The proposed text'), h('pre', {}, draft.body)),
+    h('div', { class: 'actions' }, issue), box);
+}
+
+async function loadDrafts(box, filters) {
+  replace(box, h('p', { class: 'hint' }, 'Looking for patterns…'));
+  try {
+    const d = await get(`/v1/analysis/drafts${query(filters, ['to'])}`);
+    replace(box, d.drafts.length === 0
+      ? h('p', { class: 'hint', id: 'no-drafts' }, `No pattern in the figures of ${d.members_reporting} members crosses a threshold for ${d.period.from} to ${d.period.to}.`)
+      : d.drafts.map(draftPanel));
+  } catch (e) {
+    replace(box, failure(e));
+  }
+}
+
 export async function render() {
   const summaryBox = outlet({ id: 'analysis-summary' });
   const routesBox = outlet({ id: 'analysis-routes' });
   const trendBox = outlet({ id: 'analysis-trend' });
   const breakdownBox = outlet({ id: 'analysis-breakdowns' });
+  const draftsBox = outlet({ id: 'analysis-drafts' });
   let filters = { from: monthAgo(11), to: monthAgo(0) };
   let metric = METRICS[0][0];
 
@@ -168,6 +208,7 @@ export async function render() {
     loadRoutes(routesBox, filters);
     loadTrend(trendBox, filters, metric);
     loadBreakdowns(breakdownBox, filters);
+    loadDrafts(draftsBox, filters);
   }
 
   const filterForm = form([
@@ -197,5 +238,9 @@ export async function render() {
     section('Summary', summaryBox),
     section('Trafficking routes', routesBox),
     section('Trends', h('div', { class: 'field' }, h('label', { for: 'analysis-metric' }, 'Figure'), metricSelect), trendBox),
-    section('Breakdowns', breakdownBox));
+    section('Breakdowns', breakdownBox),
+    section('Proposed notices', h('p', { class: 'hint' },
+      'Patterns in the members\' figures that cross a threshold (a disguised firearm type reported by several members, ',
+      'a route rising sharply), drafted as notices. Nothing is issued until an officer reviews a draft and issues it.'),
+    draftsBox));
 }
