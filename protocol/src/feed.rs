@@ -6,6 +6,7 @@ use bincode::{Decode, Encode};
 use ed25519_dalek::Signature;
 
 use crate::{
+    analysis::{Aggregate, AggregateError},
     ballistic::{
         BallisticDigest, BallisticDigestError, ExhibitRef, MAX_BALLISTIC_DIGESTS_PER_ENTRY,
     },
@@ -46,6 +47,9 @@ pub enum Body {
     /// reach of whoever can edit the origin's disk: a log cut back below an anchor, or
     /// rewritten before it, no longer matches.
     AuditAnchor(AuditAnchor),
+    /// The origin's aggregate statistics for one month (`analysis::Aggregate`); a later one
+    /// for the same month replaces the earlier.
+    Aggregate(Aggregate),
 }
 
 /// Where the origin's audit log stood when it was anchored.
@@ -68,6 +72,7 @@ impl Body {
             Body::BallisticDigests(_) => "ballistic_digests",
             Body::BallisticRetractions(_) => "ballistic_retractions",
             Body::AuditAnchor(_) => "audit_anchor",
+            Body::Aggregate(_) => "aggregate",
         }
     }
 
@@ -102,6 +107,7 @@ impl Body {
             {
                 Err(BodyError::BallisticRetractionBatch)
             }
+            Body::Aggregate(aggregate) => aggregate.check().map_err(BodyError::from),
             _ => Ok(()),
         }
     }
@@ -131,6 +137,9 @@ pub enum BodyError {
     /// references.
     #[error("ballistic retraction batch empty or too large")]
     BallisticRetractionBatch,
+    /// An aggregate breaks its bounds or its own threshold.
+    #[error(transparent)]
+    Aggregate(#[from] AggregateError),
 }
 
 /// One feed entry, unsigned.
