@@ -593,6 +593,38 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_with_a_malformed_or_oversized_aggregate_does_not_decode() {
+        use crate::analysis::{Count, MAX_AGGREGATE_COUNTS, Period};
+        let signer = Signer::from_seed([3; 32]);
+        let count = |value| Count {
+            metric: "records.status".into(),
+            key: "stolen".into(),
+            value,
+        };
+        let aggregate = |counts| {
+            Body::Aggregate(Aggregate {
+                period: Period::new(2026, 11).expect("a month"),
+                min_count: 5,
+                counts,
+                routes: Vec::new(),
+            })
+        };
+        let decode = |body| {
+            let mut entry = sample_entry(&signer, 1, EntryId::GENESIS);
+            entry.body = body;
+            let signed = entry.sign(&signer, &net()).expect("test fixture");
+            UnverifiedEntry::decode(&signed.wire)
+        };
+        let good = decode(aggregate(vec![count(5)])).expect("a sound aggregate decodes");
+        assert_eq!(good.entry.body.kind_name(), "aggregate");
+        // A figure below the threshold the member states could single out one case.
+        let err = decode(aggregate(vec![count(1)])).unwrap_err();
+        assert!(err.to_string().contains("counts[0].value"), "{err}");
+        let err = decode(aggregate(vec![count(9); MAX_AGGREGATE_COUNTS + 1])).unwrap_err();
+        assert!(err.to_string().contains("aggregate.counts"), "{err}");
+    }
+
+    #[test]
     fn shape_rules_hold() {
         let signer = Signer::from_seed([3; 32]);
         let zero = sample_entry(&signer, 0, EntryId::GENESIS)

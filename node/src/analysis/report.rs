@@ -203,8 +203,14 @@ pub const TREND_METRICS: [(&str, &str, Option<&str>); 13] = [
 ];
 
 fn add(map: &mut Breakdown, key: &str, n: u64) {
-    let slot = map.entry(key.to_owned()).or_default();
-    *slot = slot.saturating_add(n);
+    // Looked up before inserting: most keys are there already, and a fresh `String` per
+    // count would be most of the time a network-wide summary takes.
+    match map.get_mut(key) {
+        Some(slot) => *slot = slot.saturating_add(n),
+        None => {
+            map.insert(key.to_owned(), n);
+        }
+    }
 }
 
 fn members(aggregates: &[MemberAggregate]) -> usize {
