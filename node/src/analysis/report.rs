@@ -221,11 +221,11 @@ fn members(aggregates: &[MemberAggregate]) -> usize {
         .len()
 }
 
-fn within<'a>(
-    aggregates: &'a [MemberAggregate],
+fn within(
+    aggregates: &[MemberAggregate],
     from: Period,
     to: Period,
-) -> impl Iterator<Item = &'a MemberAggregate> {
+) -> impl Iterator<Item = &MemberAggregate> {
     aggregates
         .iter()
         .filter(move |a| (from..=to).contains(&a.aggregate.period))

@@ -81,7 +81,7 @@ pub fn publishable(raw: &Raw, period: Period, min_count: u32) -> Aggregate {
             types: coarsen(&leg.types, min, MAX_LEG_BREAKDOWN),
         })
         .collect();
-    legs.sort_by(|a, b| b.count.cmp(&a.count));
+    legs.sort_by_key(|leg| std::cmp::Reverse(leg.count));
     legs.truncate(MAX_AGGREGATE_ROUTES);
     Aggregate {
         period,
