@@ -3,7 +3,7 @@
 //! call, the answer types the API documents, and their CSV forms.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     fmt::Write as _,
     sync::Arc,
 };
@@ -174,7 +174,8 @@ pub struct Trend {
 pub struct TimeToCrime {
     /// The months covered.
     pub period: PeriodRange,
-    /// The buckets, in order (`0-3m` ... `10y+`).
+    /// The buckets, in order (`0-3m` ... `10y+`, then `other` when some member's small
+    /// buckets were published merged).
     pub buckets: Vec<String>,
     /// Across the reporting members' aggregates (thresholded), by bucket.
     pub network: Breakdown,
@@ -213,9 +214,8 @@ fn add(map: &mut Breakdown, key: &str, n: u64) {
     }
 }
 
-fn members(aggregates: &[MemberAggregate]) -> usize {
+fn members<'a>(aggregates: impl Iterator<Item = &'a MemberAggregate>) -> usize {
     aggregates
-        .iter()
         .map(|a| a.member.as_str())
         .collect::<BTreeSet<_>>()
         .len()
@@ -239,12 +239,11 @@ pub fn summary(
     to: Period,
     country: Option<&str>,
 ) -> Summary {
-    let chosen: Vec<MemberAggregate> = within(aggregates, from, to)
+    let chosen: Vec<&MemberAggregate> = within(aggregates, from, to)
         .filter(|a| country.is_none_or(|c| a.country.eq_ignore_ascii_case(c)))
-        .cloned()
         .collect();
     let mut s = Summary {
-        members_reporting: members(&chosen),
+        members_reporting: members(chosen.iter().copied()),
         period: Some(PeriodRange::of(from, to)),
         ..Summary::default()
     };
@@ -302,42 +301,43 @@ pub fn routes(
     firearm_type: Option<&str>,
 ) -> Routes {
     let chosen: Vec<&MemberAggregate> = within(aggregates, from, to).collect();
-    let mut legs: BTreeMap<(&str, &str), RouteView> = BTreeMap::new();
+    // Summed over borrowed names: owned strings are made once per leg shown, not per count.
+    let mut legs: HashMap<(&str, &str), LegSum<'_>> = HashMap::new();
     for a in &chosen {
         for leg in &a.aggregate.routes {
-            let view = legs
-                .entry((leg.from.as_str(), leg.to.as_str()))
-                .or_insert_with(|| RouteView {
-                    from: leg.from.clone(),
-                    to: leg.to.clone(),
-                    count: 0,
-                    makes: Breakdown::new(),
-                    types: Breakdown::new(),
-                });
-            view.count = view.count.saturating_add(leg.count);
-            leg.makes
-                .iter()
-                .for_each(|(k, n)| add(&mut view.makes, k, *n));
-            leg.types
-                .iter()
-                .for_each(|(k, n)| add(&mut view.types, k, *n));
+            let sum = legs.entry((&leg.from, &leg.to)).or_default();
+            sum.count = sum.count.saturating_add(leg.count);
+            for (k, n) in &leg.makes {
+                *sum.makes.entry(k).or_default() += n;
+            }
+            for (k, n) in &leg.types {
+                *sum.types.entry(k).or_default() += n;
+            }
         }
     }
-    let find = |map: &Breakdown, wanted: &str| {
+    let find = |map: &HashMap<&str, u64>, wanted: &str| {
         map.iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case(wanted))
             .map(|(_, n)| *n)
             .sum::<u64>()
     };
     let mut out: Vec<RouteView> = legs
-        .into_values()
-        .filter_map(|mut v| {
-            let by_make = make.map(|m| find(&v.makes, m));
-            let by_type = firearm_type.map(|t| find(&v.types, t));
-            if let Some(n) = [by_make, by_type].into_iter().flatten().min() {
-                v.count = n;
-            }
-            (v.count > 0).then_some(v)
+        .into_iter()
+        .filter_map(|((from, to), sum)| {
+            let by_make = make.map(|m| find(&sum.makes, m));
+            let by_type = firearm_type.map(|t| find(&sum.types, t));
+            let count = [by_make, by_type]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(sum.count);
+            (count > 0).then(|| RouteView {
+                from: from.to_owned(),
+                to: to.to_owned(),
+                count,
+                makes: owned(&sum.makes),
+                types: owned(&sum.types),
+            })
         })
         .collect();
     out.sort_by(|a, b| {
@@ -347,9 +347,21 @@ pub fn routes(
     });
     Routes {
         routes: out,
-        members_reporting: members(&chosen.into_iter().cloned().collect::<Vec<_>>()),
+        members_reporting: members(chosen.iter().copied()),
         period: PeriodRange::of(from, to),
     }
+}
+
+/// One leg summed across members, over borrowed names.
+#[derive(Default)]
+struct LegSum<'a> {
+    count: u64,
+    makes: HashMap<&'a str, u64>,
+    types: HashMap<&'a str, u64>,
+}
+
+fn owned(map: &HashMap<&str, u64>) -> Breakdown {
+    map.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
 }
 
 /// The total of `metric` (one of `TREND_METRICS`) each month of `[from, to]`; `None` for a
@@ -409,12 +421,17 @@ pub fn time_to_crime(
     own: Breakdown,
 ) -> TimeToCrime {
     let s = summary(aggregates, from, to, None);
+    let mut buckets: Vec<String> = TIME_TO_CRIME_BUCKETS
+        .iter()
+        .map(|(l, _)| (*l).to_owned())
+        .collect();
+    // Buckets a member had too few firearms in are published merged, as `other`.
+    if s.time_to_crime.contains_key(super::threshold::OTHER) {
+        buckets.push(super::threshold::OTHER.to_owned());
+    }
     TimeToCrime {
         period: PeriodRange::of(from, to),
-        buckets: TIME_TO_CRIME_BUCKETS
-            .iter()
-            .map(|(l, _)| (*l).to_owned())
-            .collect(),
+        buckets,
         network: s.time_to_crime,
         own,
         members_reporting: s.members_reporting,
