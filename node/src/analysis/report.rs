@@ -98,13 +98,12 @@ pub struct BallisticsSummary {
 }
 
 /// `GET /v1/analysis/summary`: totals and breakdowns across the reporting members.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Summary {
     /// Members with at least one aggregate in the period.
     pub members_reporting: usize,
     /// The months covered.
-    #[schema(inline)]
-    pub period: Option<PeriodRange>,
+    pub period: PeriodRange,
     /// Records entered.
     pub records: RecordsSummary,
     /// Records recovered or seized, by type.
@@ -244,8 +243,14 @@ pub fn summary(
         .collect();
     let mut s = Summary {
         members_reporting: members(chosen.iter().copied()),
-        period: Some(PeriodRange::of(from, to)),
-        ..Summary::default()
+        period: PeriodRange::of(from, to),
+        records: RecordsSummary::default(),
+        recoveries: Breakdown::new(),
+        checks: ChecksSummary::default(),
+        traces: TracesSummary::default(),
+        ballistics: BallisticsSummary::default(),
+        seizures: Breakdown::new(),
+        time_to_crime: Breakdown::new(),
     };
     for a in &chosen {
         for c in &a.aggregate.counts {
