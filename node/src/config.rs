@@ -21,7 +21,9 @@ pub use analysis::{AnalysisConfig, AnalysisSection, DEFAULT_MIN_COUNT};
 pub use blobs::{
     BlobsConfig, BlobsSection, DEFAULT_BLOB_TIMEOUT, MAX_BLOB_TIMEOUT, S3Blobs, S3Credentials,
 };
-pub use service::{DEFAULT_LOG_LEVEL, LogConfig, LogFormat, LogSection, TlsFiles};
+pub use service::{
+    AccountsSection, DEFAULT_LOG_LEVEL, LogConfig, LogFormat, LogSection, TlsFiles, UserOnWire,
+};
 
 /// File name of the node key in the data dir.
 pub const KEY_FILE: &str = "node.key";
@@ -373,6 +375,9 @@ pub struct NodeFile {
     /// are published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisSection>,
+    /// `[accounts]`, optional: what signed requests say of the user who asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<AccountsSection>,
 }
 
 /// One `[[member]]` of the roster as written.
@@ -554,6 +559,8 @@ pub struct NodeConfig {
     pub blobs: BlobsConfig,
     /// The node's log.
     pub log: LogConfig,
+    /// What signed requests to other members say of the user who asked.
+    pub user_on_wire: UserOnWire,
     /// The API's certificate and key, when it serves HTTPS itself.
     pub api_tls: Option<TlsFiles>,
     /// Published statistics: threshold and interval.
@@ -672,6 +679,7 @@ impl NodeConfig {
             queries: file.queries.unwrap_or_default().check(path)?,
             blobs,
             log,
+            user_on_wire: file.accounts.unwrap_or_default().user_on_wire,
             api_tls,
             analysis: AnalysisConfig::from_section(file.analysis.unwrap_or_default(), path)?,
             tuning: Tuning::default(),

@@ -5,12 +5,13 @@
 use std::{ops::Deref, path::PathBuf, sync::Arc};
 
 use striae_protocol::{
-    Body, BureauId, NetworkId, Signer, SyncRequest, SyncResponse, VerifiedEntry, firearm::DigestKey,
+    Body, BureauId, NetworkId, Signer, SyncRequest, SyncResponse, VerifiedEntry,
+    acting::MAX_ACTING_BYTES, firearm::DigestKey,
 };
 
 use crate::{
     audit::AuditLog,
-    config::Roster,
+    config::{Roster, UserOnWire},
     core::{AskError, CoreError, CoreHandle, limits::RateLimits},
     metrics::Metrics,
     store::Store,
@@ -51,6 +52,8 @@ pub struct ContextInner {
     pub limits: Arc<RateLimits>,
     /// Durable monthly counts of events, for the published statistics (`analysis`).
     pub tally: Arc<Tally>,
+    /// What signed requests say of the user who asked (`[accounts] user_on_wire`).
+    pub user_on_wire: UserOnWire,
 }
 
 impl Context {
@@ -82,6 +85,29 @@ impl ContextInner {
     /// Whether member `bureau` is connected right now.
     pub fn is_connected(&self, bureau: &BureauId) -> bool {
         self.core.is_connected(bureau)
+    }
+
+    /// The reference of the user the current task acts for, as the signed requests this node
+    /// sends carry it (`protocol::acting`): empty when the node acts on its own.
+    pub fn acting_reference(&self) -> String {
+        let Some(user) = crate::audit::acting_user() else {
+            return String::new();
+        };
+        let reference = match self.user_on_wire {
+            UserOnWire::Id => user.id,
+            UserOnWire::Name => user.name,
+            UserOnWire::None => String::new(),
+        };
+        // A name longer than the wire allows is cut at a character boundary, never refused:
+        // the request matters more than the label.
+        let mut end = reference.len().min(MAX_ACTING_BYTES);
+        while !reference.is_char_boundary(end) {
+            end -= 1;
+        }
+        reference[..end]
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect()
     }
 
     /// Country of a member, or "??" for a stranger.

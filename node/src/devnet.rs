@@ -150,6 +150,7 @@ pub fn init_with_ports(
                 publish_interval_minutes: Some(10),
                 ..AnalysisSection::default()
             }),
+            accounts: None,
         };
         let config_path = member_dir.join("node.toml");
         let text = toml::to_string(&node_file).map_err(|e| ConfigError::Parse {

@@ -191,6 +191,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         limits: limits.clone(),
         core: core_handle.clone(),
         tally: Arc::new(crate::tally::Tally::open(&store)?),
+        user_on_wire: config.user_on_wire,
     });
     let firearms = FirearmsNode::new(ctx.clone(), Firearms::open(&store, &config)?);
     let ballistics = BallisticsNode::new(

@@ -31,14 +31,17 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// Adds a user with `role` at `member`; their token.
-fn add_user(member: &Member, name: &str, role: &str) -> String {
+/// Adds a user with `role` at `member`; their account id and token.
+fn add_user(member: &Member, name: &str, role: &str) -> (String, String) {
     let user = striae(member, &["user", "add", "--name", name, "--role", role])
         .unwrap_or_else(|e| panic!("striae user add {name}: {e}"));
-    user["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no token in {user}"))
-        .to_string()
+    let text = |key: &str| {
+        user[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {key} in {user}"))
+            .to_string()
+    };
+    (text("id"), text("token"))
 }
 
 /// A Fadul scan, if the dataset is beside the workspace.
@@ -110,9 +113,9 @@ fn the_console_in_headless_chromium_against_member_processes() {
         }
     });
     let (fr, de) = (&m[0], &m[1]);
-    let fr_reviewer = add_user(fr, "FR-review-1", "reviewer");
-    let fr_analyst = add_user(fr, "FR-analyst-1", "analyst");
-    let de_officer = add_user(de, "DE-officer-1", "officer");
+    let (_, fr_reviewer) = add_user(fr, "FR-review-1", "reviewer");
+    let (_, fr_analyst) = add_user(fr, "FR-analyst-1", "analyst");
+    let (de_officer_id, de_officer) = add_user(de, "DE-officer-1", "officer");
 
     let artifacts = root.join("target/browser-artifacts");
     let _ = std::fs::remove_dir_all(&artifacts);
@@ -137,6 +140,7 @@ fn the_console_in_headless_chromium_against_member_processes() {
         .env("STRIAE_B_URL", &de.api)
         .env("STRIAE_B_ADMIN", &de.token)
         .env("STRIAE_B_OFFICER", &de_officer)
+        .env("STRIAE_B_OFFICER_ID", &de_officer_id)
         .env("STRIAE_ARTIFACTS", &artifacts)
         .env("STRIAE_DATA_DIR", dir.path());
     if let (Some(held), Some(probe)) = (fadul("fadul-1-2.x3p"), fadul("fadul-1-1.x3p")) {

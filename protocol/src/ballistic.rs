@@ -160,6 +160,9 @@ pub struct ConfirmRequest {
     pub probe: ProbeSurface,
     /// The holder's exhibits to compare with.
     pub exhibits: Vec<ExhibitRef>,
+    /// The requesting bureau's reference for the user who asked (`acting` module): empty when
+    /// the node acted on its own. Last, so bytes signed before it existed still read.
+    pub acting: String,
 }
 
 impl SignedKind for ConfirmRequest {
@@ -167,6 +170,10 @@ impl SignedKind for ConfirmRequest {
     const MAX_BYTES: usize = MAX_CONFIRM_BYTES;
     fn signer(&self) -> BureauId {
         self.requester
+    }
+    const ACTING_LAST: bool = true;
+    fn acting(&self) -> &str {
+        &self.acting
     }
 }
 
@@ -234,6 +241,9 @@ pub struct PictureRequest {
     pub probe: ProbeSurface,
     /// The holder's exhibit.
     pub exhibit: ExhibitRef,
+    /// The requesting bureau's reference for the user who asked (`acting` module): empty when
+    /// the node acted on its own. Last, so bytes signed before it existed still read.
+    pub acting: String,
 }
 
 impl SignedKind for PictureRequest {
@@ -241,6 +251,10 @@ impl SignedKind for PictureRequest {
     const MAX_BYTES: usize = MAX_CONFIRM_BYTES;
     fn signer(&self) -> BureauId {
         self.requester
+    }
+    const ACTING_LAST: bool = true;
+    fn acting(&self) -> &str {
+        &self.acting
     }
 }
 

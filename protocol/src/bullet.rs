@@ -37,6 +37,9 @@ pub struct BulletConfirmRequest {
     pub probe: Vec<u8>,
     /// The holder's bullets to compare with.
     pub exhibits: Vec<ExhibitRef>,
+    /// The requesting bureau's reference for the user who asked (`acting` module): empty when
+    /// the node acted on its own. Last, so bytes signed before it existed still read.
+    pub acting: String,
 }
 
 impl SignedKind for BulletConfirmRequest {
@@ -44,6 +47,10 @@ impl SignedKind for BulletConfirmRequest {
     const MAX_BYTES: usize = MAX_BULLET_CONFIRM_BYTES;
     fn signer(&self) -> BureauId {
         self.requester
+    }
+    const ACTING_LAST: bool = true;
+    fn acting(&self) -> &str {
+        &self.acting
     }
 }
 

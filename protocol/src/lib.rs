@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+pub mod acting;
 pub mod analysis;
 pub mod ballistic;
 pub mod bullet;

@@ -166,6 +166,9 @@ pub struct Operation {
     pub starts_at_ms: u64,
     /// When it ends, ms since the epoch (after the start).
     pub ends_at_ms: u64,
+    /// The requesting bureau's reference for the user who asked (`acting` module): empty when
+    /// the node acted on its own. Last, so bytes signed before it existed still read.
+    pub acting: String,
 }
 
 impl Operation {
@@ -254,6 +257,10 @@ impl SignedKind for Operation {
     fn signer(&self) -> BureauId {
         self.coordinator
     }
+    const ACTING_LAST: bool = true;
+    fn acting(&self) -> &str {
+        &self.acting
+    }
 }
 
 /// "We take part": a participant's signed join, sent to every other participant.
@@ -265,6 +272,9 @@ pub struct OperationJoin {
     pub participant: BureauId,
     /// When it joined, ms since the epoch.
     pub joined_at_ms: u64,
+    /// The requesting bureau's reference for the user who asked (`acting` module): empty when
+    /// the node acted on its own. Last, so bytes signed before it existed still read.
+    pub acting: String,
 }
 
 impl OperationJoin {
@@ -282,6 +292,10 @@ impl SignedKind for OperationJoin {
     const MAX_BYTES: usize = MAX_JOIN_BYTES;
     fn signer(&self) -> BureauId {
         self.participant
+    }
+    const ACTING_LAST: bool = true;
+    fn acting(&self) -> &str {
+        &self.acting
     }
 }
 
@@ -365,6 +379,9 @@ pub struct Seizure {
     pub items: Vec<SeizedItem>,
     /// People arrested.
     pub arrests: u32,
+    /// The requesting bureau's reference for the user who asked (`acting` module): empty when
+    /// the node acted on its own. Last, so bytes signed before it existed still read.
+    pub acting: String,
 }
 
 impl Seizure {
@@ -439,6 +456,10 @@ impl SignedKind for Seizure {
     const MAX_BYTES: usize = MAX_SEIZURE_BYTES;
     fn signer(&self) -> BureauId {
         self.author
+    }
+    const ACTING_LAST: bool = true;
+    fn acting(&self) -> &str {
+        &self.acting
     }
 }
 
@@ -518,6 +539,7 @@ mod tests {
             ],
             starts_at_ms: 1_767_225_600_000,
             ends_at_ms: 1_768_435_200_000,
+            acting: String::new(),
         }
     }
 
@@ -536,6 +558,7 @@ mod tests {
                 firearm_ref: Some(RecordRef([4; 16])),
             }],
             arrests: 1,
+            acting: String::new(),
         }
     }
 

@@ -39,6 +39,9 @@ pub struct QueryRequest {
     pub case_ref: String,
     /// Why the query is made.
     pub reason: String,
+    /// The requesting bureau's reference for the user who asked (`acting` module): empty when
+    /// the node acted on its own. Last, so bytes signed before it existed still read.
+    pub acting: String,
 }
 
 /// A query that breaks a bound; the payload names the offending field.
@@ -73,6 +76,10 @@ impl SignedKind for QueryRequest {
     const MAX_BYTES: usize = 16 * 1024;
     fn signer(&self) -> BureauId {
         self.requester
+    }
+    const ACTING_LAST: bool = true;
+    fn acting(&self) -> &str {
+        &self.acting
     }
 }
 
@@ -200,6 +207,7 @@ mod tests {
             caliber: String::new(),
             case_ref: "case-1".into(),
             reason: "obliterated serial, partly restored".into(),
+            acting: "4f1c".into(),
         }
     }
 

@@ -2,10 +2,16 @@
 //! value's canonical bytes and its signer's ed25519 signature over a domain-separated message
 //! bound to the network. The signer is named inside the value, so a verified message proves
 //! who said it, wherever it is later shown (audit logs, trace results).
+//!
+//! Requests (traces, queries, confirmations, pictures, operation messages) end with the acting
+//! user's reference (`acting`), a field added after they were first signed. Bytes signed before
+//! it existed end where it would begin; they still open, as a value whose reference is empty,
+//! so messages stored before the field existed stay readable (see [`decode_value`]).
 
 use bincode::{Decode, Encode};
 
 use crate::{
+    acting::{ActingError, check_acting},
     codec::{self, CodecError},
     identity::{BureauId, IdentityError, NetworkId, Signer, signing_message},
 };
@@ -18,6 +24,43 @@ pub trait SignedKind: Encode + Decode<()> {
     const MAX_BYTES: usize;
     /// Who must have signed it.
     fn signer(&self) -> BureauId;
+    /// True for kinds whose last field is the acting user's reference (a `String`).
+    const ACTING_LAST: bool = false;
+    /// The acting user's reference the value carries (empty for kinds without one).
+    fn acting(&self) -> &str {
+        ""
+    }
+}
+
+/// Decodes a value of kind `T` from its signed bytes (canonical form required). For a kind
+/// whose last field is the acting reference, bytes that end just before that field (signed
+/// before it existed) read as a value with an empty reference.
+pub fn decode_value<T: SignedKind>(bytes: &[u8]) -> Result<T, CodecError> {
+    decode_with(bytes, |b, limit| codec::decode(b, limit))
+}
+
+/// Like [`decode_value`], without the re-encoding check: for bytes this node itself checked
+/// and stored earlier.
+pub fn decode_stored_value<T: SignedKind>(bytes: &[u8]) -> Result<T, CodecError> {
+    decode_with(bytes, |b, limit| codec::decode_stored(b, limit))
+}
+
+fn decode_with<T: SignedKind>(
+    bytes: &[u8],
+    decode: impl Fn(&[u8], usize) -> Result<T, CodecError>,
+) -> Result<T, CodecError> {
+    match decode(bytes, T::MAX_BYTES) {
+        Err(CodecError::Decode(bincode::error::DecodeError::UnexpectedEnd { .. }))
+            if T::ACTING_LAST =>
+        {
+            // An empty `String` is its length alone: a u64 zero in the canonical encoding.
+            let mut padded = Vec::with_capacity(bytes.len() + 8);
+            padded.extend_from_slice(bytes);
+            padded.extend_from_slice(&0u64.to_le_bytes());
+            decode(&padded, T::MAX_BYTES + 8)
+        }
+        other => other,
+    }
 }
 
 /// Failures of signed messages.
@@ -37,6 +80,9 @@ pub enum SignedError {
         /// The key the value names.
         named: BureauId,
     },
+    /// The acting user's reference breaks its bounds.
+    #[error(transparent)]
+    Acting(#[from] ActingError),
     /// The message verifies, but its signer is not the member that sent it (a relayed or
     /// replayed message).
     #[error("sent by {sender}, but signed by {signer}")]
@@ -70,19 +116,21 @@ impl SignedMessage {
                 named: value.signer(),
             });
         }
+        check_acting(value.acting())?;
         let bytes = codec::encode(value, T::MAX_BYTES)?;
         let signature = signer.sign(&signing_message(T::DOMAIN, network, &bytes));
         Ok(SignedMessage { bytes, signature })
     }
 
-    /// Decodes the value (canonical form required) and verifies the signature of the signer
-    /// it names.
+    /// Decodes the value (canonical form required), verifies the signature of the signer it
+    /// names, and checks the acting user's reference it carries.
     pub fn open<T: SignedKind>(&self, network: &NetworkId) -> Result<T, SignedError> {
-        let value: T = codec::decode(&self.bytes, T::MAX_BYTES)?;
+        let value: T = decode_value(&self.bytes)?;
         value.signer().verify(
             &signing_message(T::DOMAIN, network, &self.bytes),
             &self.signature,
         )?;
+        check_acting(value.acting())?;
         Ok(value)
     }
 

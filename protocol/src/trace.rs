@@ -41,6 +41,9 @@ pub struct TraceRequest {
     /// The holder's records the requester's digests pointed to (may be empty, e.g. for the
     /// country of manufacture).
     pub record_refs: Vec<RecordRef>,
+    /// The requesting bureau's reference for the user who asked (`acting` module): empty when
+    /// the node acted on its own. Last, so bytes signed before it existed still read.
+    pub acting: String,
 }
 
 /// A trace request that breaks a bound. Its text is the name of the offending field, as the
@@ -100,6 +103,10 @@ impl SignedKind for TraceRequest {
     const MAX_BYTES: usize = 64 * 1024;
     fn signer(&self) -> BureauId {
         self.requester
+    }
+    const ACTING_LAST: bool = true;
+    fn acting(&self) -> &str {
+        &self.acting
     }
 }
 
@@ -181,6 +188,7 @@ mod tests {
             case_ref: "case-1".into(),
             reason: "recovered at a scene".into(),
             record_refs: Vec::new(),
+            acting: "4f1c".into(),
         }
     }
 
@@ -201,6 +209,58 @@ mod tests {
         assert_eq!(
             (err.field(), err.to_string()),
             ("record_refs", "record_refs".into())
+        );
+    }
+
+    #[test]
+    fn the_acting_reference_is_signed_bounded_and_optional_in_old_bytes() {
+        use crate::{
+            SignedError, SignedMessage,
+            identity::{NetworkId, Signer},
+        };
+        let signer = Signer::from_seed([9; 32]);
+        let net = NetworkId::from_name("acting");
+        let mut asked = request();
+        asked.requester = signer.bureau();
+        let signed = SignedMessage::sign(&asked, &signer, &net).expect("signs");
+        let opened: TraceRequest = signed.open(&net).expect("opens");
+        assert_eq!(opened.acting, "4f1c");
+
+        // A reference over the bound is neither signed here nor accepted from elsewhere.
+        asked.acting = "x".repeat(65);
+        assert!(matches!(
+            SignedMessage::sign(&asked, &signer, &net),
+            Err(SignedError::Acting(_))
+        ));
+        let bytes = crate::codec::encode(&asked, 64 * 1024).expect("encodes");
+        let forged = SignedMessage {
+            signature: signer.sign(&crate::identity::signing_message(
+                TraceRequest::DOMAIN,
+                &net,
+                &bytes,
+            )),
+            bytes,
+        };
+        assert!(matches!(
+            forged.open::<TraceRequest>(&net),
+            Err(SignedError::Acting(_))
+        ));
+
+        // Bytes signed before the field existed: everything but its length and text.
+        asked.acting = String::new();
+        let mut old = crate::codec::encode(&asked, 64 * 1024).expect("encodes");
+        old.truncate(old.len() - 8);
+        let signed_then = SignedMessage {
+            signature: signer.sign(&crate::identity::signing_message(
+                TraceRequest::DOMAIN,
+                &net,
+                &old,
+            )),
+            bytes: old,
+        };
+        assert_eq!(
+            signed_then.open::<TraceRequest>(&net).expect("opens"),
+            asked
         );
     }
 }

@@ -29,7 +29,9 @@ fn golden_entry(signer: &Signer) -> Entry {
 
 const GOLDEN_ENTRY_WIRE: &str = include_str!("golden/entry_wire.hex");
 const GOLDEN_PULL: &str = include_str!("golden/pull_request.hex");
-const GOLDEN_OPERATION_SEIZURE: &str = include_str!("golden/operation_seizure.hex");
+const GOLDEN_OPERATION_SEIZURE_BEFORE_ACTING: &str =
+    include_str!("golden/operation_seizure_before_acting.hex");
+const GOLDEN_OPERATION_SEIZURE_ACTING: &str = include_str!("golden/operation_seizure.hex");
 
 #[test]
 fn entry_encoding_and_signature_match_the_golden_vector() {
@@ -66,7 +68,7 @@ fn sync_request_encoding_matches_the_golden_vector() {
 
 /// A seizure record as one participant sends it to another: the coordinator's signed
 /// operation and the author's signed seizure, inside a sync request.
-fn golden_operation_delivery() -> SyncRequest {
+fn golden_operation_delivery(acting: &str) -> SyncRequest {
     let net = NetworkId::from_name("golden");
     let coordinator = Signer::from_seed([42; 32]);
     let author = Signer::from_seed([43; 32]);
@@ -92,6 +94,7 @@ fn golden_operation_delivery() -> SyncRequest {
         ],
         starts_at_ms: 1_767_225_600_000,
         ends_at_ms: 1_768_435_200_000,
+        acting: acting.into(),
     };
     let seizure = Seizure {
         operation: id,
@@ -107,6 +110,7 @@ fn golden_operation_delivery() -> SyncRequest {
             firearm_ref: Some(RecordRef([0x55; 16])),
         }],
         arrests: 1,
+        acting: acting.into(),
     };
     SyncRequest::Operation(OperationDelivery {
         operation: SignedMessage::sign(&op, &coordinator, &net).expect("signs"),
@@ -116,28 +120,49 @@ fn golden_operation_delivery() -> SyncRequest {
 
 #[test]
 fn operation_delivery_encoding_and_signatures_match_the_golden_vector() {
-    let request = golden_operation_delivery();
+    let request = golden_operation_delivery("5e6f0a1b2c3d4e5f60718293a4b5c6d7");
     let bytes = request.encode().unwrap();
     assert_eq!(
         hex::encode(&bytes),
-        GOLDEN_OPERATION_SEIZURE.trim(),
+        GOLDEN_OPERATION_SEIZURE_ACTING.trim(),
         "the encoding of operation messages changed: members of different versions would \
          refuse each other's seizures"
     );
-    let SyncRequest::Operation(delivery) = SyncRequest::decode(&bytes).unwrap() else {
+    let (op, seizure) = open_delivery(&bytes);
+    assert_eq!(op.acting, "5e6f0a1b2c3d4e5f60718293a4b5c6d7");
+    assert_eq!(seizure.acting, op.acting);
+}
+
+#[test]
+fn operation_messages_signed_before_the_acting_reference_still_open() {
+    // Bytes signed by members before requests named the acting user: they end where the
+    // reference would begin, and read as a reference left empty.
+    let bytes = hex::decode(GOLDEN_OPERATION_SEIZURE_BEFORE_ACTING.trim()).unwrap();
+    let (op, seizure) = open_delivery(&bytes);
+    assert_eq!((op.acting.as_str(), seizure.acting.as_str()), ("", ""));
+    assert_eq!(op.name, "TRIGGER Golden");
+    // Such a value, signed again today, is the golden delivery with an empty reference.
+    let now = golden_operation_delivery("").encode().unwrap();
+    assert_ne!(now, bytes, "the reference is on the wire even when empty");
+}
+
+/// The operation and the seizure a golden delivery carries, both verified and checked.
+fn open_delivery(bytes: &[u8]) -> (Operation, Seizure) {
+    let SyncRequest::Operation(delivery) = SyncRequest::decode(bytes).expect("decodes") else {
         panic!("not an operation delivery");
     };
     let net = NetworkId::from_name("golden");
-    let op: Operation = delivery.operation.open(&net).unwrap();
+    let op: Operation = delivery.operation.open(&net).expect("operation opens");
     assert_eq!(op.check(), Ok(()));
     let Delivered::Seizure(signed) = delivery.delivered else {
         panic!("not a seizure");
     };
     let seizure: Seizure = signed
         .open_from(&net, &Signer::from_seed([43; 32]).bureau())
-        .unwrap();
+        .expect("seizure opens");
     assert_eq!(seizure.check(), Ok(()));
     assert!(op.is_participant(&seizure.author));
+    (op, seizure)
 }
 
 fn kind() -> impl Strategy<Value = NoticeKind> {

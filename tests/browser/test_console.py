@@ -187,6 +187,8 @@ def test_a_held_trace_is_refused_to_an_analyst_and_approved_by_a_reviewer(consol
     reviewer = console("FR-reviewer", "STRIAE_A_URL", "STRIAE_A_REVIEWER")
     reviewer.go("traces")
     reviewer.wait_text(row, case_ref)
+    # DE's signed request names its officer by DE's own reference (the account id).
+    assert os.environ["STRIAE_B_OFFICER_ID"] in reviewer.css(row).text
     reviewer.fill(reviewer.css(f"{row} input[name=note]").get_attribute("id"), "approved by the console test")
     reviewer.click(f"{row} button.approve")
     reviewer.wait_text("#status", "approved")
@@ -269,7 +271,7 @@ def test_the_console_is_usable_with_the_keyboard(console):
     a.wait(lambda d: d.find_element(By.ID, "page").get_attribute("data-page") == "traces")
 
 
-def test_an_admin_adds_a_user_whose_token_shows_once_and_revokes_them(console):
+def test_an_admin_adds_a_user_gives_them_a_new_token_and_revokes_them(console):
     a = console("FR-admin", "STRIAE_A_URL", "STRIAE_A_ADMIN")
     a.go("users")
     name = f"FR-analyst-{RUN}"
@@ -288,6 +290,22 @@ def test_an_admin_adds_a_user_whose_token_shows_once_and_revokes_them(console):
         assert other.css("#who-name").text == name
         assert not other.css('li[data-needs="admin"]').is_displayed()
         other.shot("the new analyst signed in, no Users page")
+
+        # A new token for the user: shown once, and the old one stops working.
+        buttons = [b for b in a.all("#users-table button") if b.text == f"New token for {name}"]
+        assert buttons, row.text
+        buttons[0].click()
+        a.wait(EC.alert_is_present()).accept()
+        a.wait_text("#status", "has a new token")
+        new_token = a.css("#new-token").text.strip()
+        assert len(new_token) >= 32 and new_token != token
+        a.shot("the user given a new token, shown once")
+        other.driver.execute_script("window.location.hash = '#/notices?after-rotation'")
+        other.wait_text("#sign-in-error", "not known")
+        other.quit()
+        other = Console("FR-new-analyst-again", a.base, new_token)
+        other.sign_in()
+        assert other.css("#who-name").text == name
 
         buttons = [b for b in a.all("#users-table button") if b.text == f"Revoke {name}"]
         assert buttons, row.text

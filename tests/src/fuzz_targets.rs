@@ -284,11 +284,14 @@ fn open_checked<T: SignedKind + CheckedKind>(message: &SignedMessage) {
     let Ok(value) = message.open::<T>(&network()) else {
         return;
     };
-    assert_eq!(
-        codec::encode(&value, T::MAX_BYTES).expect("an opened value encodes"),
-        message.bytes,
-        "signed value round trip"
-    );
+    let again = codec::encode(&value, T::MAX_BYTES).expect("an opened value encodes");
+    // Bytes signed before requests carried the acting reference read with it empty: they are
+    // the encoding without the empty string's length.
+    let legacy = T::ACTING_LAST
+        && value.acting().is_empty()
+        && again.len() == message.bytes.len() + 8
+        && again.starts_with(&message.bytes);
+    assert!(again == message.bytes || legacy, "signed value round trip");
     let signer = value.signer();
     assert!(message.open_from::<T>(&network(), &signer).is_ok());
     let stranger = BureauId([0xEE; 32]);

@@ -273,6 +273,15 @@ async fn a_held_trace_is_approved_by_a_reviewer_not_an_analyst_and_the_audit_nam
     })
     .await;
     assert!(held, "the trace never reached DE's review queue");
+    // The holder's reviewer sees who asked, by FR's own reference for its officer.
+    let (_, incoming) = net
+        .get(DE, "/v1/traces/incoming?state=pending_review")
+        .await;
+    let asked = incoming
+        .as_array()
+        .and_then(|i| i.iter().find(|t| t["id"] == id.as_str()))
+        .expect("held trace listed");
+    assert_eq!(asked["requested_by"], officer_id.as_str(), "{asked}");
 
     let approve = format!("/v1/traces/incoming/{id}/approve");
     let note = json!({"note": "judicial request attached"});
@@ -292,6 +301,12 @@ async fn a_held_trace_is_approved_by_a_reviewer_not_an_analyst_and_the_audit_nam
     assert_eq!(review["user"]["name"], "DE-BKA-review-3", "{review}");
     let request = audit_record(&net, FR, "trace_request", &id).await;
     assert_eq!(request["user"]["id"], officer_id.as_str(), "{request}");
+    assert_eq!(request["details"]["requested_by"], officer_id.as_str());
+    // DE's log names FR's officer too, as FR's signed request did: both sides say who asked.
+    let received = audit_record(&net, DE, "trace_request", &id).await;
+    assert_eq!(received["direction"], "in", "{received}");
+    assert_eq!(received["details"]["requested_by"], officer_id.as_str());
+    assert!(received["user"].is_null(), "no DE user acted: {received}");
     for i in [FR, DE] {
         let (_, verify) = net.get(i, "/v1/audit/verify").await;
         assert_eq!(verify["ok"], true, "{verify}");
@@ -313,4 +328,100 @@ async fn audit_record(net: &TestNet, i: usize, action: &str, subject: &str) -> V
     find()
         .await
         .unwrap_or_else(|| panic!("no {action} record for {subject} at member {i}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_request_says_of_its_user_is_the_requesting_bureaus_choice() {
+    use striae_node::config::UserOnWire;
+    let mut net = TestNet::create(3);
+    let es = 2;
+    for (i, on_wire) in [(FR, UserOnWire::Name), (DE, UserOnWire::None)] {
+        let mut config = net.config(i);
+        config.user_on_wire = on_wire;
+        fast(&mut config);
+        net.nodes[i] = Some(node::start(config).await.expect("start member"));
+    }
+    net.start_member(es).await;
+    assert!(wait_connected(&net, WAIT).await);
+    let (_, fr_officer) = add_user(&net, FR, "Insp. Marie Dupont", "officer").await;
+    let (_, de_officer) = add_user(&net, DE, "KOK Jonas Weber", "officer").await;
+    let query = json!({"make": "Glock", "serial_pattern": "BXK1*", "case_ref": "C-1",
+        "reason": "obliterated serial", "to": ["ES"]});
+    let mut asked_by = Vec::new();
+    for (i, token) in [(FR, &fr_officer), (DE, &de_officer)] {
+        let (code, started) = call(&net, i, token, Method::POST, "/v1/queries", Some(&query)).await;
+        assert!(code < 300, "{started}");
+        let id = started["id"].as_str().expect("query id").to_string();
+        asked_by.push(audit_record(&net, es, "query_request", &id).await);
+    }
+    // FR chose to name its officers; DE sends no reference at all.
+    assert_eq!(asked_by[0]["details"]["requested_by"], "Insp. Marie Dupont");
+    assert!(
+        asked_by[1]["details"]["requested_by"].is_null(),
+        "{}",
+        asked_by[1]
+    );
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_replaces_a_users_token_and_the_old_one_stops_working() {
+    let net = TestNet::start(1).await;
+    let admin = net.members[0].token.clone();
+    let (id, old) = add_user(&net, 0, "FR-OPJ-77", "officer").await;
+    assert_eq!(
+        call(&net, 0, &old, Method::GET, "/v1/me", None).await.0,
+        200
+    );
+
+    let rotate = format!("/v1/users/{id}/token");
+    let (code, _) = call(&net, 0, &old, Method::POST, &rotate, None).await;
+    assert_eq!(
+        code, 403,
+        "an officer cannot replace tokens, not even their own"
+    );
+    let days = json!({"expires_in_days": 30});
+    let (code, rotated) = call(&net, 0, &admin, Method::POST, &rotate, Some(&days)).await;
+    assert_eq!(code, 200, "{rotated}");
+    assert_eq!(rotated["id"], id.as_str());
+    let new = rotated["token"].as_str().expect("new token").to_string();
+    assert_ne!(new, old);
+    assert_eq!(
+        call(&net, 0, &old, Method::GET, "/v1/me", None).await.0,
+        401
+    );
+    let (code, me) = call(&net, 0, &new, Method::GET, "/v1/me", None).await;
+    assert_eq!((code, me["id"].as_str()), (200, Some(id.as_str())));
+
+    let bootstrap = format!("/v1/users/{}/token", accounts::bootstrap_id());
+    let (code, answer) = call(&net, 0, &admin, Method::POST, &bootstrap, None).await;
+    assert_eq!(code, 409, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("api.token")
+    );
+    call(
+        &net,
+        0,
+        &admin,
+        Method::DELETE,
+        &format!("/v1/users/{id}"),
+        None,
+    )
+    .await;
+    let (code, _) = call(&net, 0, &admin, Method::POST, &rotate, None).await;
+    assert_eq!(code, 409, "a revoked user gets no new token");
+    let (code, answer) = call(
+        &net,
+        0,
+        &admin,
+        Method::POST,
+        &format!("/v1/users/{UNKNOWN_ID}/token"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 404, "{answer}");
+    net.shutdown().await;
 }

@@ -712,6 +712,7 @@ async fn confirmation_requests_that_do_not_hold_up_are_refused_and_logged() {
         case_ref: "FR-X".into(),
         probe,
         exhibits: vec![RecordRef([1; 16])],
+        acting: String::new(),
     };
     let refused = |answer: Result<SyncResponse, striae_node::core::AskError>| match answer {
         Ok(SyncResponse::Refused(why)) => why,
@@ -980,6 +981,7 @@ async fn an_exhibit_shared_with_a_list_reaches_only_its_members_and_a_local_one_
             RecordRef::from_hex(&regional).unwrap(),
             RecordRef::from_hex(&local).unwrap(),
         ],
+        acting: String::new(),
     };
     let signed = SignedMessage::sign(&request, &es.signer, &es.network).unwrap();
     match es.ask(&fr.me, SyncRequest::Confirm(signed)).await {

@@ -674,6 +674,7 @@ async fn a_holder_discloses_only_what_the_request_matches_and_only_to_its_signer
         case_ref: "FR-7".into(),
         reason: "test".into(),
         record_refs: vec![record_ref],
+        acting: String::new(),
     };
     let ask = |from: usize, req: TraceRequest| {
         let asker = net.node(from).handle.clone();

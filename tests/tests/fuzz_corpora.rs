@@ -285,6 +285,7 @@ impl Seeds {
             case_ref: "case-1".into(),
             reason: "recovered at a scene".into(),
             record_refs: vec![RecordRef([5; 16])],
+            acting: "5e6f0a1b2c3d4e5f60718293a4b5c6d7".into(),
         };
         SignedMessage::sign(&request, &self.signer, &self.network).expect("seed signs")
     }
@@ -320,6 +321,7 @@ impl Seeds {
                 z: vec![0.5, -0.5, 1.0, f32::NAN, 0.0, 0.25, -1.0, 2.0],
             },
             exhibits: vec![RecordRef([5; 16])],
+            acting: String::new(),
         };
         SignedMessage::sign(&request, &self.signer, &self.network).expect("seed signs")
     }

@@ -267,6 +267,19 @@ async fn seizures_reach_every_participant_and_a_non_participant_learns_nothing()
             "{expected:?} missing: {actions:?}"
         );
     }
+    // Each message received names the user who wrote it at its sender (here each member's
+    // bootstrap administrator, by its account id).
+    let received: Vec<&Value> = audit
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["direction"] == "in" && r["action"] != "operation_refused")
+        .collect();
+    assert!(!received.is_empty());
+    for record in received {
+        let by = &record["details"]["requested_by"];
+        assert_eq!(by, &striae_node::accounts::bootstrap_id(), "{record}");
+    }
 
     not_a_participant_learns_nothing(&net, &id).await;
     net.shutdown().await;
@@ -335,6 +348,7 @@ async fn not_a_participant_learns_nothing(net: &TestNet, id: &str) {
             firearm_ref: None,
         }],
         arrests: 0,
+        acting: String::new(),
     };
     let signed = SignedMessage::sign(&forged, &pt.signer, &pt.network).unwrap();
     let forged = SyncRequest::Operation(OperationDelivery {

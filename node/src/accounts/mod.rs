@@ -63,6 +63,10 @@ pub enum AccountsError {
     /// `MAX_USERS` users exist.
     #[error("this node already has {MAX_USERS} users, the most it keeps")]
     Full,
+    /// The user's token cannot be replaced: revoked, or the bootstrap admin (whose token is
+    /// the node's token file).
+    #[error("{0}")]
+    NotRotatable(String),
 }
 
 /// Why a token was not accepted.
@@ -371,6 +375,45 @@ impl Accounts {
         let mut users: Vec<&StoredUser> = index.by_id.values().collect();
         users.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
         users.into_iter().map(|u| u.view(now)).collect()
+    }
+
+    /// Gives user `id` a new token, expiring at `expires_at_ms`: the old token stops working at
+    /// once. Answers the user and the new token, which is not kept. A revoked user keeps no
+    /// token; the bootstrap admin's token is the node's token file, replaced there.
+    pub fn rotate(
+        &self,
+        id: &str,
+        expires_at_ms: u64,
+    ) -> Result<(UserView, String), AccountsError> {
+        let now = now_ms();
+        let mut index = self.write();
+        let user = index
+            .by_id
+            .get(id)
+            .cloned()
+            .ok_or_else(|| AccountsError::NotFound(id.to_string()))?;
+        if user.revoked_at_ms.is_some() {
+            return Err(AccountsError::NotRotatable(format!(
+                "{} is revoked: create a new user instead",
+                user.name
+            )));
+        }
+        if user.id == bootstrap_id() {
+            return Err(AccountsError::NotRotatable(
+                "the bootstrap admin's token is the file api.token in the data dir: replace \
+                 the file and restart the node"
+                    .into(),
+            ));
+        }
+        let token = new_token();
+        let rotated = StoredUser {
+            token_hash: hex::encode(token_hash(&token)),
+            expires_at_ms: Some(expires_at_ms),
+            ..user
+        };
+        let view = rotated.view(now);
+        self.put(&mut index, rotated)?;
+        Ok((view, token))
     }
 
     /// Revokes user `id`: its token stops working at once. Revoking a revoked user changes

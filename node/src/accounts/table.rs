@@ -13,6 +13,7 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("GET", "/v1/users", Admin),
     ("POST", "/v1/users", Admin),
     ("DELETE", "/v1/users/{id}", Admin),
+    ("POST", "/v1/users/{id}/token", Admin),
     ("GET", "/v1/status", Read),
     ("GET", "/v1/peers", Read),
     ("GET", "/v1/notices", Read),

@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiError, ApiJson,
-    error::{NoQuery, PathId},
+    error::{NoQuery, OptionalJson, PathId},
 };
 use crate::{
     accounts::{AccountsError, Actor, NewUser, Role, UserView, expiry_in_days},
@@ -22,6 +22,7 @@ pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
     OpenApiRouter::new()
         .routes(routes!(list, add))
         .routes(routes!(revoke))
+        .routes(routes!(rotate))
         .routes(routes!(me))
 }
 
@@ -30,7 +31,10 @@ impl From<AccountsError> for ApiError {
         match e {
             AccountsError::Field { field, message } => ApiError::field(field, message),
             AccountsError::NotFound(_) => ApiError::not_found(e.to_string()),
-            AccountsError::LastAdmin(_) | AccountsError::NameTaken(_) | AccountsError::Full => {
+            AccountsError::LastAdmin(_)
+            | AccountsError::NameTaken(_)
+            | AccountsError::Full
+            | AccountsError::NotRotatable(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
             AccountsError::Store(e) => ApiError::internal(e),
@@ -158,16 +162,63 @@ async fn revoke(
     _: NoQuery,
     PathId(id): PathId,
 ) -> Result<Json<UserView>, ApiError> {
+    check_user_id(&id)?;
+    let user = node.accounts.revoke(&id)?;
+    node.store.flush().await?;
+    tracing::info!(user = %user.id, by = %actor.id, "user revoked");
+    Ok(Json(user))
+}
+
+/// Body of `POST /v1/users/{id}/token` (optional).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    /// Days until the new token expires (1 to 3,650; 365 when absent).
+    expires_in_days: Option<u64>,
+}
+
+/// `POST /v1/users/{id}/token`: replaces the user's token.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/token",
+    tag = "users",
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "The user id (32 hexadecimal characters)")),
+    request_body(content = Option<RotateBody>, description = "When the new token expires"),
+    responses(
+        (status = 200, description = "The user with its new token, shown this once; the old token no longer works", body = CreatedUser),
+        (status = 409, description = "The user is revoked, or is the bootstrap admin (its token is the node's token file)"),
+    )
+)]
+async fn rotate(
+    State(node): State<NodeHandle>,
+    Extension(actor): Extension<Actor>,
+    _: NoQuery,
+    PathId(id): PathId,
+    OptionalJson(body): OptionalJson<RotateBody>,
+) -> Result<Json<CreatedUser>, ApiError> {
+    check_user_id(&id)?;
+    let expires = expiry_in_days(body.expires_in_days, now_ms())?;
+    let (user, token) = node.accounts.rotate(&id, expires)?;
+    node.store.flush().await?;
+    tracing::info!(user = %user.id, by = %actor.id, "user token replaced");
+    Ok(Json(CreatedUser {
+        id: user.id,
+        name: user.name,
+        role: user.role,
+        token,
+        expires_at: user.expires_at,
+    }))
+}
+
+/// A user id from the path, checked.
+fn check_user_id(id: &str) -> Result<(), ApiError> {
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::field(
             "id",
             "a user id is 32 hexadecimal characters",
         ));
     }
-    let user = node.accounts.revoke(&id)?;
-    node.store.flush().await?;
-    tracing::info!(user = %user.id, by = %actor.id, "user revoked");
-    Ok(Json(user))
+    Ok(())
 }
 
 /// `GET /v1/me`: whom the token belongs to.

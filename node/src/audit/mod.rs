@@ -109,6 +109,16 @@ pub struct Problem {
     pub problem: String,
 }
 
+/// `details` with `requested_by`, the reference of the user a signed request names (see
+/// `protocol::acting`), when it names one. Every record of a request, sent or received, says
+/// who asked: for requests received, the asking bureau's own reference for its user.
+pub fn naming_requester(mut details: Value, acting: &str) -> Value {
+    if let (Value::Object(map), false) = (&mut details, acting.is_empty()) {
+        map.insert("requested_by".into(), Value::String(acting.to_string()));
+    }
+    details
+}
+
 /// What a caller writes into the log.
 pub struct Event<'a> {
     /// In or out.

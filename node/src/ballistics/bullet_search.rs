@@ -292,6 +292,7 @@ pub(super) async fn ask_bullet_holder(
         case_ref: case_ref.to_string(),
         probe,
         exhibits: refs,
+        acting: node.acting_reference(),
     };
     let asking = Asking {
         holder,
@@ -551,6 +552,7 @@ pub async fn on_bullet_confirm_request(
         subject: &search_id,
         action: "bullet_confirm_request",
         exhibits: request.exhibits.len(),
+        acting: &request.acting,
         details: json!({"case_ref": request.case_ref, "exhibits": exhibits}),
     };
     let checked = check_request(&request);

@@ -13,7 +13,7 @@ use striae_protocol::{
 
 use super::{Held, search::ConfirmError};
 use crate::{
-    audit::{Direction, Event},
+    audit::{Direction, Event, naming_requester},
     ballistics::BallisticsNode,
     core::limits::RequestKind,
 };
@@ -71,7 +71,7 @@ pub(super) async fn ask_signed<Req: SignedKind, Resp: SignedKind>(
     let message =
         SignedMessage::sign(request, &node.signer, &node.network).map_err(ConfirmError::Sign)?;
     let country = node.country_of(&holder);
-    let mut details = asking.details;
+    let mut details = naming_requester(asking.details, request.acting());
     details["case_ref"] = json!(asking.case_ref);
     node.audit
         .record(Event {
@@ -130,6 +130,8 @@ pub(super) struct Received<'a> {
     /// Exhibits it names (those beyond the first are charged to the member's budget of
     /// confirmed exhibits; the core charged the first).
     pub exhibits: usize,
+    /// The asking bureau's reference for the user who asked (the request's `acting`).
+    pub acting: &'a str,
     /// What the request's audit record says (why it is refused is added).
     pub details: Value,
 }
@@ -147,7 +149,7 @@ pub(super) fn admit(
         node.metrics.refused(kind.label());
         refused = Some(format!("rate limited: {}", kind.label()));
     }
-    let mut details = received.details;
+    let mut details = naming_requester(received.details, received.acting);
     details["refused"] = json!(refused);
     let recorded = node.audit.record(Event {
         direction: Direction::In,

@@ -175,6 +175,7 @@ pub async fn on_confirm_request(
         subject: &search_id,
         action: "confirm_request",
         exhibits: request.exhibits.len(),
+        acting: &request.acting,
         details: json!({"case_ref": request.case_ref, "exhibits": exhibits,
                         "probe_points": request.probe.z.len()}),
     };

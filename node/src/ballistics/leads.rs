@@ -152,6 +152,10 @@ pub struct Lead {
     pub found_at_ms: u64,
     /// When the holder answered.
     pub confirmed_at_ms: Option<u64>,
+    /// The reference of the user who approved it, as its confirmation request carries it
+    /// (empty for automatic confirmations and leads approved before it was kept).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub approved_by: String,
 }
 
 impl Lead {
@@ -315,6 +319,7 @@ pub async fn approve_lead(node: &BallisticsNode, id: &str) -> Result<Lead, Balli
         )));
     }
     lead.confirmation = PENDING.into();
+    lead.approved_by = node.acting_reference();
     b.put_lead(&lead)?;
     let country = node.country_of(&lead.bureau_id);
     node.audit.record_or_log(Event {
@@ -455,6 +460,7 @@ async fn screen_digest(
             cmc_score: None,
             found_at_ms: now_ms(),
             confirmed_at_ms: None,
+            approved_by: String::new(),
         };
         if node.ballistics.leads.contains_key(lead.key())? {
             // Already found (an entry applied again after a restart).
@@ -489,7 +495,7 @@ async fn confirm(node: &BallisticsNode, lead: &mut Lead) -> Result<(), StoreErro
     let outcome = ask_holder(
         node,
         lead.bureau_id,
-        search_id,
+        (search_id, lead.approved_by.clone()),
         &record.case_ref,
         probe_from_surface(&surface),
         vec![remote],

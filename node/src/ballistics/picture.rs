@@ -105,6 +105,7 @@ async fn ask_picture(
         case_ref: case_ref.to_string(),
         probe: probe_from_surface(probe),
         exhibit,
+        acting: node.acting_reference(),
     };
     let asking = Asking {
         holder,
@@ -162,6 +163,7 @@ pub async fn on_picture_request(
         subject: &subject,
         action: "picture_request",
         exhibits: 1,
+        acting: &request.acting,
         details: json!({"case_ref": request.case_ref, "exhibit": request.exhibit.to_hex()}),
     };
     let refused = check_probe(node, &request.probe, &request.case_ref)

@@ -352,8 +352,10 @@ async fn confirm_candidates(
 ) {
     let groups = by_holder(candidates.iter().map(|c| &c.held));
     let wire = probe_from_surface(&probe.surface);
+    let acting = node.acting_reference();
     let asks = groups.into_iter().map(|(holder, refs)| {
         let wire = wire.clone();
+        let acting = acting.clone();
         async move {
             let outcome = if holder == node.me {
                 confirm_locally(node, node.me, probe.surface.clone(), refs.clone())
@@ -361,7 +363,8 @@ async fn confirm_candidates(
                     .map(|r| (r, None))
                     .map_err(ConfirmError::Local)
             } else {
-                ask_holder(node, holder, search_id, &probe.case_ref, wire, refs.clone())
+                let asked = (search_id, acting);
+                ask_holder(node, holder, asked, &probe.case_ref, wire, refs.clone())
                     .await
                     .map(|r| (r, Some(true)))
             };
@@ -473,12 +476,13 @@ impl ConfirmError {
     }
 }
 
-/// Sends one signed confirmation request to `holder` and checks its signed answer; both are
-/// written to the audit log. An error stands for the candidates concerned.
+/// Sends one signed confirmation request to `holder` on behalf of the user `acting` refers to
+/// (`protocol::acting`) and checks its signed answer; both are written to the audit log. An
+/// error stands for the candidates concerned.
 pub(super) async fn ask_holder(
     node: &BallisticsNode,
     holder: BureauId,
-    search_id: [u8; 16],
+    (search_id, acting): ([u8; 16], String),
     case_ref: &str,
     probe: ProbeSurface,
     refs: Vec<ExhibitRef>,
@@ -492,6 +496,7 @@ pub(super) async fn ask_holder(
         case_ref: case_ref.to_string(),
         probe,
         exhibits: refs,
+        acting,
     };
     let asking = Asking {
         holder,

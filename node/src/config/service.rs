@@ -1,12 +1,36 @@
-//! How the daemon itself is run: `[log]` (level, format, file) and the API's TLS (`[api]
-//! tls_cert`, `tls_key`), checked when the config is read so that a typo fails at start, not
-//! at the first log line or the first HTTPS client.
+//! How the daemon itself is run: `[log]` (level, format, file), the API's TLS (`[api]
+//! tls_cert`, `tls_key`) and `[accounts]` (what signed requests say of the user who asked),
+//! checked when the config is read so that a typo fails at start, not at the first log line or
+//! the first HTTPS client.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, invalid};
+
+/// What a signed request to another member says of the user who asked it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserOnWire {
+    /// The user's account id: an opaque reference that only this bureau can resolve to a
+    /// person (the default).
+    #[default]
+    Id,
+    /// The account's name as an administrator wrote it (personal data leaves the bureau).
+    Name,
+    /// Nothing: the holder's audit log names the bureau only.
+    None,
+}
+
+/// `[accounts]` of the node config file (optional).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsSection {
+    /// What signed requests carry of the acting user: `id` (default), `name` or `none`.
+    #[serde(default)]
+    pub user_on_wire: UserOnWire,
+}
 
 /// The level filter when neither the config nor `RUST_LOG` sets one.
 pub const DEFAULT_LOG_LEVEL: &str = "info,libp2p=warn,sled=warn";

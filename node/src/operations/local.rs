@@ -84,6 +84,7 @@ pub async fn create(
         participants,
         starts_at_ms: new.starts_at_ms,
         ends_at_ms: new.ends_at_ms,
+        acting: node.acting_reference(),
     };
     op.check()?;
     let held = HeldOperation {
@@ -118,6 +119,7 @@ pub async fn join(node: &OperationsNode, id: &OperationId) -> Result<bool, Opera
         operation: *id,
         participant: node.me,
         joined_at_ms: now_ms(),
+        acting: node.acting_reference(),
     };
     join.check()?;
     let signed = sign(node, &join, "join")?;
@@ -163,6 +165,7 @@ pub async fn record_seizure(
         place: new.place,
         items: new.items,
         arrests: new.arrests,
+        acting: node.acting_reference(),
     };
     seizure.check()?;
     let kept = HeldSeizure {

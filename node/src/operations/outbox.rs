@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 use striae_protocol::{
     BureauId, SyncRequest, SyncResponse, codec,
     operation::{
-        Delivered, MAX_DELIVERY_BYTES, MAX_JOIN_BYTES, MAX_OPERATION_BYTES, MAX_SEIZURE_BYTES,
-        Operation, OperationDelivery, OperationJoin, REFUSED_FINAL, Seizure,
+        Delivered, MAX_DELIVERY_BYTES, Operation, OperationDelivery, OperationJoin, REFUSED_FINAL,
+        Seizure,
     },
+    signed::decode_stored_value,
 };
 
 use super::{
@@ -25,7 +26,7 @@ use super::{
     store::{Held, HeldOperation},
 };
 use crate::{
-    audit::{Direction, Event},
+    audit::{Direction, Event, naming_requester},
     store::StoreError,
 };
 
@@ -157,35 +158,42 @@ fn pending_message(
     Ok(found.map(|(sender, delivered)| (op, sender, delivered)))
 }
 
-/// How the audit log names a delivery: its action, the operation's id and the particulars.
+/// How the audit log names a delivery: its action, the operation's id and the particulars,
+/// with the reference of the user who wrote the message (`requested_by`), if it names one.
 pub(super) fn describe(delivery: &OperationDelivery) -> (&'static str, String, Value) {
-    let op = codec::decode_stored::<Operation>(&delivery.operation.bytes, MAX_OPERATION_BYTES);
+    let op = decode_stored_value::<Operation>(&delivery.operation.bytes);
     let subject = op.as_ref().map_or_else(|_| "-".into(), |o| o.id.to_hex());
     match &delivery.delivered {
         Delivered::Invite => {
-            let details = op.as_ref().map_or(Value::Null, |o| {
-                json!({"name": o.name, "version": o.version, "participants": o.participants.len()})
+            let (details, acting) = op.as_ref().map_or((Value::Null, ""), |o| {
+                let shown = json!({"name": o.name, "version": o.version,
+                                   "participants": o.participants.len()});
+                (shown, o.acting.as_str())
             });
-            ("operation_invite", subject, json!({ "operation": details }))
+            let details = naming_requester(json!({ "operation": details }), acting);
+            ("operation_invite", subject, details)
         }
         Delivered::Join(signed) => {
-            let join = codec::decode_stored::<OperationJoin>(&signed.bytes, MAX_JOIN_BYTES);
-            let at = join.map_or(Value::Null, |j| json!(j.joined_at_ms));
-            ("operation_join", subject, json!({ "joined_at_ms": at }))
+            let join = decode_stored_value::<OperationJoin>(&signed.bytes);
+            let (at, acting) = join.map_or((Value::Null, String::new()), |j| {
+                (json!(j.joined_at_ms), j.acting)
+            });
+            let details = naming_requester(json!({ "joined_at_ms": at }), &acting);
+            ("operation_join", subject, details)
         }
         Delivered::Seizure(signed) => {
-            let details = codec::decode_stored::<Seizure>(&signed.bytes, MAX_SEIZURE_BYTES).map_or(
-                Value::Null,
-                |s| {
-                    json!({
-                        "seizure": hex::encode(s.seizure_id),
-                        "date": s.date,
-                        "items": s.items.len(),
-                        "arrests": s.arrests,
-                    })
-                },
-            );
-            ("operation_seizure", subject, json!({ "seizure": details }))
+            let seizure = decode_stored_value::<Seizure>(&signed.bytes);
+            let (details, acting) = seizure.map_or((Value::Null, String::new()), |s| {
+                let shown = json!({
+                    "seizure": hex::encode(s.seizure_id),
+                    "date": s.date,
+                    "items": s.items.len(),
+                    "arrests": s.arrests,
+                });
+                (shown, s.acting)
+            });
+            let details = naming_requester(json!({ "seizure": details }), &acting);
+            ("operation_seizure", subject, details)
         }
     }
 }

@@ -26,6 +26,7 @@ use std::{
 use striae_protocol::{
     BureauId, SignedMessage, codec,
     operation::{MAX_OPERATION_BYTES, MAX_SEIZURE_BYTES, Operation, OperationId, Seizure},
+    signed::decode_stored_value,
 };
 
 use super::OperationsError;
@@ -357,11 +358,8 @@ impl Held {
                 codec::decode_stored::<SignedMessage>(&value, MAX_STORED_JOIN)
                     .ok()
                     .and_then(|s| {
-                        codec::decode_stored::<striae_protocol::operation::OperationJoin>(
-                            &s.bytes,
-                            MAX_STORED_JOIN,
-                        )
-                        .ok()
+                        decode_stored_value::<striae_protocol::operation::OperationJoin>(&s.bytes)
+                            .ok()
                     })
                     .map_or(0, |j| j.joined_at_ms)
             };
@@ -543,8 +541,8 @@ fn add(tally: &mut SeizureTally, author: BureauId, bytes: usize) {
 fn decode_operation(value: &[u8]) -> Result<HeldOperation, StoreError> {
     let signed: SignedMessage = codec::decode_stored(value, MAX_STORED_OPERATION)
         .map_err(|e| StoreError::corrupt("operations", e))?;
-    let op = codec::decode_stored(&signed.bytes, MAX_OPERATION_BYTES)
-        .map_err(|e| StoreError::corrupt("operations", e))?;
+    let op =
+        decode_stored_value(&signed.bytes).map_err(|e| StoreError::corrupt("operations", e))?;
     Ok(HeldOperation { op, signed })
 }
 
@@ -552,7 +550,7 @@ fn decode_operation(value: &[u8]) -> Result<HeldOperation, StoreError> {
 fn decode_seizure(value: &[u8]) -> Result<HeldSeizure, StoreError> {
     let signed: SignedMessage = codec::decode_stored(value, MAX_STORED_SEIZURE)
         .map_err(|e| StoreError::corrupt("operation_seizures", e))?;
-    let seizure = codec::decode_stored(&signed.bytes, MAX_SEIZURE_BYTES)
+    let seizure = decode_stored_value(&signed.bytes)
         .map_err(|e| StoreError::corrupt("operation_seizures", e))?;
     Ok(HeldSeizure { seizure, signed })
 }
@@ -592,6 +590,7 @@ mod tests {
             participants,
             starts_at_ms: 1_767_225_600_000,
             ends_at_ms: 1_768_435_200_000,
+            acting: String::new(),
         };
         HeldOperation {
             signed: SignedMessage::sign(&op, coordinator, &net()).unwrap(),
@@ -614,6 +613,7 @@ mod tests {
                 firearm_ref: None,
             }],
             arrests: 0,
+            acting: String::new(),
         };
         HeldSeizure {
             signed: SignedMessage::sign(&seizure, author, &net()).unwrap(),

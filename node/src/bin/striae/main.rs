@@ -141,7 +141,7 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
-    /// The node's users: add (prints the token once), list, revoke (admins only)
+    /// The node's users: add (prints the token once), list, revoke, rotate (admins only)
     User {
         #[command(subcommand)]
         action: user::UserAction,

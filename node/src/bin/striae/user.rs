@@ -28,6 +28,26 @@ pub(crate) enum UserAction {
         /// The user's id
         id: String,
     },
+    /// Give a user a new token (printed once); the old one stops working at once
+    Rotate {
+        /// The user's id
+        id: String,
+        /// Days until the new token expires (1 to 3650; 365 when absent)
+        #[arg(long)]
+        expires_in_days: Option<u64>,
+    },
+}
+
+/// What `add` and `rotate` print: the user and the token, shown this once.
+fn token_shown(what: &str, v: &Value) -> String {
+    format!(
+        "{what} {} ({}), id {}, expires {}\ntoken: {}\nThis token will not be shown again: hand it to the user now.",
+        s(&v["name"]),
+        s(&v["role"]),
+        s(&v["id"]),
+        s(&v["expires_at"]),
+        s(&v["token"]),
+    )
 }
 
 fn user_line(u: &Value) -> String {
@@ -54,16 +74,7 @@ pub(crate) async fn user(action: UserAction, t: &Target) -> Result<()> {
                 body["expires_in_days"] = json!(days);
             }
             let v = c.post("/v1/users", &body).await?;
-            print(t, &v, |v| {
-                format!(
-                    "created {} ({}), id {}, expires {}\ntoken: {}\nThis token will not be shown again: hand it to the user now.",
-                    s(&v["name"]),
-                    s(&v["role"]),
-                    s(&v["id"]),
-                    s(&v["expires_at"]),
-                    s(&v["token"]),
-                )
-            });
+            print(t, &v, |v| token_shown("created", v));
         }
         UserAction::List => {
             let v = c.get("/v1/users").await?;
@@ -75,6 +86,16 @@ pub(crate) async fn user(action: UserAction, t: &Target) -> Result<()> {
         UserAction::Revoke { id } => {
             let v = c.send_delete(&format!("/v1/users/{}", id.trim())).await?;
             print(t, &v, |v| format!("revoked: {}", user_line(v)));
+        }
+        UserAction::Rotate {
+            id,
+            expires_in_days,
+        } => {
+            let body = expires_in_days.map_or(json!({}), |days| json!({"expires_in_days": days}));
+            let v = c
+                .post(&format!("/v1/users/{}/token", id.trim()), &body)
+                .await?;
+            print(t, &v, |v| token_shown("new token for", v));
         }
     }
     Ok(())

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::metrics::Metrics;
 use crate::{
-    audit::Direction,
+    audit::{Direction, naming_requester},
     config::TracePolicy,
     firearms::{
         FirearmsNode,
@@ -92,7 +92,7 @@ fn answer(
             "query_request",
             from,
             &subject,
-            json!({"repeat": true}),
+            naming_requester(json!({"repeat": true}), &existing.requested_by),
         )?;
         return existing
             .answers
@@ -187,20 +187,24 @@ fn answer(
             "answered".into()
         },
         note: String::new(),
+        requested_by: request.acting,
     };
     queries.incoming.insert(request.query_id, encode(&kept))?;
     Ok(answer)
 }
 
 fn request_details(request: &QueryRequest) -> Value {
-    json!({
-        "case_ref": request.case_ref,
-        "reason": request.reason,
-        "make": request.make,
-        "serial_pattern": request.serial_pattern,
-        "model": request.model,
-        "caliber": request.caliber,
-    })
+    naming_requester(
+        json!({
+            "case_ref": request.case_ref,
+            "reason": request.reason,
+            "make": request.make,
+            "serial_pattern": request.serial_pattern,
+            "model": request.model,
+            "caliber": request.caliber,
+        }),
+        &request.acting,
+    )
 }
 
 /// Counts the query against the member's bound on waiting queries and marks it waiting.
@@ -299,6 +303,7 @@ pub async fn review(
             caliber: String::new(),
             case_ref: String::new(),
             reason: String::new(),
+            acting: String::new(),
         };
         let answer = sign(node, &request, outcome, matches, item.truncated, note)
             .map_err(|e| StoreError::corrupt(IN_TREE, e))?;

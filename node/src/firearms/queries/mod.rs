@@ -107,6 +107,10 @@ struct Outgoing {
     case_ref: String,
     reason: String,
     targets: Vec<Target>,
+    /// The reference of the user who asked, as its requests carry it (kept, so a request
+    /// sent again after a restart still names them; empty in queries stored before).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    acting: String,
 }
 
 /// One member asked, with what it answered.
@@ -146,6 +150,9 @@ struct Incoming {
     /// `pending_review` or `answered`.
     state: String,
     note: String,
+    /// The requester's reference for the user who asked (empty if none, or stored before).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    requested_by: String,
 }
 
 /// A reviewed answer waiting to reach its requester.
@@ -344,6 +351,7 @@ fn incoming_view(id: &[u8], item: &Incoming) -> Value {
     json!({
         "id": hex::encode(id),
         "requester": item.requester,
+        "requested_by": (!item.requested_by.is_empty()).then_some(&item.requested_by),
         "country": item.country,
         "received_at": rfc3339(item.received_at_ms),
         "make": item.make,

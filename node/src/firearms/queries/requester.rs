@@ -17,7 +17,7 @@ use super::{
 };
 use crate::metrics::Metrics;
 use crate::{
-    audit::Direction,
+    audit::{Direction, naming_requester},
     firearms::{
         FirearmsNode,
         traces::{StoredSigned, audit, check_text},
@@ -74,6 +74,7 @@ pub async fn start(node: &FirearmsNode, input: QueryInput) -> Result<String, Que
         case_ref: input.case_ref,
         reason: input.reason,
         targets,
+        acting: node.acting_reference(),
     };
     let queries = &node.firearms.queries;
     queries.out.insert(id, encode(&query))?;
@@ -221,6 +222,7 @@ async fn try_send(node: &FirearmsNode, id: [u8; 16], bureau: BureauId) -> Result
         caliber: query.caliber,
         case_ref: query.case_ref,
         reason: query.reason,
+        acting: query.acting,
     };
     let message =
         SignedMessage::sign(&request, &node.signer, &node.network).map_err(SendError::Sign)?;
@@ -230,12 +232,15 @@ async fn try_send(node: &FirearmsNode, id: [u8; 16], bureau: BureauId) -> Result
         "query_request",
         bureau,
         &hex::encode(id),
-        json!({
-            "case_ref": request.case_ref,
-            "reason": request.reason,
-            "make": request.make,
-            "serial_pattern": request.serial_pattern,
-        }),
+        naming_requester(
+            json!({
+                "case_ref": request.case_ref,
+                "reason": request.reason,
+                "make": request.make,
+                "serial_pattern": request.serial_pattern,
+            }),
+            &request.acting,
+        ),
     )?;
     // What the query discloses leaves only once its record is on disk.
     node.store.flush().await?;

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::metrics::Metrics;
 use crate::{
-    audit::Direction,
+    audit::{Direction, naming_requester},
     config::TracePolicy,
     firearms::{
         FirearmsNode,
@@ -155,7 +155,7 @@ fn repeat_answer(
         "trace_request",
         from,
         subject,
-        json!({"repeat": true}),
+        naming_requester(json!({"repeat": true}), &existing.requested_by),
     )?;
     let outcome = existing
         .answers
@@ -185,15 +185,18 @@ fn audit_request(
         "trace_request",
         from,
         subject,
-        json!({
-            "case_ref": request.case_ref,
-            "reason": request.reason,
-            "make": request.make,
-            "model": request.model,
-            "caliber": request.caliber,
-            "serial": request.serial,
-            "record_refs": request.record_refs.len(),
-        }),
+        naming_requester(
+            json!({
+                "case_ref": request.case_ref,
+                "reason": request.reason,
+                "make": request.make,
+                "model": request.model,
+                "caliber": request.caliber,
+                "serial": request.serial,
+                "record_refs": request.record_refs.len(),
+            }),
+            &request.acting,
+        ),
     )
 }
 
@@ -257,6 +260,7 @@ fn received(
             "answered".into()
         },
         note: String::new(),
+        requested_by: request.acting,
     }
 }
 

@@ -23,7 +23,12 @@ use super::{
     },
 };
 use crate::metrics::Metrics;
-use crate::{audit::Direction, core::AskError, firearms::FirearmsNode, store::StoreError};
+use crate::{
+    audit::{Direction, naming_requester},
+    core::AskError,
+    firearms::FirearmsNode,
+    store::StoreError,
+};
 
 /// What a caller asks to trace.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -166,6 +171,7 @@ pub async fn start(node: &FirearmsNode, input: TraceInput) -> Result<String, Tra
         case_ref: input.case_ref,
         reason: input.reason,
         targets,
+        acting: node.acting_reference(),
     };
     node.firearms.traces.out.insert(id, encode(&trace))?;
     // Every target is due until its first outcome is stored: a crash after this answer
@@ -339,6 +345,7 @@ async fn try_send_request(
         case_ref: trace.case_ref,
         reason: trace.reason,
         record_refs,
+        acting: trace.acting,
     };
     let message =
         SignedMessage::sign(&request, &node.signer, &node.network).map_err(DeliveryError::Sign)?;
@@ -348,13 +355,16 @@ async fn try_send_request(
         "trace_request",
         bureau,
         &hex::encode(id),
-        json!({
-            "case_ref": request.case_ref,
-            "reason": request.reason,
-            "make": request.make,
-            "serial": request.serial,
-            "record_refs": request.record_refs.len(),
-        }),
+        naming_requester(
+            json!({
+                "case_ref": request.case_ref,
+                "reason": request.reason,
+                "make": request.make,
+                "serial": request.serial,
+                "record_refs": request.record_refs.len(),
+            }),
+            &request.acting,
+        ),
     )?;
     // What the request discloses (case, serial) leaves only once its record is on disk.
     node.store.flush().await?;

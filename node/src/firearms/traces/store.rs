@@ -134,6 +134,10 @@ pub(super) struct Outgoing {
     pub(super) case_ref: String,
     pub(super) reason: String,
     pub(super) targets: Vec<OutTarget>,
+    /// The reference of the user who started it, as its requests carry it (kept, so a
+    /// request sent again after a restart still names them; empty in traces stored before).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(super) acting: String,
 }
 
 /// A trace request this node received.
@@ -156,6 +160,9 @@ pub(super) struct Incoming {
     pub(super) state: String,
     /// The reviewer's note, if any.
     pub(super) note: String,
+    /// The requester's reference for the user who asked (empty if none, or stored before).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(super) requested_by: String,
 }
 
 /// An answer waiting to reach its requester.

@@ -181,6 +181,7 @@ pub(super) fn incoming_view(node: &FirearmsNode, id: &[u8], item: &Incoming) -> 
         "id": hex::encode(id),
         "country": item.country,
         "bureau_id": item.requester,
+        "requested_by": (!item.requested_by.is_empty()).then_some(&item.requested_by),
         "received_at": rfc3339(item.received_at_ms),
         "case_ref": item.case_ref,
         "reason": item.reason,

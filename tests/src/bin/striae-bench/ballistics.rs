@@ -174,6 +174,7 @@ async fn confirm(k: usize, runs: usize) -> Result<()> {
             case_ref: "BENCH".into(),
             probe: probe.clone(),
             exhibits: refs.clone(),
+            acting: String::new(),
         };
         let message = SignedMessage::sign(&request, &searcher.signer, &searcher.network)?;
         let t = Instant::now();

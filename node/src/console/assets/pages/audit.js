@@ -54,6 +54,12 @@ export async function render() {
         ['Member', (r) => country(r.peer_country)],
         ['Subject', (r) => h('span', { class: 'mono', title: r.subject }, String(r.subject || '').slice(0, 12))],
         ['User', (r) => (r.user ? `${r.user.name}` : '— (the node)')],
+        ['Asked by', (r) => {
+          const by = r.details && r.details.requested_by;
+          if (!by) return '—';
+          // Received: the other bureau's own reference for its user; sent: ours.
+          return r.direction === 'in' ? [by, ' at ', country(r.peer_country)] : by;
+        }],
         ['About', summary],
       ], list, { id: 'audit-table', empty: 'No records yet.', rowData: (r) => ({ action: r.action, user: r.user ? r.user.name : '' }) })));
 }

@@ -52,6 +52,7 @@ export async function render() {
     replace(incoming, table([
       ['Received', (q) => when(q.received_at)],
       ['From', (q) => country(q.country)],
+      ['Asked by', (q) => q.requested_by || '—'],
       ['Case reference', (q) => q.case_ref],
       ['Pattern', (q) => `${q.make} ${q.serial_pattern}`],
       ['State', (q) => q.state || '—'],

@@ -76,6 +76,7 @@ export async function render() {
     replace(queue, table([
       ['Received', (t) => when(t.received_at)],
       ['From', (t) => country(t.country)],
+      ['Asked by', (t) => t.requested_by || '—'],
       ['Case reference', (t) => t.case_ref],
       ['Reason', (t) => t.reason],
       ['Firearm', (t) => `${t.make} ${t.model || ''} ${t.serial}`],
@@ -99,6 +100,7 @@ export async function render() {
     replace(incoming, table([
       ['Received', (t) => when(t.received_at)],
       ['From', (t) => country(t.country)],
+      ['Asked by', (t) => t.requested_by || '—'],
       ['Case reference', (t) => t.case_ref],
       ['Firearm', (t) => `${t.make} ${t.serial}`],
       ['State', (t) => String(t.state || '—').replace(/_/g, ' ')],

@@ -1,4 +1,5 @@
-// Users (admins): this node's API users, adding one (its token is shown once) and revoking.
+// Users (admins): this node's API users, adding one (its token is shown once), giving one a
+// new token and revoking.
 
 import { api, get } from '../api.js';
 import { h, replace, section, table, when, form, outlet, announce, actionButton, badge, showError } from '../ui.js';
@@ -22,14 +23,31 @@ export async function render() {
       ['Expires', (u) => (u.expires_at ? when(u.expires_at) : 'never')],
       ['Revoked', (u) => (u.revoked_at ? when(u.revoked_at) : '—')],
       ['', (u) => (u.status === 'active'
-        ? actionButton(`Revoke ${u.name}`, 'admin', async () => {
-          if (!window.confirm(`Revoke ${u.name}? Their token stops working at once.`)) return;
-          await api('DELETE', `/v1/users/${encodeURIComponent(u.id)}`);
-          announce(`${u.name} revoked.`, 'ok');
-          await load();
-        }, errors, { class: 'danger' })
+        ? h('div', { class: 'actions' },
+          u.created_by === 'bootstrap' ? null : actionButton(`New token for ${u.name}`, 'admin', async () => {
+            if (!window.confirm(`Give ${u.name} a new token? The old one stops working at once.`)) return;
+            const r = await api('POST', `/v1/users/${encodeURIComponent(u.id)}/token`, {});
+            showToken(r, 'has a new token');
+            await load();
+          }, errors, { class: 'secondary' }),
+          actionButton(`Revoke ${u.name}`, 'admin', async () => {
+            if (!window.confirm(`Revoke ${u.name}? Their token stops working at once.`)) return;
+            await api('DELETE', `/v1/users/${encodeURIComponent(u.id)}`);
+            announce(`${u.name} revoked.`, 'ok');
+            await load();
+          }, errors, { class: 'danger' }))
         : null)],
     ], users, { id: 'users-table' }));
+  }
+
+  // A token is answered once (a new user, or a new token): shown here, never again.
+  function showToken(u, what) {
+    const link = `${window.location.origin}/console/#token=${u.token}`;
+    replace(created, h('div', { class: 'panel', role: 'alert' },
+      h('p', {}, h('strong', {}, `${u.name} (${u.role}) ${what}.`), ' This token is shown only now: give it to them over a safe channel.'),
+      h('p', { class: 'token-once', id: 'new-token' }, u.token),
+      h('p', { class: 'hint' }, 'Their console link: ', h('span', { class: 'mono' }, link))));
+    announce(`${u.name} ${what}; copy the token now.`, 'ok');
   }
 
   const add = form([
@@ -41,12 +59,7 @@ export async function render() {
     if (v.expires_in_days) body.expires_in_days = Number(v.expires_in_days);
     const u = await api('POST', '/v1/users', body);
     el.reset();
-    const link = `${window.location.origin}/console/#token=${u.token}`;
-    replace(created, h('div', { class: 'panel', role: 'alert' },
-      h('p', {}, h('strong', {}, `${u.name} (${u.role}) added.`), ' This token is shown only now: give it to them over a safe channel.'),
-      h('p', { class: 'token-once', id: 'new-token' }, u.token),
-      h('p', { class: 'hint' }, 'Their console link: ', h('span', { class: 'mono' }, link))));
-    announce(`${u.name} added; copy the token now.`, 'ok');
+    showToken(u, 'added');
     await load();
   }, { id: 'user-form' });
 
