@@ -1,7 +1,7 @@
 //! Network statistics across real members, through the HTTP API: aggregates published by
 //! several members add up at every other member, routes from real traces land on the right
-//! legs, small counts are suppressed, a later publication replaces the month, and bad query
-//! parameters get a 400 naming the parameter.
+//! legs, small counts are suppressed, a later publication replaces the month, the figures
+//! survive a restart, and bad query parameters get a 400 naming the parameter.
 
 use std::time::Duration;
 
@@ -227,8 +227,8 @@ async fn aggregates_add_up_at_every_member_and_routes_follow_real_traces() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn small_counts_are_suppressed_and_bad_parameters_are_named() {
-    let net = TestNet::start(1).await;
+async fn small_counts_are_suppressed_survive_a_restart_and_bad_parameters_are_named() {
+    let mut net = TestNet::start(1).await;
     for n in 0..6 {
         create(&net, FR, &revolver(&format!("SW-{n}"))).await;
     }
@@ -249,6 +249,32 @@ async fn small_counts_are_suppressed_and_bad_parameters_are_named() {
     assert_eq!(s["records"]["by_status"], json!({"seized": 6}), "{s}");
     assert_eq!(s["records"]["by_make"], json!({"Smith & Wesson": 6}), "{s}");
     assert_eq!(s["records"]["by_type"], json!({"revolver": 6}), "{s}");
+
+    // After a restart the projection is rebuilt from the feed, and the tally kept the checks
+    // made before it: a publication then still counts them.
+    for _ in 0..5 {
+        let (code, _) = net
+            .post(
+                FR,
+                "/v1/firearms/check",
+                &json!({"make": "Glock", "serial": "NONE-1"}),
+            )
+            .await;
+        assert_eq!(code, 200);
+    }
+    net.stop_member(FR).await;
+    net.start_member(FR).await;
+    let replayed = eventually(WAIT, || async {
+        net.get(FR, "/v1/analysis/summary").await.1["records"]["by_status"] == json!({"seized": 6})
+    })
+    .await;
+    assert!(replayed, "{}", net.get(FR, "/v1/analysis/summary").await.1);
+    publish(&net, FR).await;
+    let counted = eventually(WAIT, || async {
+        net.get(FR, "/v1/analysis/summary").await.1["checks"]["by_verdict"]["no_record"] == 5
+    })
+    .await;
+    assert!(counted, "{}", net.get(FR, "/v1/analysis/summary").await.1);
 
     let bad = [
         ("/v1/analysis/summary?from=2026-13", "from"),
