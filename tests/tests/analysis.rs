@@ -173,6 +173,15 @@ async fn aggregates_add_up_at_every_member_and_routes_follow_real_traces() {
         assert_eq!(routes["routes"].as_array().unwrap().len(), 3, "{routes}");
     }
 
+    // The most travelled legs first, as many as asked.
+    let (_, top) = net.get(ES, "/v1/analysis/routes?limit=1").await;
+    assert_eq!(top["legs_total"], 3, "{top}");
+    assert_eq!(top["routes"].as_array().unwrap().len(), 1, "{top}");
+    assert_eq!(
+        (&top["routes"][0]["from"], &top["routes"][0]["to"]),
+        (&json!("US"), &json!("ES"))
+    );
+
     // Filters: a make keeps only its legs, with its own count.
     let (_, glocks) = net.get(ES, "/v1/analysis/routes?make=glock").await;
     assert_eq!(glocks["routes"].as_array().unwrap().len(), 2, "{glocks}");
@@ -284,6 +293,7 @@ async fn small_counts_are_suppressed_survive_a_restart_and_bad_parameters_are_na
         ("/v1/analysis/summary?bogus=1", "bogus"),
         ("/v1/analysis/summary?format=xml", "format"),
         ("/v1/analysis/routes?colour=red", "colour"),
+        ("/v1/analysis/routes?limit=0", "limit"),
         ("/v1/analysis/trends?metric=nonsense", "metric"),
         ("/v1/analysis/trends?by=week", "by"),
         ("/v1/analysis/time-to-crime?to=2026-00", "to"),

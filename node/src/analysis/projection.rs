@@ -21,8 +21,9 @@ pub const MAX_PERIODS_PER_MEMBER: usize = 60;
 /// allows 64 KiB).
 pub const MAX_BYTES_PER_MEMBER: usize = 1 << 20;
 
-#[derive(Default)]
 struct MemberPeriods {
+    /// The member's id as text, made once (it is a base58 PeerId, costly to redo per read).
+    id: String,
     periods: BTreeMap<Period, Arc<Aggregate>>,
     bytes: usize,
 }
@@ -57,7 +58,11 @@ impl Projection {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .entry(member)
-            .or_default()
+            .or_insert_with(|| MemberPeriods {
+                id: member.to_string(),
+                periods: BTreeMap::new(),
+                bytes: 0,
+            })
             .put(aggregate);
     }
 
@@ -74,7 +79,7 @@ impl Projection {
             let country = country_of(member);
             for aggregate in held.periods.range(from..=to).map(|(_, a)| a) {
                 out.push(MemberAggregate {
-                    member: member.to_string(),
+                    member: held.id.clone(),
                     country: country.clone(),
                     aggregate: aggregate.clone(),
                 });

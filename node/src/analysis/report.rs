@@ -3,13 +3,14 @@
 //! call, the answer types the API documents, and their CSV forms.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet},
     fmt::Write as _,
     sync::Arc,
 };
 
+use hashbrown::HashMap;
 use serde::Serialize;
-use striae_protocol::analysis::{Aggregate, Period};
+use striae_protocol::analysis::{Aggregate, MAX_LEG_BREAKDOWN, Period, RouteLeg};
 use utoipa::ToSchema;
 
 use super::{metric, path::TIME_TO_CRIME_BUCKETS};
@@ -129,17 +130,19 @@ pub struct RouteView {
     pub to: String,
     /// Firearms known to have travelled it (filtered by make or type when asked).
     pub count: u64,
-    /// By make.
+    /// By make (the 31 largest; the rest as `other`).
     pub makes: Breakdown,
-    /// By type.
+    /// By type (likewise).
     pub types: Breakdown,
 }
 
 /// `GET /v1/analysis/routes`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Routes {
-    /// The legs, most travelled first.
+    /// The legs, most travelled first (at most the `limit` asked for).
     pub routes: Vec<RouteView>,
+    /// Legs in all (more than `routes` holds when the limit cut the list).
+    pub legs_total: usize,
     /// Members with at least one aggregate in the period.
     pub members_reporting: usize,
     /// The months covered.
@@ -252,121 +255,190 @@ pub fn summary(
         seizures: Breakdown::new(),
         time_to_crime: Breakdown::new(),
     };
+    // Summed first over borrowed names (one hash per count); each distinct (metric, key) is
+    // then filed once.
+    let mut sums: HashMap<(&str, &str), u64> = HashMap::new();
+    let mut by_country: HashMap<&str, u64> = HashMap::new();
     for a in &chosen {
         for c in &a.aggregate.counts {
-            let (m, k, n) = (c.metric.as_str(), c.key.as_str(), c.value);
-            let slot = match m {
-                metric::RECORDS_STATUS => {
-                    add(&mut s.records.by_country, &a.country, n);
-                    &mut s.records.by_status
-                }
-                metric::RECORDS_TYPE => &mut s.records.by_type,
-                metric::RECORDS_MAKE => &mut s.records.by_make,
-                metric::RECORDS_CALIBER => &mut s.records.by_caliber,
-                metric::RECOVERIES_TYPE => &mut s.recoveries,
-                metric::CHECKS => &mut s.checks.by_verdict,
-                metric::HITS_HOLDER => &mut s.checks.hits_by_holder,
-                metric::TRACES_ANSWERS => &mut s.traces.answers_received,
-                metric::TRACE_REQUESTS_ASKER => &mut s.traces.requests_by_asker,
-                metric::TRACES_ANSWERED => &mut s.traces.answered,
-                metric::SEARCHES => &mut s.ballistics.searches,
-                metric::CONFIRMATIONS => &mut s.ballistics.confirmations,
-                metric::SEIZURES => &mut s.seizures,
-                metric::TIME_TO_CRIME => &mut s.time_to_crime,
-                metric::TRACES_SENT => {
-                    s.traces.sent = s.traces.sent.saturating_add(n);
-                    continue;
-                }
-                metric::TRACED_FOUND => {
-                    s.traces.found_with_path = s.traces.found_with_path.saturating_add(n);
-                    continue;
-                }
-                metric::LEADS => {
-                    s.ballistics.leads = s.ballistics.leads.saturating_add(n);
-                    continue;
-                }
-                // A metric a newer member publishes that this node does not know yet.
-                _ => continue,
-            };
-            add(slot, k, n);
+            let slot = sums.entry((&c.metric, &c.key)).or_default();
+            *slot = slot.saturating_add(c.value);
+            if c.metric == metric::RECORDS_STATUS {
+                let slot = by_country.entry(&a.country).or_default();
+                *slot = slot.saturating_add(c.value);
+            }
         }
+    }
+    for (country, n) in by_country {
+        add(&mut s.records.by_country, country, n);
+    }
+    for ((m, k), n) in sums {
+        file(&mut s, m, k, n);
     }
     s
 }
 
-/// The route legs of the aggregates in `[from, to]`, summed across members; with `make` (or
-/// `firearm_type`), a leg's count is that make's (type's) count and legs without it are left
-/// out; with both, the smaller of the two (the aggregates do not cross makes with types, so
-/// this is an upper bound).
+/// Files the sum `n` of `metric`/`key` in its place in the summary.
+fn file(s: &mut Summary, m: &str, k: &str, n: u64) {
+    let slot = match m {
+        metric::RECORDS_STATUS => &mut s.records.by_status,
+        metric::RECORDS_TYPE => &mut s.records.by_type,
+        metric::RECORDS_MAKE => &mut s.records.by_make,
+        metric::RECORDS_CALIBER => &mut s.records.by_caliber,
+        metric::RECOVERIES_TYPE => &mut s.recoveries,
+        metric::CHECKS => &mut s.checks.by_verdict,
+        metric::HITS_HOLDER => &mut s.checks.hits_by_holder,
+        metric::TRACES_ANSWERS => &mut s.traces.answers_received,
+        metric::TRACE_REQUESTS_ASKER => &mut s.traces.requests_by_asker,
+        metric::TRACES_ANSWERED => &mut s.traces.answered,
+        metric::SEARCHES => &mut s.ballistics.searches,
+        metric::CONFIRMATIONS => &mut s.ballistics.confirmations,
+        metric::SEIZURES => &mut s.seizures,
+        metric::TIME_TO_CRIME => &mut s.time_to_crime,
+        metric::TRACES_SENT => {
+            s.traces.sent = s.traces.sent.saturating_add(n);
+            return;
+        }
+        metric::TRACED_FOUND => {
+            s.traces.found_with_path = s.traces.found_with_path.saturating_add(n);
+            return;
+        }
+        metric::LEADS => {
+            s.ballistics.leads = s.ballistics.leads.saturating_add(n);
+            return;
+        }
+        // A metric a newer member publishes that this node does not know yet.
+        _ => return,
+    };
+    add(slot, k, n);
+}
+
+/// The route legs of the aggregates in `[from, to]`, summed across members, the `limit` most
+/// travelled; with `make` (or `firearm_type`), a leg's count is that make's (type's) count and
+/// legs without it are left out; with both, the smaller of the two (the aggregates do not
+/// cross makes with types, so this is an upper bound).
 pub fn routes(
     aggregates: &[MemberAggregate],
     from: Period,
     to: Period,
-    make: Option<&str>,
-    firearm_type: Option<&str>,
+    filter: &RouteFilter<'_>,
+    limit: usize,
 ) -> Routes {
     let chosen: Vec<&MemberAggregate> = within(aggregates, from, to).collect();
-    // Summed over borrowed names: owned strings are made once per leg shown, not per count.
-    let mut legs: HashMap<(&str, &str), LegSum<'_>> = HashMap::new();
+    // Counted first, over borrowed names and without building anything: only the legs shown
+    // get their makes and types summed and owned strings made (a network holds thousands of
+    // legs, each naming dozens of makes).
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut legs: Vec<LegCount<'_>> = Vec::new();
     for a in &chosen {
         for leg in &a.aggregate.routes {
-            let sum = legs.entry((&leg.from, &leg.to)).or_default();
-            sum.count = sum.count.saturating_add(leg.count);
-            for (k, n) in &leg.makes {
-                *sum.makes.entry(k).or_default() += n;
-            }
-            for (k, n) in &leg.types {
-                *sum.types.entry(k).or_default() += n;
+            let ends = (leg.from.as_str(), leg.to.as_str());
+            let i = *index.entry(ends).or_insert_with(|| {
+                legs.push(LegCount {
+                    ends,
+                    count: 0,
+                    seen: Vec::new(),
+                });
+                legs.len() - 1
+            });
+            if let Some(sum) = legs.get_mut(i) {
+                sum.count = sum.count.saturating_add(filter.count(leg));
+                sum.seen.push(leg);
             }
         }
     }
-    let find = |map: &HashMap<&str, u64>, wanted: &str| {
-        map.iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(wanted))
-            .map(|(_, n)| *n)
-            .sum::<u64>()
-    };
-    let mut out: Vec<RouteView> = legs
-        .into_iter()
-        .filter_map(|((from, to), sum)| {
-            let by_make = make.map(|m| find(&sum.makes, m));
-            let by_type = firearm_type.map(|t| find(&sum.types, t));
-            let count = [by_make, by_type]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(sum.count);
-            (count > 0).then(|| RouteView {
-                from: from.to_owned(),
-                to: to.to_owned(),
-                count,
-                makes: owned(&sum.makes),
-                types: owned(&sum.types),
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| (&a.from, &a.to).cmp(&(&b.from, &b.to)))
-    });
+    let total = legs.iter().filter(|l| l.count > 0).count();
+    legs.retain(|l| l.count > 0);
+    let by_rank =
+        |a: &LegCount<'_>, b: &LegCount<'_>| b.count.cmp(&a.count).then(a.ends.cmp(&b.ends));
+    if legs.len() > limit && limit > 0 {
+        legs.select_nth_unstable_by(limit - 1, by_rank);
+    }
+    legs.truncate(limit);
+    legs.sort_by(by_rank);
     Routes {
-        routes: out,
+        routes: legs.iter().map(LegCount::view).collect(),
+        legs_total: total,
         members_reporting: members(chosen.iter().copied()),
         period: PeriodRange::of(from, to),
     }
 }
 
-/// One leg summed across members, over borrowed names.
-#[derive(Default)]
-struct LegSum<'a> {
-    count: u64,
-    makes: HashMap<&'a str, u64>,
-    types: HashMap<&'a str, u64>,
+/// Which firearms a leg's count counts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RouteFilter<'a> {
+    /// Only this make (any case).
+    pub make: Option<&'a str>,
+    /// Only this type (any case).
+    pub firearm_type: Option<&'a str>,
 }
 
-fn owned(map: &HashMap<&str, u64>) -> Breakdown {
-    map.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
+impl RouteFilter<'_> {
+    /// The firearms of `leg` the filter counts.
+    fn count(&self, leg: &RouteLeg) -> u64 {
+        let find = |list: &[(String, u64)], wanted: &str| {
+            list.iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(wanted))
+                .map(|(_, n)| *n)
+                .sum::<u64>()
+        };
+        let by_make = self.make.map(|m| find(&leg.makes, m));
+        let by_type = self.firearm_type.map(|t| find(&leg.types, t));
+        [by_make, by_type]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(leg.count)
+    }
+}
+
+/// One leg while routes are counted: its ends, its count, and the members' legs behind it.
+struct LegCount<'a> {
+    ends: (&'a str, &'a str),
+    count: u64,
+    seen: Vec<&'a RouteLeg>,
+}
+
+impl LegCount<'_> {
+    fn view(&self) -> RouteView {
+        let mut makes: HashMap<&str, u64> = HashMap::new();
+        let mut types: HashMap<&str, u64> = HashMap::new();
+        for leg in &self.seen {
+            for (k, n) in &leg.makes {
+                *makes.entry(k).or_default() += n;
+            }
+            for (k, n) in &leg.types {
+                *types.entry(k).or_default() += n;
+            }
+        }
+        RouteView {
+            from: self.ends.0.to_owned(),
+            to: self.ends.1.to_owned(),
+            count: self.count,
+            makes: owned(makes.into_iter().collect()),
+            types: owned(types.into_iter().collect()),
+        }
+    }
+}
+
+/// The `MAX_LEG_BREAKDOWN - 1` largest entries, the rest summed as `other`: a leg summed
+/// across many members may name hundreds of makes, and the answer stays bounded.
+fn owned(mut entries: Vec<(&str, u64)>) -> Breakdown {
+    if entries.len() > MAX_LEG_BREAKDOWN {
+        entries.select_nth_unstable_by(MAX_LEG_BREAKDOWN - 1, |a, b| {
+            b.1.cmp(&a.1).then(a.0.cmp(b.0))
+        });
+    }
+    let mut out = Breakdown::new();
+    for (i, (k, n)) in entries.into_iter().enumerate() {
+        let key = if i < MAX_LEG_BREAKDOWN - 1 {
+            k
+        } else {
+            super::threshold::OTHER
+        };
+        add(&mut out, key, n);
+    }
+    out
 }
 
 /// The total of `metric` (one of `TREND_METRICS`) each month of `[from, to]`; `None` for a
@@ -581,10 +653,18 @@ mod tests {
             (fr.members_reporting, fr.records.by_status["stolen"]),
             (1, 17)
         );
-        let r = routes(&all, p("2026-11"), p("2026-11"), Some("glock"), None);
+        let glock = RouteFilter {
+            make: Some("glock"),
+            firearm_type: None,
+        };
+        let r = routes(&all, p("2026-11"), p("2026-11"), &glock, 100);
         assert_eq!(r.routes[0].count, 13);
+        let beretta = RouteFilter {
+            make: Some("Beretta"),
+            firearm_type: None,
+        };
         assert!(
-            routes(&all, p("2026-11"), p("2026-11"), Some("Beretta"), None)
+            routes(&all, p("2026-11"), p("2026-11"), &beretta, 100)
                 .routes
                 .is_empty()
         );

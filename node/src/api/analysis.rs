@@ -17,11 +17,14 @@ use super::{
     ApiError,
     error::{ApiQuery, NoQuery},
     openapi::Text,
+    paging::{LimitParam, Paged},
 };
 use crate::{
     analysis::{
         AnalysisError, compute, metric,
-        report::{self, MemberAggregate, Routes, Summary, TREND_METRICS, TimeToCrime, Trend},
+        report::{
+            self, MemberAggregate, RouteFilter, Routes, Summary, TREND_METRICS, TimeToCrime, Trend,
+        },
     },
     node::NodeHandle,
 };
@@ -190,12 +193,12 @@ struct RoutesParams {
 }
 
 /// `GET /v1/analysis/routes`: the legs (country to country) recovered and traced firearms
-/// are known to have travelled, summed across members.
+/// are known to have travelled, summed across members, the `limit` most travelled.
 #[utoipa::path(
     get,
     path = "/analysis/routes",
     tag = "analysis",
-    params(RoutesParams),
+    params(RoutesParams, LimitParam),
     responses((
         status = 200,
         description = "The legs, most travelled first",
@@ -204,19 +207,18 @@ struct RoutesParams {
 )]
 async fn legs(
     State(node): State<NodeHandle>,
-    ApiQuery(p): ApiQuery<RoutesParams>,
+    page: Paged<RoutesParams>,
 ) -> Result<Response, ApiError> {
+    let (p, limit) = (page.params, page.limit);
     let as_csv = wants_csv(p.format.as_deref())?;
     let (from, to) = range(p.from.as_deref(), p.to.as_deref())?;
     let make = filter("make", p.make.as_deref())?;
     let firearm_type = filter("type", p.firearm_type.as_deref())?;
-    let r = report::routes(
-        &held(&node, from, to),
-        from,
-        to,
-        make.as_deref(),
-        firearm_type.as_deref(),
-    );
+    let filter = RouteFilter {
+        make: make.as_deref(),
+        firearm_type: firearm_type.as_deref(),
+    };
+    let r = report::routes(&held(&node, from, to), from, to, &filter, limit);
     Ok(if as_csv {
         csv(report::routes_csv(&r))
     } else {

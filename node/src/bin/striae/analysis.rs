@@ -33,6 +33,9 @@ pub(crate) enum AnalysisAction {
         /// Only this type (pistol, rifle, ...)
         #[arg(long = "type")]
         firearm_type: Option<String>,
+        /// The most travelled legs shown (1 to 1000; default 100)
+        #[arg(long)]
+        limit: Option<usize>,
     },
     /// One metric per month (records, recoveries, checks, hits, traces_sent, trace_answers,
     /// trace_requests, searches, confirmations, leads, seizures, seized_items, routes)
@@ -125,9 +128,10 @@ fn summary_text(v: &Value) -> String {
 
 fn routes_text(v: &Value) -> String {
     let mut out = format!(
-        "{} members reporting, {}",
+        "{} members reporting, {}; {} legs in all",
         v["members_reporting"],
-        period(v)
+        period(v),
+        v["legs_total"]
     );
     let legs = v["routes"].as_array().cloned().unwrap_or_default();
     if legs.is_empty() {
@@ -189,12 +193,14 @@ pub(crate) async fn analysis(action: AnalysisAction, t: &Target) -> Result<()> {
             to,
             make,
             firearm_type,
+            limit,
         } => {
             let q = query(&[
                 ("from", from),
                 ("to", to),
                 ("make", make),
                 ("type", firearm_type),
+                ("limit", limit.map(|l| l.to_string())),
             ])?;
             let v = c.get(&format!("/v1/analysis/routes{q}")).await?;
             print(t, &v, routes_text);

@@ -1,7 +1,8 @@
 //! `analysis`: the network statistics at one node. Builds `members` members' realistic
 //! aggregates for `months` months (seeded), projects them as a node does, and times the
 //! summary and the routes over the whole period (median of several runs), each including
-//! the read of the projection the API does first.
+//! the read of the projection the API does first: routes as the API answers by default (the
+//! 100 most travelled legs), at its largest limit (1,000), and filtered by make and type.
 
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::json;
 use striae_node::analysis::{
     Projection, metric,
-    report::{routes, summary},
+    report::{RouteFilter, routes, summary},
 };
 use striae_protocol::{
     BureauId,
@@ -226,11 +227,19 @@ pub fn run(members: usize, months: usize) -> Result<()> {
     });
     let routes_ms = median_ms(|| {
         let all = projection.between(first, last, country_of);
-        check.1 = routes(&all, first, last, None, None).routes.len();
+        check.1 = routes(&all, first, last, &RouteFilter::default(), 100).legs_total;
+    });
+    let all_legs_ms = median_ms(|| {
+        let all = projection.between(first, last, country_of);
+        routes(&all, first, last, &RouteFilter::default(), 1_000);
     });
     let filtered_ms = median_ms(|| {
         let all = projection.between(first, last, country_of);
-        routes(&all, first, last, Some("Make 7"), Some("pistol"));
+        let filter = RouteFilter {
+            make: Some("Make 7"),
+            firearm_type: Some("pistol"),
+        };
+        routes(&all, first, last, &filter, 100);
     });
     println!(
         "{}",
@@ -244,6 +253,7 @@ pub fn run(members: usize, months: usize) -> Result<()> {
             "summary_median_ms": summary_ms,
             "routes_median_ms": routes_ms,
             "routes_filtered_median_ms": filtered_ms,
+            "routes_1000_median_ms": all_legs_ms,
             "members_reporting": check.0,
             "legs": check.1,
         })
