@@ -13,9 +13,11 @@ use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 use striae_protocol::{BureauId, NetworkId, Signer};
 
+mod analysis;
 mod blobs;
 mod service;
 
+pub use analysis::{AnalysisConfig, AnalysisSection, DEFAULT_MIN_COUNT};
 pub use blobs::{
     BlobsConfig, BlobsSection, DEFAULT_BLOB_TIMEOUT, MAX_BLOB_TIMEOUT, S3Blobs, S3Credentials,
 };
@@ -369,6 +371,10 @@ pub struct NodeFile {
     /// `[log]`, optional: level, format and file of the node's log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<LogSection>,
+    /// `[analysis]`, optional: the threshold of published statistics and how often they
+    /// are published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisSection>,
     /// `[accounts]`, optional: what signed requests say of the user who asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts: Option<AccountsSection>,
@@ -557,6 +563,8 @@ pub struct NodeConfig {
     pub user_on_wire: UserOnWire,
     /// The API's certificate and key, when it serves HTTPS itself.
     pub api_tls: Option<TlsFiles>,
+    /// Published statistics: threshold and interval.
+    pub analysis: AnalysisConfig,
     /// Tunables with defaults.
     pub tuning: Tuning,
 }
@@ -673,6 +681,7 @@ impl NodeConfig {
             log,
             user_on_wire: file.accounts.unwrap_or_default().user_on_wire,
             api_tls,
+            analysis: AnalysisConfig::from_section(file.analysis.unwrap_or_default(), path)?,
             tuning: Tuning::default(),
         })
     }

@@ -1,5 +1,5 @@
 //! What a capability works with: this member's identity and key, the network and roster, the
-//! store, the audit log, metrics, and a handle to the core to publish and to ask other
+//! store, the audit log, metrics and tally, and a handle to the core to publish and to ask other
 //! members. Capabilities get this, never the whole node.
 
 use std::{ops::Deref, path::PathBuf, sync::Arc};
@@ -15,6 +15,7 @@ use crate::{
     core::{AskError, CoreError, CoreHandle, limits::RateLimits},
     metrics::Metrics,
     store::Store,
+    tally::Tally,
 };
 
 /// A capability's context; cheap to clone.
@@ -49,6 +50,8 @@ pub struct ContextInner {
     pub core: CoreHandle,
     /// Per-member request budgets; capabilities charge the costly parts of requests.
     pub limits: Arc<RateLimits>,
+    /// Durable monthly counts of events, for the published statistics (`analysis`).
+    pub tally: Arc<Tally>,
     /// What signed requests say of the user who asked (`[accounts] user_on_wire`).
     pub user_on_wire: UserOnWire,
 }

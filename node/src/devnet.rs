@@ -12,8 +12,8 @@ use striae_protocol::Signer;
 
 use crate::{
     config::{
-        self, ApiSection, ConfigError, MemberFile, NetworkSection, NodeConfig, NodeFile,
-        NodeSection, RosterFile,
+        self, AnalysisSection, ApiSection, ConfigError, MemberFile, NetworkSection, NodeConfig,
+        NodeFile, NodeSection, RosterFile,
     },
     node::{self, NodeError, RunningNode},
 };
@@ -143,6 +143,13 @@ pub fn init_with_ports(
             queries: None,
             blobs: None,
             log: None,
+            // Every ten minutes, so that traces and cases started on the devnet show in the
+            // statistics soon (`run` also publishes once the examples are seeded); the
+            // threshold stays the deployment default.
+            analysis: Some(AnalysisSection {
+                publish_interval_minutes: Some(10),
+                ..AnalysisSection::default()
+            }),
             accounts: None,
         };
         let config_path = member_dir.join("node.toml");
@@ -210,12 +217,21 @@ pub async fn start_all(lines: &[MemberLine]) -> Result<Vec<RunningNode>, NodeErr
 
 /// Seeds every member with example data: firearm records and ballistic exhibits, so that the
 /// README can walk a newcomer through a check, a trace and a cross-border match, and (in the
-/// background) a joint operation among the first three members and an example case at the
-/// first.
+/// background) each member's aggregate statistics, a joint operation among the first three
+/// members and an example case at the first.
 pub async fn seed_examples(nodes: &[RunningNode]) -> Result<(), NodeError> {
     for (index, node) in nodes.iter().enumerate() {
         crate::firearms::seed_devnet(&node.handle.firearms, index, nodes.len()).await?;
         crate::ballistics::seed_devnet(&node.handle.ballistics, index, nodes.len()).await?;
+    }
+    for node in nodes {
+        // In the background: a node signs once it has heard how far its feed reached.
+        let analysis = node.handle.analysis.clone();
+        tokio::spawn(async move {
+            if let Err(e) = analysis.publish_current().await {
+                tracing::warn!("cannot publish the devnet's statistics: {e}");
+            }
+        });
     }
     let operations: Vec<_> = nodes.iter().map(|n| n.handle.operations.clone()).collect();
     crate::operations::seed_devnet(&operations);

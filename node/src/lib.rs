@@ -2,6 +2,7 @@
 //! (notices, firearms, ballistics, joint operations, the audit log), the HTTP API and its web console, the CLI client and the in-process demonstration network.
 
 pub mod accounts;
+pub mod analysis;
 pub mod api;
 pub mod audit;
 pub mod backup;
@@ -21,3 +22,4 @@ pub mod node;
 pub mod notices;
 pub mod operations;
 pub mod store;
+pub mod tally;

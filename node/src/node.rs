@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::{
     accounts::{Accounts, AccountsError},
+    analysis::AnalysisNode,
     audit::AuditLog,
     ballistics::{Ballistics, BallisticsNode},
     cases::CasesNode,
@@ -86,6 +87,8 @@ pub struct NodeHandle {
     pub cases: CasesNode,
     /// Joint operations this node takes part in.
     pub operations: OperationsNode,
+    /// Every member's published aggregate statistics, and this node's publications.
+    pub analysis: AnalysisNode,
 }
 
 impl Deref for NodeHandle {
@@ -103,6 +106,9 @@ impl NodeHandle {
         let index = self.firearms.firearms.index_stats();
         Metrics::set(&m.sizes, "firearm_digests", index.live);
         Metrics::set(&m.sizes, "firearm_index_bytes", index.memory_bytes);
+        let (aggregates, aggregate_bytes) = self.analysis.projection.size();
+        Metrics::set(&m.sizes, "aggregates", aggregates as u64);
+        Metrics::set(&m.sizes, "aggregate_bytes", aggregate_bytes as u64);
         if let Ok(n) = self.store.entry_count() {
             Metrics::set(&m.sizes, "feed_entries", n);
         }
@@ -184,6 +190,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         metrics: metrics.clone(),
         limits: limits.clone(),
         core: core_handle.clone(),
+        tally: Arc::new(crate::tally::Tally::open(&store)?),
         user_on_wire: config.user_on_wire,
     });
     let firearms = FirearmsNode::new(ctx.clone(), Firearms::open(&store, &config)?);
@@ -192,8 +199,10 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         Ballistics::open(&store, &config, blobs, ctx.me)?,
     );
     let cases = CasesNode::open(&store, ctx.clone(), firearms.clone(), ballistics.clone())?;
+    let analysis = AnalysisNode::new(ctx.clone(), firearms.clone(), config.analysis);
     let handle = NodeHandle {
         notices: Arc::new(Notices::default()),
+        analysis,
         firearms,
         ballistics,
         cases,
@@ -209,6 +218,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         Arc::new(handle.ballistics.clone()),
         Arc::new(handle.operations.clone()),
         Arc::new(crate::audit::AuditAnchoring::new(handle.ctx.clone())),
+        Arc::new(handle.analysis.clone()),
     ]);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let core_config = CoreConfig {

@@ -6,6 +6,7 @@ use bincode::{Decode, Encode};
 use ed25519_dalek::Signature;
 
 use crate::{
+    analysis::{Aggregate, AggregateError},
     ballistic::{
         BallisticDigest, BallisticDigestError, ExhibitRef, MAX_BALLISTIC_DIGESTS_PER_ENTRY,
     },
@@ -46,6 +47,9 @@ pub enum Body {
     /// reach of whoever can edit the origin's disk: a log cut back below an anchor, or
     /// rewritten before it, no longer matches.
     AuditAnchor(AuditAnchor),
+    /// The origin's aggregate statistics for one month (`analysis::Aggregate`); a later one
+    /// for the same month replaces the earlier.
+    Aggregate(Aggregate),
 }
 
 /// Where the origin's audit log stood when it was anchored.
@@ -68,6 +72,7 @@ impl Body {
             Body::BallisticDigests(_) => "ballistic_digests",
             Body::BallisticRetractions(_) => "ballistic_retractions",
             Body::AuditAnchor(_) => "audit_anchor",
+            Body::Aggregate(_) => "aggregate",
         }
     }
 
@@ -102,6 +107,7 @@ impl Body {
             {
                 Err(BodyError::BallisticRetractionBatch)
             }
+            Body::Aggregate(aggregate) => aggregate.check().map_err(BodyError::from),
             _ => Ok(()),
         }
     }
@@ -131,6 +137,9 @@ pub enum BodyError {
     /// references.
     #[error("ballistic retraction batch empty or too large")]
     BallisticRetractionBatch,
+    /// An aggregate breaks its bounds or its own threshold.
+    #[error(transparent)]
+    Aggregate(#[from] AggregateError),
 }
 
 /// One feed entry, unsigned.
@@ -581,6 +590,38 @@ mod tests {
         );
         let source = std::error::Error::source(&err).expect("the body error");
         assert_eq!(source.to_string(), "reference addition empty or too large");
+    }
+
+    #[test]
+    fn an_entry_with_a_malformed_or_oversized_aggregate_does_not_decode() {
+        use crate::analysis::{Count, MAX_AGGREGATE_COUNTS, Period};
+        let signer = Signer::from_seed([3; 32]);
+        let count = |value| Count {
+            metric: "records.status".into(),
+            key: "stolen".into(),
+            value,
+        };
+        let aggregate = |counts| {
+            Body::Aggregate(Aggregate {
+                period: Period::new(2026, 11).expect("a month"),
+                min_count: 5,
+                counts,
+                routes: Vec::new(),
+            })
+        };
+        let decode = |body| {
+            let mut entry = sample_entry(&signer, 1, EntryId::GENESIS);
+            entry.body = body;
+            let signed = entry.sign(&signer, &net()).expect("test fixture");
+            UnverifiedEntry::decode(&signed.wire)
+        };
+        let good = decode(aggregate(vec![count(5)])).expect("a sound aggregate decodes");
+        assert_eq!(good.entry.body.kind_name(), "aggregate");
+        // A figure below the threshold the member states could single out one case.
+        let err = decode(aggregate(vec![count(1)])).unwrap_err();
+        assert!(err.to_string().contains("counts[0].value"), "{err}");
+        let err = decode(aggregate(vec![count(9); MAX_AGGREGATE_COUNTS + 1])).unwrap_err();
+        assert!(err.to_string().contains("aggregate.counts"), "{err}");
     }
 
     #[test]

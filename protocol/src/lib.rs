@@ -1,6 +1,7 @@
 //! Wire and domain types of striae: the one canonical encoding, bureau identities, signed
 //! hash-chained feed entries, notices, firearm digests, ballistic digests, signed heads
-//! (receipts), signed traces and confirmations, joint operations, and the sync messages.
+//! (receipts), signed traces and confirmations, joint operations, members' aggregate
+//! statistics, and the sync messages.
 //!
 //! This crate does no I/O and has no async code. Everything that crosses a border or reaches
 //! disk as a signed object is defined here, so that one place decides how bytes look.
@@ -8,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod acting;
+pub mod analysis;
 pub mod ballistic;
 pub mod bullet;
 pub mod codec;

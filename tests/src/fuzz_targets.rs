@@ -109,6 +109,13 @@ fn check_body(body: &Body, written_at_ms: u64) {
             }
         }
         Body::ReferenceAddition(json) => reference_addition(json),
+        Body::Aggregate(aggregate) => {
+            // A decoded entry passed the body check: the aggregate keeps its bounds.
+            assert!(
+                aggregate.check().is_ok(),
+                "a decoded aggregate keeps its bounds"
+            );
+        }
         Body::FirearmDigests(_)
         | Body::FirearmRetractions(_)
         | Body::BallisticRetractions(_)

@@ -19,6 +19,7 @@ use striae_ballistics_lib::{
 use striae_protocol::{
     Body, Entry, EntryId, Head, Heads, NetworkId, NoticeContent, NoticeId, NoticeKind, NoticeOp,
     SignedMessage, Signer, SyncRequest, SyncResponse,
+    analysis::{Aggregate, Count, Period, RouteLeg},
     ballistic::{
         BallisticDigest, Comparison, ConfirmRequest, ConfirmResponse, EvidenceKind, ProbeSurface,
     },
@@ -198,6 +199,22 @@ impl Seeds {
             Body::AuditAnchor(AuditAnchor {
                 records: 42,
                 last_hash: [0x42; 32],
+            }),
+            Body::Aggregate(Aggregate {
+                period: Period::new(2026, 11).expect("a month"),
+                min_count: 5,
+                counts: vec![Count {
+                    metric: "records.status".into(),
+                    key: "stolen".into(),
+                    value: 12,
+                }],
+                routes: vec![RouteLeg {
+                    from: "AT".into(),
+                    to: "DE".into(),
+                    count: 7,
+                    makes: vec![("Glock".into(), 7)],
+                    types: vec![("pistol".into(), 7)],
+                }],
             }),
         ]
     }

@@ -69,6 +69,11 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("GET", "/v1/operations/{id}/seizures", Read),
     ("POST", "/v1/operations/{id}/seizures", Act),
     ("GET", "/v1/operations/{id}/report", Read),
+    ("GET", "/v1/analysis/summary", Read),
+    ("GET", "/v1/analysis/routes", Read),
+    ("GET", "/v1/analysis/trends", Read),
+    ("GET", "/v1/analysis/time-to-crime", Read),
+    ("POST", "/v1/analysis/publish", Act),
     ("GET", "/v1/audit", Read),
     ("GET", "/v1/audit/verify", Read),
 ];

@@ -458,6 +458,10 @@ async fn check(
         (true, true) => "inconclusive",
     };
     Metrics::count(&node.metrics.checks, verdict, 1);
+    node.tally.add("checks", verdict, 1);
+    for hit in &hits {
+        node.tally.add("hits.holder", &hit.country, 1);
+    }
     Ok(Json(json!({
         "verdict": verdict,
         "hits": hits,

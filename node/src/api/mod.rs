@@ -7,6 +7,7 @@
 //! The web console's static files (`crate::console`) are merged in beside `/v1`, without a
 //! token: they hold no data.
 
+mod analysis;
 mod audit;
 mod auth;
 mod ballistics;
@@ -70,6 +71,7 @@ fn v1_routes() -> OpenApiRouter<NodeHandle> {
         .merge(audit::routes())
         .merge(users::routes())
         .merge(maintenance::routes())
+        .merge(analysis::routes())
 }
 
 /// The routes outside `/v1` served without a token: `/healthz` and `/openapi.json`.

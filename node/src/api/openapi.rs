@@ -56,6 +56,7 @@ pub(super) const BEARER: &str = "bearer";
         (name = "cases", description = "The Firearms Recovery Protocol, one case per recovered firearm"),
         (name = "ballistics", description = "Ballistic exhibits (X3P scans), searches and leads"),
         (name = "operations", description = "Joint operations and their seizures"),
+        (name = "analysis", description = "Network statistics from members' published aggregates"),
         (name = "audit", description = "The signed, hash-chained audit log"),
     )
 )]

@@ -163,6 +163,7 @@ pub async fn search_bullet(
     )?
     .min(limit);
     Metrics::count(&node.metrics.searches, "bullet", 1);
+    node.tally.add("searches", "bullet", 1);
     let probe = ready_bullet(node, probe, &request).await?;
     let me = node.me;
     let worker = node.clone();

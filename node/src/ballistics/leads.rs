@@ -471,6 +471,7 @@ async fn screen_digest(
             lead.confirmation = PENDING.into();
         }
         node.ballistics.put_lead(&lead)?;
+        node.tally.add("leads", "found", 1);
         tracing::info!(local = %lead.local_exhibit, remote = %lead.exhibit_ref,
             country = %node.country_of(&held.origin), score, automatic, "ballistic lead found");
         if automatic {

@@ -275,6 +275,7 @@ pub async fn search(
     )?
     .min(limit);
     Metrics::count(&node.metrics.searches, "cartridge_case", 1);
+    node.tally.add("searches", "cartridge_case", 1);
     let probe = ready_probe(node, probe, &request).await?;
     let me = node.me;
     let worker = node.clone();
@@ -310,6 +311,11 @@ pub async fn search(
     let search_id: [u8; 16] = rand::random();
     let confirmed = confirm.min(candidates.len());
     confirm_candidates(node, &probe, search_id, &mut candidates[..confirmed]).await;
+    for c in &candidates[..confirmed] {
+        if matches!(c.confirmation, "confirmed" | "not_confirmed") {
+            node.tally.add("confirmations", c.confirmation, 1);
+        }
+    }
     if confirmed > 0 {
         // The confirmation exchanges are in the audit log: on disk before the answer.
         node.store.flush().await?;

@@ -184,6 +184,9 @@ pub async fn record_seizure(
         },
     )
     .await?;
+    node.tally.add("seizures", "records", 1);
+    node.tally
+        .add("seizures", "items", kept.seizure.items.len() as u64);
     Ok(kept)
 }
 

@@ -10,6 +10,7 @@ use striae_node::{
     devnet, node,
 };
 
+mod analysis;
 mod audit;
 mod ballistic;
 mod case;
@@ -123,6 +124,13 @@ enum Command {
     Operation {
         #[command(subcommand)]
         action: operation::OperationAction,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Network statistics from members' aggregates: summary, routes, trends, publish
+    Analysis {
+        #[command(subcommand)]
+        action: analysis::AnalysisAction,
         #[command(flatten)]
         target: Target,
     },
@@ -312,6 +320,7 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Ballistic { action, target } => ballistic::ballistic(action, &target).await,
         Command::X3p { action, target } => ballistic::x3p(action, &target).await,
         Command::Operation { action, target } => operation::operation(action, &target).await,
+        Command::Analysis { action, target } => analysis::analysis(action, &target).await,
         Command::Audit { action, target } => audit::audit(action, &target).await,
         Command::User { action, target } => user::user(action, &target).await,
         Command::Whoami { target } => user::whoami(&target).await,

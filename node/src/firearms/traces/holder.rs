@@ -100,6 +100,9 @@ fn answer_request(
     let outcome = decide(node, from, &request, &records)?;
     let answer = sign_answer(node, request.trace_id, from, outcome, &records, "")?;
     Metrics::event(&node.metrics.traces, "answered", outcome.as_str());
+    node.tally.add("traces.answered", outcome.as_str(), 1);
+    node.tally
+        .add("trace_requests.asker", &node.country_of(&from), 1);
     let trace_id = request.trace_id;
     let incoming = received(node, from, request, &records, &answer, outcome);
     // The disclosure is audited before anything of it is kept or sent.

@@ -15,11 +15,13 @@
 //! - `requester`: starting a trace, choosing whom to ask, sending, accepting answers, retries;
 //! - `holder`: answering requests, finding records, the review queue;
 //! - `outbox`: delivering reviewed answers and the periodic tick;
-//! - `views`: the JSON the API shows for traces sent and requests received.
+//! - `views`: the JSON the API shows for traces sent and requests received;
+//! - `stats`: traces sent and what their answers disclosed, for the statistics.
 
 mod holder;
 mod outbox;
 mod requester;
+mod stats;
 mod store;
 mod views;
 
@@ -35,6 +37,7 @@ use crate::{
 pub use holder::{MAX_PENDING_PER_MEMBER, on_trace_request, review};
 pub use outbox::tick;
 pub use requester::{TraceInput, on_trace_answer, start};
+pub use stats::{SentTrace, sent_between};
 pub use store::{StoredSigned, TraceStore};
 pub use views::{MAX_LIST, incoming, list, show};
 

@@ -186,6 +186,7 @@ pub async fn start(node: &FirearmsNode, input: TraceInput) -> Result<String, Tra
         }
     }
     node.store.flush().await?;
+    node.tally.add("traces.sent", "total", 1);
     for target in &trace.targets {
         if let Ok(bureau) = target.bureau.parse::<BureauId>() {
             let node = node.clone();
@@ -449,6 +450,8 @@ fn keep_answer(
         "answer_received",
         response.outcome.as_str(),
     );
+    node.tally
+        .add("traces.answers", response.outcome.as_str(), 1);
     audit(
         node,
         Direction::In,

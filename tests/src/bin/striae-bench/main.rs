@@ -18,6 +18,7 @@ use striae_protocol::{
 };
 use striae_tests::TestNet;
 
+mod analysis;
 mod ballistics;
 mod cases;
 mod crash;
@@ -64,6 +65,14 @@ enum Scenario {
         #[arg(long, default_value_t = 30)]
         cases: usize,
     },
+    /// Network statistics at one node from members' aggregates: summary and routes over
+    /// every month held (median of several runs)
+    Analysis {
+        #[arg(long, default_value_t = 196)]
+        members: usize,
+        #[arg(long, default_value_t = 24)]
+        months: usize,
+    },
     #[command(flatten)]
     Firearms(firearms::Scenario),
     #[command(flatten)]
@@ -96,6 +105,7 @@ fn main() -> Result<()> {
             Scenario::Catchup { entries } => catchup(entries).await,
             Scenario::Flush { writes } => flush::run(writes),
             Scenario::Case { cases } => cases::run(cases).await,
+            Scenario::Analysis { members, months } => analysis::run(members, months),
             Scenario::Firearms(scenario) => firearms::run(scenario).await,
             Scenario::Ballistics(scenario) => ballistics::run(scenario).await,
             Scenario::Crash(options) => crash::run(options).await,

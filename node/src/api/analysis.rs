@@ -1,0 +1,363 @@
+//! `/v1/analysis`: network statistics from every member's published aggregates (summary,
+//! routes, trends, time to crime; JSON or `?format=csv`) and publishing this node's own
+//! aggregate now.
+
+use axum::{
+    Json,
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use striae_protocol::analysis::Period;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    ApiError,
+    error::{ApiQuery, NoQuery},
+    openapi::Text,
+    paging::{LimitParam, Paged},
+};
+use crate::{
+    analysis::{
+        AnalysisError, compute, metric,
+        report::{
+            self, MemberAggregate, RouteFilter, Routes, Summary, TREND_METRICS, TimeToCrime, Trend,
+        },
+    },
+    node::NodeHandle,
+};
+
+/// Months a default period covers (the last twelve, this one included).
+const DEFAULT_MONTHS: u32 = 12;
+/// Most months one answer covers (ten years).
+const MAX_MONTHS: u32 = 120;
+/// Longest make, type or country filter.
+const MAX_FILTER_CHARS: usize = 64;
+
+/// The analysis routes.
+pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
+    OpenApiRouter::new()
+        .routes(routes!(summary))
+        .routes(routes!(legs))
+        .routes(routes!(trends))
+        .routes(routes!(time_to_crime))
+        .routes(routes!(publish))
+}
+
+impl From<AnalysisError> for ApiError {
+    fn from(e: AnalysisError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// `json` (the default) or `csv`.
+fn wants_csv(format: Option<&str>) -> Result<bool, ApiError> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => Err(ApiError::field("format", "json or csv")),
+    }
+}
+
+fn csv(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+}
+
+fn period_param(name: &str, text: Option<&str>) -> Result<Option<Period>, ApiError> {
+    text.map(|t| {
+        Period::parse(t.trim())
+            .ok_or_else(|| ApiError::field(name, "a month written YYYY-MM (2000-01 to 9999-12)"))
+    })
+    .transpose()
+}
+
+/// `[from, to]` from the query: by default the twelve months up to this one.
+fn range(from: Option<&str>, to: Option<&str>) -> Result<(Period, Period), ApiError> {
+    let to = period_param("to", to)?.unwrap_or_else(compute::current_period);
+    let from = match period_param("from", from)? {
+        Some(from) => from,
+        None => {
+            let mut from = to;
+            for _ in 1..DEFAULT_MONTHS {
+                from = previous(from);
+            }
+            from
+        }
+    };
+    if from > to {
+        return Err(ApiError::field("from", "must not be after `to`"));
+    }
+    if to.index() - from.index() >= MAX_MONTHS {
+        return Err(ApiError::field(
+            "from",
+            format!("at most {MAX_MONTHS} months before `to`"),
+        ));
+    }
+    Ok((from, to))
+}
+
+fn previous(p: Period) -> Period {
+    match p.month {
+        1 => Period::new(p.year.saturating_sub(1), 12).unwrap_or(p),
+        m => Period::new(p.year, m - 1).unwrap_or(p),
+    }
+}
+
+fn filter(name: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().count() > MAX_FILTER_CHARS || value.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            name,
+            format!("at most {MAX_FILTER_CHARS} characters, no control characters"),
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+fn held(node: &NodeHandle, from: Period, to: Period) -> Vec<MemberAggregate> {
+    node.analysis
+        .projection
+        .between(from, to, |b| node.country_of(b))
+}
+
+/// Query of the summary.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct SummaryParams {
+    /// First month, `YYYY-MM` (default: eleven months before `to`).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    from: Option<String>,
+    /// Last month, `YYYY-MM` (default: this month).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    to: Option<String>,
+    /// Only the members of this country (ISO 3166-1 alpha-2).
+    country: Option<String>,
+    /// `json` (the default) or `csv` (`section,key,value` rows).
+    #[param(pattern = "^(json|csv)$")]
+    format: Option<String>,
+}
+
+/// `GET /v1/analysis/summary`: totals and breakdowns across the members that published
+/// aggregates for the period.
+#[utoipa::path(
+    get,
+    path = "/analysis/summary",
+    tag = "analysis",
+    params(SummaryParams),
+    responses((
+        status = 200,
+        description = "Totals and breakdowns across the reporting members",
+        content((Summary = "application/json"), (Text = "text/csv"))
+    ))
+)]
+async fn summary(
+    State(node): State<NodeHandle>,
+    ApiQuery(p): ApiQuery<SummaryParams>,
+) -> Result<Response, ApiError> {
+    let as_csv = wants_csv(p.format.as_deref())?;
+    let (from, to) = range(p.from.as_deref(), p.to.as_deref())?;
+    let country = filter("country", p.country.as_deref())?;
+    let s = report::summary(&held(&node, from, to), from, to, country.as_deref());
+    Ok(if as_csv {
+        csv(report::summary_csv(&s))
+    } else {
+        Json(s).into_response()
+    })
+}
+
+/// Query of the routes.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct RoutesParams {
+    /// First month, `YYYY-MM` (default: eleven months before `to`).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    from: Option<String>,
+    /// Last month, `YYYY-MM` (default: this month).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    to: Option<String>,
+    /// Only firearms of this make (canonical name, any case).
+    make: Option<String>,
+    /// Only firearms of this type (`pistol`, ...).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    firearm_type: Option<String>,
+    /// `json` (the default) or `csv` (`from,to,count,makes,types` rows).
+    #[param(pattern = "^(json|csv)$")]
+    format: Option<String>,
+}
+
+/// `GET /v1/analysis/routes`: the legs (country to country) recovered and traced firearms
+/// are known to have travelled, summed across members, the `limit` most travelled.
+#[utoipa::path(
+    get,
+    path = "/analysis/routes",
+    tag = "analysis",
+    params(RoutesParams, LimitParam),
+    responses((
+        status = 200,
+        description = "The legs, most travelled first",
+        content((Routes = "application/json"), (Text = "text/csv"))
+    ))
+)]
+async fn legs(
+    State(node): State<NodeHandle>,
+    page: Paged<RoutesParams>,
+) -> Result<Response, ApiError> {
+    let (p, limit) = (page.params, page.limit);
+    let as_csv = wants_csv(p.format.as_deref())?;
+    let (from, to) = range(p.from.as_deref(), p.to.as_deref())?;
+    let make = filter("make", p.make.as_deref())?;
+    let firearm_type = filter("type", p.firearm_type.as_deref())?;
+    let filter = RouteFilter {
+        make: make.as_deref(),
+        firearm_type: firearm_type.as_deref(),
+    };
+    let r = report::routes(&held(&node, from, to), from, to, &filter, limit);
+    Ok(if as_csv {
+        csv(report::routes_csv(&r))
+    } else {
+        Json(r).into_response()
+    })
+}
+
+/// Query of the trends.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct TrendParams {
+    /// `records`, `recoveries`, `checks`, `hits`, `traces_sent`, `trace_answers`,
+    /// `trace_requests`, `searches`, `confirmations`, `leads`, `seizures`, `seized_items` or
+    /// `routes` (firearms counted on legs).
+    metric: Option<String>,
+    /// `month` (the only one).
+    #[param(pattern = "^month$")]
+    by: Option<String>,
+    /// First month, `YYYY-MM` (default: eleven months before `to`).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    from: Option<String>,
+    /// Last month, `YYYY-MM` (default: this month).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    to: Option<String>,
+    /// `json` (the default) or `csv` (`period,value,members_reporting` rows).
+    #[param(pattern = "^(json|csv)$")]
+    format: Option<String>,
+}
+
+/// `GET /v1/analysis/trends`: one metric's total per month across the members.
+#[utoipa::path(
+    get,
+    path = "/analysis/trends",
+    tag = "analysis",
+    params(TrendParams),
+    responses((
+        status = 200,
+        description = "The metric per month, oldest first",
+        content((Trend = "application/json"), (Text = "text/csv"))
+    ))
+)]
+async fn trends(
+    State(node): State<NodeHandle>,
+    ApiQuery(p): ApiQuery<TrendParams>,
+) -> Result<Response, ApiError> {
+    let as_csv = wants_csv(p.format.as_deref())?;
+    if p.by.as_deref().is_some_and(|b| b != "month") {
+        return Err(ApiError::field("by", "`month` is the only one"));
+    }
+    let (from, to) = range(p.from.as_deref(), p.to.as_deref())?;
+    let name = p.metric.as_deref().unwrap_or("records");
+    let known = || TREND_METRICS.map(|(n, _, _)| n).join(", ");
+    let t = report::trends(&held(&node, from, to), name, from, to)
+        .ok_or_else(|| ApiError::field("metric", format!("one of {}", known())))?;
+    Ok(if as_csv {
+        csv(report::trend_csv(&t))
+    } else {
+        Json(t).into_response()
+    })
+}
+
+/// Query of the time to crime.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct RangeParams {
+    /// First month, `YYYY-MM` (default: eleven months before `to`).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    from: Option<String>,
+    /// Last month, `YYYY-MM` (default: this month).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    to: Option<String>,
+    /// `json` (the default) or `csv` (`bucket,network,own` rows).
+    #[param(pattern = "^(json|csv)$")]
+    format: Option<String>,
+}
+
+/// `GET /v1/analysis/time-to-crime`: how long firearms went from their last legal transfer
+/// to their recovery, across the members' aggregates and at this node.
+#[utoipa::path(
+    get,
+    path = "/analysis/time-to-crime",
+    tag = "analysis",
+    params(RangeParams),
+    responses((
+        status = 200,
+        description = "The distribution by bucket, the network's and this node's own",
+        content((TimeToCrime = "application/json"), (Text = "text/csv"))
+    ))
+)]
+async fn time_to_crime(
+    State(node): State<NodeHandle>,
+    ApiQuery(p): ApiQuery<RangeParams>,
+) -> Result<Response, ApiError> {
+    let as_csv = wants_csv(p.format.as_deref())?;
+    let (from, to) = range(p.from.as_deref(), p.to.as_deref())?;
+    let own = node.analysis.own(from, to).await?;
+    let own = own
+        .counts
+        .get(metric::TIME_TO_CRIME)
+        .cloned()
+        .unwrap_or_default();
+    let t = report::time_to_crime(&held(&node, from, to), from, to, own);
+    Ok(if as_csv {
+        csv(report::time_to_crime_csv(&t))
+    } else {
+        Json(t).into_response()
+    })
+}
+
+/// What a publication published.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Published {
+    /// The month, `YYYY-MM`.
+    period: String,
+    /// The threshold applied.
+    min_count: u32,
+    /// Counts published (those below the threshold were suppressed or merged into `other`).
+    counts: usize,
+    /// Route legs published.
+    legs: usize,
+}
+
+/// `POST /v1/analysis/publish`: publishes this node's aggregate for the current month now
+/// (replacing the month's earlier one; the previous month too when it has not been
+/// published since it ended).
+#[utoipa::path(
+    post,
+    path = "/analysis/publish",
+    tag = "analysis",
+    responses((status = 200, description = "Published", body = Published))
+)]
+async fn publish(State(node): State<NodeHandle>, _: NoQuery) -> Result<Json<Published>, ApiError> {
+    let a = node.analysis.publish_current().await?;
+    Ok(Json(Published {
+        period: a.period.to_string(),
+        min_count: a.min_count,
+        counts: a.counts.len(),
+        legs: a.routes.len(),
+    }))
+}
