@@ -73,6 +73,7 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("GET", "/v1/analysis/routes", Read),
     ("GET", "/v1/analysis/trends", Read),
     ("GET", "/v1/analysis/time-to-crime", Read),
+    ("GET", "/v1/analysis/drafts", Read),
     ("POST", "/v1/analysis/publish", Act),
     ("GET", "/v1/audit", Read),
     ("GET", "/v1/audit/verify", Read),

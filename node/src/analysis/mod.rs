@@ -8,12 +8,14 @@
 //! - `path`: the chain of countries a firearm passed through, its legs, its time to crime;
 //! - `threshold`: suppression and coarsening before publishing;
 //! - `projection`: every member's aggregates in memory, bounded;
-//! - `report`: the pure functions and answer types the API, bench and charts use.
+//! - `report`: the pure functions and answer types the API, bench and charts use;
+//! - `threats`: patterns that cross a threshold, proposed as draft notices.
 
 pub mod compute;
 pub mod path;
 pub mod projection;
 pub mod report;
+pub mod threats;
 pub mod threshold;
 
 use std::{

@@ -25,6 +25,7 @@ use crate::{
         report::{
             self, MemberAggregate, RouteFilter, Routes, Summary, TREND_METRICS, TimeToCrime, Trend,
         },
+        threats::{self, Drafts},
     },
     node::NodeHandle,
 };
@@ -43,6 +44,7 @@ pub(super) fn routes() -> OpenApiRouter<NodeHandle> {
         .routes(routes!(legs))
         .routes(routes!(trends))
         .routes(routes!(time_to_crime))
+        .routes(routes!(drafts))
         .routes(routes!(publish))
 }
 
@@ -122,6 +124,38 @@ fn held(node: &NodeHandle, from: Period, to: Period) -> Vec<MemberAggregate> {
     node.analysis
         .projection
         .between(from, to, |b| node.country_of(b))
+}
+
+/// Query of the drafts.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct DraftsParams {
+    /// The month looked at, `YYYY-MM` (default: this month); the rules also read the months
+    /// before it.
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    to: Option<String>,
+}
+
+/// `GET /v1/analysis/drafts`: draft Orange and Purple notices for the patterns in the
+/// members' aggregates that cross a threshold (a disguised firearm type reported by several
+/// members, a route rising sharply), with the figures behind them. Nothing is issued: an
+/// officer reviews a draft and issues it with `POST /v1/notices`.
+#[utoipa::path(
+    get,
+    path = "/analysis/drafts",
+    tag = "analysis",
+    params(DraftsParams),
+    responses((status = 200, description = "The proposed notices and their evidence", body = Drafts))
+)]
+async fn drafts(
+    State(node): State<NodeHandle>,
+    ApiQuery(p): ApiQuery<DraftsParams>,
+) -> Result<Json<Drafts>, ApiError> {
+    let to = period_param("to", p.to.as_deref())?.unwrap_or_else(compute::current_period);
+    let from =
+        (0..threats::BASELINE_MONTHS.max(threats::SPREAD_MONTHS)).fold(to, |p, _| previous(p));
+    Ok(Json(threats::drafts(&held(&node, from, to), to)))
 }
 
 /// Query of the summary.
