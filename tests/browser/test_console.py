@@ -2,7 +2,9 @@
 (member A, traces held for review) and DE (member B). The tests run in file order and build
 on one another (a record added at FR is checked and traced from DE)."""
 
+import json
 import os
+import urllib.request
 import uuid
 
 import pytest
@@ -219,7 +221,7 @@ def test_the_audit_log_names_the_reviewer_who_approved(console):
 
 
 PAGES = ["network", "notices", "firearms", "traces", "ballistics", "cases", "queries", "operations",
-         "audit", "users"]
+         "analysis", "audit", "users"]
 
 
 def test_every_page_renders_for_an_admin_without_errors(console):
@@ -404,3 +406,47 @@ def test_a_scan_uploaded_at_de_matches_frs_with_a_comparison_picture(console):
     assert analyst.css("#filesearch-confirmed").text != "0", analyst.css("#filesearch-result").text
     assert analyst.css("#file-search-progress").get_attribute("value") == "100"
     analyst.shot("an analyst searches with a file: FR's own exhibit confirmed")
+
+
+def api(base, token, method, path, body=None):
+    """Calls the API as a script would (the figures a page shows are made through it)."""
+    request = urllib.request.Request(
+        f"{base}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.loads(answer.read() or b"null")
+
+
+def test_the_analysis_page_shows_the_network_figures_and_the_route_map(console):
+    # DE records six revolvers made and sold in the United States and seized in Germany, and
+    # publishes its month: one leg US -> DE, above the threshold of 5.
+    de_url, officer = env("STRIAE_B_URL"), env("STRIAE_B_OFFICER")
+    for n in range(6):
+        api(de_url, officer, "POST", "/v1/firearms", {
+            "make": "Smith & Wesson", "model": "Model 10", "caliber": ".38 Special",
+            "serial": f"SW{RUN}{n}", "type": "revolver", "status": "seized",
+            "country_of_manufacture": "US",
+            "history": [
+                {"date": "2010-01-01", "event": "manufactured", "party": "S&W", "country": "US"},
+                {"date": "2011-04-01", "event": "sold", "party": "Gun shop", "country": "US"},
+                {"date": "2024-06-01", "event": "seized", "party": "Zoll", "country": "DE"},
+            ],
+        })
+    api(de_url, officer, "POST", "/v1/analysis/publish", {})
+
+    a = console("FR-admin", "STRIAE_A_URL", "STRIAE_A_ADMIN")
+    a.go("analysis")
+    a.poll(lambda: a.click("#analysis-filters button[type=submit]"),
+           lambda d: "(US)" in d.find_element(By.ID, "route-legs").text if d.find_elements(By.ID, "route-legs") else False,
+           what="DE's published leg at FR")
+    leg = a.css("#route-legs tbody tr").text
+    assert "(US)" in leg and "(DE)" in leg and "6" in leg, leg
+    a.wait_css('#analysis-routes img.chart[data-loaded="true"]')
+    a.wait_css('#analysis-trend img.chart[data-loaded="true"]')
+    a.wait_css('#analysis-breakdowns img.chart[data-loaded="true"]')
+    assert "revolver" in a.css("#analysis-summary").text
+    a.wait_css("#analysis-drafts p, #analysis-drafts article")
+    a.shot("the analysis page at FR: DE's figures")
+    a.driver.execute_script("document.getElementById('analysis-routes').scrollIntoView()")
+    a.shot("the analysis page at FR: the route map with DE's leg")
+

@@ -232,6 +232,39 @@ async fn aggregates_add_up_at_every_member_and_routes_follow_real_traces() {
     assert!(csv.contains("US,ES,6,"), "{csv}");
     let csv = net.get_text(FR, "/v1/analysis/summary?format=csv").await;
     assert!(csv.contains("records.by_status,seized,6"), "{csv}");
+
+    // Pictures: the map draws the leg, the charts name their figures, as SVG documents.
+    let url = |path: &str| format!("http://{}{path}", net.node(FR).api_addr);
+    let picture = |path: &'static str| {
+        let request = reqwest::Client::new()
+            .get(url(path))
+            .bearer_auth(&net.members[FR].token);
+        async move {
+            let answer = request.send().await.expect("API reachable");
+            let kind = answer.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            (answer.status().as_u16(), kind, answer.text().await.unwrap())
+        }
+    };
+    let (code, kind, map) = picture("/v1/analysis/routes?format=svg").await;
+    assert_eq!((code, kind.as_str()), (200, "image/svg+xml; charset=utf-8"));
+    assert!(map.starts_with("<svg") || map.starts_with("<?xml"), "{map}");
+    assert_eq!(
+        map.matches("class=\"leg\"").count(),
+        3,
+        "AT → DE, DE → FR, US → ES"
+    );
+    let (_, _, chart) = picture("/v1/analysis/summary?format=svg&chart=by_make").await;
+    assert!(
+        chart.contains("Smith &amp; Wesson"),
+        "escaped make: {chart}"
+    );
+    let (_, _, trend) = picture("/v1/analysis/trends?metric=records&format=svg").await;
+    assert!(trend.contains("records per month"), "{trend}");
+    let (_, _, ttc) = picture("/v1/analysis/time-to-crime?format=svg").await;
+    assert!(ttc.contains("Time from last legal transfer"), "{ttc}");
     net.shutdown().await;
 }
 
@@ -292,6 +325,8 @@ async fn small_counts_are_suppressed_survive_a_restart_and_bad_parameters_are_na
         ("/v1/analysis/summary?from=2000-01&to=2026-01", "from"),
         ("/v1/analysis/summary?bogus=1", "bogus"),
         ("/v1/analysis/summary?format=xml", "format"),
+        ("/v1/analysis/summary?format=svg&chart=by_colour", "chart"),
+        ("/v1/analysis/drafts?to=2026-1", "to"),
         ("/v1/analysis/routes?colour=red", "colour"),
         ("/v1/analysis/routes?limit=0", "limit"),
         ("/v1/analysis/trends?metric=nonsense", "metric"),

@@ -9,10 +9,12 @@
 //! - `threshold`: suppression and coarsening before publishing;
 //! - `projection`: every member's aggregates in memory, bounded;
 //! - `report`: the pure functions and answer types the API, bench and charts use;
+//! - `pictures`: those answers drawn with `charts` (`?format=svg`);
 //! - `threats`: patterns that cross a threshold, proposed as draft notices.
 
 pub mod compute;
 pub mod path;
+pub mod pictures;
 pub mod projection;
 pub mod report;
 pub mod threats;

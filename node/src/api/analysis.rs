@@ -1,6 +1,6 @@
 //! `/v1/analysis`: network statistics from every member's published aggregates (summary,
-//! routes, trends, time to crime; JSON or `?format=csv`) and publishing this node's own
-//! aggregate now.
+//! routes, trends, time to crime; JSON, `?format=csv`, or `?format=svg` for a picture), the
+//! notices the figures suggest, and publishing this node's own aggregate now.
 
 use axum::{
     Json,
@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     analysis::{
-        AnalysisError, compute, metric,
+        AnalysisError, compute, metric, pictures,
         report::{
             self, MemberAggregate, RouteFilter, Routes, Summary, TREND_METRICS, TimeToCrime, Trend,
         },
@@ -54,17 +54,48 @@ impl From<AnalysisError> for ApiError {
     }
 }
 
-/// `json` (the default) or `csv`.
-fn wants_csv(format: Option<&str>) -> Result<bool, ApiError> {
+/// How an answer is written: `?format=`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    /// A picture (`analysis::pictures`), for the console and for reports.
+    Svg,
+}
+
+fn format_of(format: Option<&str>) -> Result<Format, ApiError> {
     match format {
-        None | Some("json") => Ok(false),
-        Some("csv") => Ok(true),
-        Some(_) => Err(ApiError::field("format", "json or csv")),
+        None | Some("json") => Ok(Format::Json),
+        Some("csv") => Ok(Format::Csv),
+        Some("svg") => Ok(Format::Svg),
+        Some(_) => Err(ApiError::field("format", "json, csv or svg")),
+    }
+}
+
+/// `value` in the format asked for: its CSV and SVG forms are made only when asked.
+fn answer<T: Serialize>(
+    format: Format,
+    value: &T,
+    as_csv: impl FnOnce(&T) -> String,
+    as_svg: impl FnOnce(&T) -> String,
+) -> Response {
+    match format {
+        Format::Json => Json(value).into_response(),
+        Format::Csv => csv(as_csv(value)),
+        Format::Svg => svg(as_svg(value)),
     }
 }
 
 fn csv(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+}
+
+fn svg(body: String) -> Response {
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 fn period_param(name: &str, text: Option<&str>) -> Result<Option<Period>, ApiError> {
@@ -171,9 +202,14 @@ struct SummaryParams {
     to: Option<String>,
     /// Only the members of this country (ISO 3166-1 alpha-2).
     country: Option<String>,
-    /// `json` (the default) or `csv` (`section,key,value` rows).
-    #[param(pattern = "^(json|csv)$")]
+    /// `json` (the default), `csv` (`section,key,value` rows) or `svg` (a bar chart of the
+    /// breakdown `chart` names).
+    #[param(pattern = "^(json|csv|svg)$")]
     format: Option<String>,
+    /// With `format=svg`: `by_status` (the default), `by_type`, `by_make`, `by_country` or
+    /// `recoveries`.
+    #[param(pattern = "^(by_status|by_type|by_make|by_country|recoveries)$")]
+    chart: Option<String>,
 }
 
 /// `GET /v1/analysis/summary`: totals and breakdowns across the members that published
@@ -186,22 +222,28 @@ struct SummaryParams {
     responses((
         status = 200,
         description = "Totals and breakdowns across the reporting members",
-        content((Summary = "application/json"), (Text = "text/csv"))
+        content((Summary = "application/json"), (Text = "text/csv"), (Text = "image/svg+xml"))
     ))
 )]
 async fn summary(
     State(node): State<NodeHandle>,
     ApiQuery(p): ApiQuery<SummaryParams>,
 ) -> Result<Response, ApiError> {
-    let as_csv = wants_csv(p.format.as_deref())?;
+    let format = format_of(p.format.as_deref())?;
+    let chart = p.chart.as_deref().unwrap_or("by_status");
+    if !pictures::SUMMARY_CHARTS
+        .iter()
+        .any(|(name, _)| *name == chart)
+    {
+        let names = pictures::SUMMARY_CHARTS.map(|(name, _)| name).join(", ");
+        return Err(ApiError::field("chart", format!("one of {names}")));
+    }
     let (from, to) = range(p.from.as_deref(), p.to.as_deref())?;
     let country = filter("country", p.country.as_deref())?;
     let s = report::summary(&held(&node, from, to), from, to, country.as_deref());
-    Ok(if as_csv {
-        csv(report::summary_csv(&s))
-    } else {
-        Json(s).into_response()
-    })
+    Ok(answer(format, &s, report::summary_csv, |s| {
+        pictures::summary_svg(s, chart).unwrap_or_default()
+    }))
 }
 
 /// Query of the routes.
@@ -221,8 +263,9 @@ struct RoutesParams {
     #[serde(rename = "type")]
     #[param(rename = "type")]
     firearm_type: Option<String>,
-    /// `json` (the default) or `csv` (`from,to,count,makes,types` rows).
-    #[param(pattern = "^(json|csv)$")]
+    /// `json` (the default), `csv` (`from,to,count,makes,types` rows) or `svg` (a map of
+    /// the legs).
+    #[param(pattern = "^(json|csv|svg)$")]
     format: Option<String>,
 }
 
@@ -236,7 +279,7 @@ struct RoutesParams {
     responses((
         status = 200,
         description = "The legs, most travelled first",
-        content((Routes = "application/json"), (Text = "text/csv"))
+        content((Routes = "application/json"), (Text = "text/csv"), (Text = "image/svg+xml"))
     ))
 )]
 async fn legs(
@@ -244,7 +287,7 @@ async fn legs(
     page: Paged<RoutesParams>,
 ) -> Result<Response, ApiError> {
     let (p, limit) = (page.params, page.limit);
-    let as_csv = wants_csv(p.format.as_deref())?;
+    let format = format_of(p.format.as_deref())?;
     let (from, to) = range(p.from.as_deref(), p.to.as_deref())?;
     let make = filter("make", p.make.as_deref())?;
     let firearm_type = filter("type", p.firearm_type.as_deref())?;
@@ -253,11 +296,14 @@ async fn legs(
         firearm_type: firearm_type.as_deref(),
     };
     let r = report::routes(&held(&node, from, to), from, to, &filter, limit);
-    Ok(if as_csv {
-        csv(report::routes_csv(&r))
-    } else {
-        Json(r).into_response()
-    })
+    let selection = [("make", &make), ("type", &firearm_type)]
+        .iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name} {v}")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(answer(format, &r, report::routes_csv, |r| {
+        pictures::routes_svg(r, &selection)
+    }))
 }
 
 /// Query of the trends.
@@ -278,8 +324,9 @@ struct TrendParams {
     /// Last month, `YYYY-MM` (default: this month).
     #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
     to: Option<String>,
-    /// `json` (the default) or `csv` (`period,value,members_reporting` rows).
-    #[param(pattern = "^(json|csv)$")]
+    /// `json` (the default), `csv` (`period,value,members_reporting` rows) or `svg` (a line
+    /// chart).
+    #[param(pattern = "^(json|csv|svg)$")]
     format: Option<String>,
 }
 
@@ -292,14 +339,14 @@ struct TrendParams {
     responses((
         status = 200,
         description = "The metric per month, oldest first",
-        content((Trend = "application/json"), (Text = "text/csv"))
+        content((Trend = "application/json"), (Text = "text/csv"), (Text = "image/svg+xml"))
     ))
 )]
 async fn trends(
     State(node): State<NodeHandle>,
     ApiQuery(p): ApiQuery<TrendParams>,
 ) -> Result<Response, ApiError> {
-    let as_csv = wants_csv(p.format.as_deref())?;
+    let format = format_of(p.format.as_deref())?;
     if p.by.as_deref().is_some_and(|b| b != "month") {
         return Err(ApiError::field("by", "`month` is the only one"));
     }
@@ -308,11 +355,10 @@ async fn trends(
     let known = || TREND_METRICS.map(|(n, _, _)| n).join(", ");
     let t = report::trends(&held(&node, from, to), name, from, to)
         .ok_or_else(|| ApiError::field("metric", format!("one of {}", known())))?;
-    Ok(if as_csv {
-        csv(report::trend_csv(&t))
-    } else {
-        Json(t).into_response()
-    })
+    let label = name.replace('_', " ");
+    Ok(answer(format, &t, report::trend_csv, |t| {
+        pictures::trend_svg(t, &label)
+    }))
 }
 
 /// Query of the time to crime.
@@ -326,8 +372,9 @@ struct RangeParams {
     /// Last month, `YYYY-MM` (default: this month).
     #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
     to: Option<String>,
-    /// `json` (the default) or `csv` (`bucket,network,own` rows).
-    #[param(pattern = "^(json|csv)$")]
+    /// `json` (the default), `csv` (`bucket,network,own` rows) or `svg` (a bar chart of the
+    /// network's figures).
+    #[param(pattern = "^(json|csv|svg)$")]
     format: Option<String>,
 }
 
@@ -341,14 +388,14 @@ struct RangeParams {
     responses((
         status = 200,
         description = "The distribution by bucket, the network's and this node's own",
-        content((TimeToCrime = "application/json"), (Text = "text/csv"))
+        content((TimeToCrime = "application/json"), (Text = "text/csv"), (Text = "image/svg+xml"))
     ))
 )]
 async fn time_to_crime(
     State(node): State<NodeHandle>,
     ApiQuery(p): ApiQuery<RangeParams>,
 ) -> Result<Response, ApiError> {
-    let as_csv = wants_csv(p.format.as_deref())?;
+    let format = format_of(p.format.as_deref())?;
     let (from, to) = range(p.from.as_deref(), p.to.as_deref())?;
     let own = node.analysis.own(from, to).await?;
     let own = own
@@ -357,11 +404,12 @@ async fn time_to_crime(
         .cloned()
         .unwrap_or_default();
     let t = report::time_to_crime(&held(&node, from, to), from, to, own);
-    Ok(if as_csv {
-        csv(report::time_to_crime_csv(&t))
-    } else {
-        Json(t).into_response()
-    })
+    Ok(answer(
+        format,
+        &t,
+        report::time_to_crime_csv,
+        pictures::time_to_crime_svg,
+    ))
 }
 
 /// What a publication published.

@@ -148,7 +148,7 @@ async function loadRoutes(box, filters) {
 
 function loadTrend(box, filters, metric) {
   const label = (METRICS.find(([m]) => m === metric) || [metric, metric])[1];
-  const path = `/v1/analysis/trends${query(filters, ['from', 'to', 'make', 'type', 'country'], { metric, by: 'month', format: 'svg' })}`;
+  const path = `/v1/analysis/trends${query(filters, ['from', 'to'], { metric, by: 'month', format: 'svg' })}`;
   replace(box, picture(path, `Line chart: ${label} per month across the network.`, `${label} per month.`, `trend-${metric}.svg`));
 }
 
