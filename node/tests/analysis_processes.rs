@@ -73,6 +73,10 @@ fn members_see_each_others_published_statistics_across_processes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("US -> DE"), "{text}");
+    // Three seized revolvers at one member propose no notice.
+    let drafts = striae(fr, &["analysis", "drafts"]).expect("drafts");
+    assert_eq!(drafts["members_reporting"], 2, "{drafts}");
+    assert_eq!(drafts["drafts"], serde_json::json!([]), "{drafts}");
     // A bad period is refused naming the parameter.
     let err = striae(fr, &["analysis", "trends", "--from", "2026-13"]).unwrap_err();
     assert!(err.contains("from"), "{err}");

@@ -262,7 +262,7 @@ async fn aggregates_add_up_at_every_member_and_routes_follow_real_traces() {
         "escaped make: {chart}"
     );
     let (_, _, trend) = picture("/v1/analysis/trends?metric=records&format=svg").await;
-    assert!(trend.contains("records per month"), "{trend}");
+    assert!(trend.contains("Records per month"), "{trend}");
     let (_, _, ttc) = picture("/v1/analysis/time-to-crime?format=svg").await;
     assert!(ttc.contains("Time from last legal transfer"), "{ttc}");
     net.shutdown().await;

@@ -86,6 +86,15 @@ fn answer<T: Serialize>(
     }
 }
 
+/// `text` with its first letter in capitals (a metric's name as a chart's title).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 fn csv(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
 }
@@ -355,7 +364,7 @@ async fn trends(
     let known = || TREND_METRICS.map(|(n, _, _)| n).join(", ");
     let t = report::trends(&held(&node, from, to), name, from, to)
         .ok_or_else(|| ApiError::field("metric", format!("one of {}", known())))?;
-    let label = name.replace('_', " ");
+    let label = capitalised(&name.replace('_', " "));
     Ok(answer(format, &t, report::trend_csv, |t| {
         pictures::trend_svg(t, &label)
     }))

@@ -1,5 +1,6 @@
 //! `striae analysis ...`: the network's statistics from members' published aggregates
-//! (summary, routes, trends, time to crime) and publishing this node's own now.
+//! (summary, routes, trends, time to crime), the notices they suggest, and publishing this
+//! node's own now.
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -54,8 +55,44 @@ pub(crate) enum AnalysisAction {
         #[arg(long)]
         to: Option<String>,
     },
+    /// The notices the figures suggest (a disguised type spreading, a route rising), with
+    /// the figures behind each; issue one with `striae notice issue`
+    Drafts {
+        /// The month looked at, YYYY-MM (default: this month)
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Publish this node's aggregate for the current month now (officer or admin)
     Publish,
+}
+
+fn drafts_text(v: &Value) -> String {
+    let drafts = v["drafts"].as_array().cloned().unwrap_or_default();
+    let mut out = format!(
+        "{} members reporting, {}; {} proposed notice(s)",
+        v["members_reporting"],
+        period(v),
+        drafts.len()
+    );
+    for d in drafts {
+        out.push_str(&format!(
+            "\n\n[{}] {}\n{}\nfigures:",
+            s(&d["kind"]).to_uppercase(),
+            s(&d["title"]),
+            s(&d["summary"])
+        ));
+        for e in d["evidence"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "\n  {} {}: {} {} = {}",
+                s(&e["country"]),
+                s(&e["period"]),
+                s(&e["metric"]),
+                s(&e["key"]),
+                e["count"]
+            ));
+        }
+    }
+    out
 }
 
 /// `?a=b&c=d` with every value percent-encoded; absent values are left out.
@@ -214,6 +251,11 @@ pub(crate) async fn analysis(action: AnalysisAction, t: &Target) -> Result<()> {
             let q = query(&[("from", from), ("to", to)])?;
             let v = c.get(&format!("/v1/analysis/time-to-crime{q}")).await?;
             print(t, &v, time_to_crime_text);
+        }
+        AnalysisAction::Drafts { to } => {
+            let q = query(&[("to", to)])?;
+            let v = c.get(&format!("/v1/analysis/drafts{q}")).await?;
+            print(t, &v, drafts_text);
         }
         AnalysisAction::Publish => {
             let v = c.post("/v1/analysis/publish", &json!({})).await?;

@@ -135,7 +135,7 @@ async function loadRoutes(box, filters) {
   const legs = (answer.routes || []).slice().sort((a, b) => b.count - a.count);
   const map = picture(`/v1/analysis/routes${query(filters, ['from', 'to', 'make', 'type'], { format: 'svg' })}`,
     `Map of trafficking routes: ${legs.length} legs between countries, drawn as arrows weighted by the number of firearms. The legs are listed in the table beside the map.`,
-    `Trafficking routes reported by ${answer.members_reporting ?? 0} members.`, 'routes.svg');
+    `Trafficking routes reported by ${answer.members_reporting ?? 0} member${answer.members_reporting === 1 ? '' : 's'}.`, 'routes.svg');
   replace(box, h('div', { class: 'map-layout' }, map, h('div', { class: 'legs' },
     table([
       ['From', (l) => country(l.from)],
