@@ -387,11 +387,7 @@ impl Accounts {
     ) -> Result<(UserView, String), AccountsError> {
         let now = now_ms();
         let mut index = self.write();
-        let user = index
-            .by_id
-            .get(id)
-            .cloned()
-            .ok_or_else(|| AccountsError::NotFound(id.to_string()))?;
+        let user = stored(&index, id)?;
         if user.revoked_at_ms.is_some() {
             return Err(AccountsError::NotRotatable(format!(
                 "{} is revoked: create a new user instead",
@@ -421,11 +417,7 @@ impl Accounts {
     pub fn revoke(&self, id: &str) -> Result<UserView, AccountsError> {
         let now = now_ms();
         let mut index = self.write();
-        let user = index
-            .by_id
-            .get(id)
-            .cloned()
-            .ok_or_else(|| AccountsError::NotFound(id.to_string()))?;
+        let user = stored(&index, id)?;
         if user.revoked_at_ms.is_some() {
             return Ok(user.view(now));
         }
@@ -445,6 +437,15 @@ impl Accounts {
         self.put(&mut index, revoked)?;
         Ok(view)
     }
+}
+
+/// User `id` as stored.
+fn stored(index: &Index, id: &str) -> Result<StoredUser, AccountsError> {
+    index
+        .by_id
+        .get(id)
+        .cloned()
+        .ok_or_else(|| AccountsError::NotFound(id.to_string()))
 }
 
 #[cfg(test)]

@@ -58,6 +58,18 @@ struct CreatedUser {
     expires_at: Option<String>,
 }
 
+impl CreatedUser {
+    fn new(user: UserView, token: String) -> Self {
+        CreatedUser {
+            id: user.id,
+            name: user.name,
+            role: user.role,
+            token,
+            expires_at: user.expires_at,
+        }
+    }
+}
+
 /// The answer of `GET /v1/users`.
 #[derive(Serialize, ToSchema)]
 struct UserList {
@@ -120,16 +132,7 @@ async fn add(
     let (user, token) = node.accounts.add(new, &actor.id)?;
     node.store.flush().await?;
     tracing::info!(user = %user.id, role = %user.role, by = %actor.id, "user created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedUser {
-            id: user.id,
-            name: user.name,
-            role: user.role,
-            token,
-            expires_at: user.expires_at,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(CreatedUser::new(user, token))))
 }
 
 /// `GET /v1/users`: lists the users.
@@ -201,13 +204,7 @@ async fn rotate(
     let (user, token) = node.accounts.rotate(&id, expires)?;
     node.store.flush().await?;
     tracing::info!(user = %user.id, by = %actor.id, "user token replaced");
-    Ok(Json(CreatedUser {
-        id: user.id,
-        name: user.name,
-        role: user.role,
-        token,
-        expires_at: user.expires_at,
-    }))
+    Ok(Json(CreatedUser::new(user, token)))
 }
 
 /// A user id from the path, checked.
