@@ -345,3 +345,70 @@ async fn small_counts_are_suppressed_survive_a_restart_and_bad_parameters_are_na
     }
     net.shutdown().await;
 }
+
+/// A pen gun (a disguised firearm) seized at a member.
+fn pen_gun(serial: &str) -> Value {
+    json!({"make": "Unknown", "model": "pen", "caliber": ".22 LR", "serial": serial, "type": "pen gun",
+           "status": "seized"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pen_guns_seized_at_two_members_are_proposed_as_an_orange_notice_that_an_officer_issues() {
+    let net = start_low_threshold(3).await;
+    for (i, prefix) in [(FR, "FR-PEN-"), (DE, "DE-PEN-")] {
+        for n in 0..2 {
+            create(&net, i, &pen_gun(&format!("{prefix}{n}"))).await;
+        }
+        publish(&net, i).await;
+    }
+    // ES holds no pen gun; it sees the pattern in FR's and DE's published figures.
+    let found = eventually(WAIT, || async {
+        let (_, d) = net.get(ES, "/v1/analysis/drafts").await;
+        d["drafts"].as_array().is_some_and(|d| !d.is_empty())
+    })
+    .await;
+    let (code, d) = net.get(ES, "/v1/analysis/drafts").await;
+    assert!(found && code == 200, "{d}");
+    let drafts = d["drafts"].as_array().expect("drafts");
+    assert_eq!(drafts.len(), 1, "{d}");
+    let draft = &drafts[0];
+    assert_eq!(draft["kind"], "orange");
+    assert_eq!(draft["rule"], "disguised_type_spread");
+    assert_eq!(draft["members"], 2);
+    let countries: std::collections::BTreeSet<&str> = draft["evidence"]
+        .as_array()
+        .expect("evidence")
+        .iter()
+        .filter_map(|e| e["country"].as_str())
+        .collect();
+    assert_eq!(
+        countries.into_iter().collect::<Vec<_>>(),
+        ["DE", "FR"],
+        "{draft}"
+    );
+    assert_eq!(draft["title"], "Disguised firearm reported by 2 members");
+    assert!(
+        draft["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at least 4 "),
+        "seized pen guns are recorded and recovered, and counted once: {draft}"
+    );
+
+    // Nothing was issued; an officer at ES issues the draft as it stands, and DE receives it.
+    let (_, notices) = net.get(DE, "/v1/notices").await;
+    assert_eq!(notices.as_array().map(Vec::len), Some(0), "{notices}");
+    let notice = json!({"kind": draft["kind"], "title": draft["title"],
+        "summary": draft["summary"], "body": draft["body"]});
+    let (code, issued) = net.post(ES, "/v1/notices", &notice).await;
+    assert_eq!(code, 201, "{issued}");
+    let arrived = eventually(WAIT, || async {
+        let (_, notices) = net.get(DE, "/v1/notices").await;
+        notices
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n["title"] == draft["title"]))
+    })
+    .await;
+    assert!(arrived, "the issued draft never reached DE");
+    net.shutdown().await;
+}

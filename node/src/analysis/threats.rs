@@ -12,7 +12,8 @@
 //!   last `SPREAD_MONTHS` months.
 //! - **A route rising sharply** (Purple, a trafficking modus operandi): a leg whose count in
 //!   the month is at least `RISE_MIN` and at least `RISE_FACTOR` times its monthly mean over
-//!   the `BASELINE_MONTHS` months before.
+//!   the `BASELINE_MONTHS` months before, counted over the members that published for each
+//!   of those months (a first publication has nothing to rise from).
 //!
 //! Aggregates are thresholded by their publishers, so a pattern made of figures below a
 //! member's threshold is not seen: the drafts err on the side of silence.
@@ -164,14 +165,19 @@ fn disguised_types(seen: &[&MemberAggregate], to: Period) -> Vec<Draft> {
 
 fn spread_draft(kind: &str, since: Period, to: Period, evidence: Vec<Evidence>) -> Draft {
     let countries = countries(&evidence);
-    let total: u64 = evidence.iter().map(|e| e.count).sum();
+    let total = at_least(&evidence);
     let list = countries.iter().cloned().collect::<Vec<_>>().join(", ");
+    let mut title: Vec<char> = kind.chars().collect();
+    if let Some(first) = title.first_mut() {
+        *first = first.to_ascii_uppercase();
+    }
     Draft {
         id: draft_id(&["disguised_type_spread", kind, &to.to_string()]),
         kind: "orange".into(),
         rule: "disguised_type_spread".into(),
         title: format!(
-            "Disguised firearms ({kind}) reported by {} members",
+            "{} reported by {} members",
+            title.into_iter().collect::<String>(),
             countries.len()
         ),
         summary: format!(
@@ -192,11 +198,45 @@ fn spread_draft(kind: &str, since: Period, to: Period, evidence: Vec<Evidence>) 
     }
 }
 
+/// Members that published an aggregate for each of the `BASELINE_MONTHS` months before `to`:
+/// only their figures have a usual count to rise from (a member's first publications, or a
+/// network's first months, would otherwise read as a rise on every leg).
+fn with_history<'a>(seen: &[&'a MemberAggregate], to: Period) -> BTreeSet<&'a str> {
+    let before = months_before(to, BASELINE_MONTHS);
+    let mut months: BTreeMap<&str, BTreeSet<Period>> = BTreeMap::new();
+    for a in seen {
+        let period = a.aggregate.period;
+        if period >= before && period < to {
+            months.entry(a.member.as_str()).or_default().insert(period);
+        }
+    }
+    months
+        .into_iter()
+        .filter(|(_, periods)| periods.len() as u32 == BASELINE_MONTHS)
+        .map(|(member, _)| member)
+        .collect()
+}
+
+/// The fewest firearms the figures show: a firearm recorded and recovered in the same month
+/// is in both a member's `records.type` and `recoveries.type`, so each member's month counts
+/// the larger of the two.
+fn at_least(evidence: &[Evidence]) -> u64 {
+    let mut per_month: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for e in evidence {
+        let slot = per_month
+            .entry((e.member.as_str(), e.period.as_str()))
+            .or_default();
+        *slot = (*slot).max(e.count);
+    }
+    per_month.values().sum()
+}
+
 fn rising_routes(seen: &[&MemberAggregate], to: Period) -> Vec<Draft> {
     let before = months_before(to, BASELINE_MONTHS);
+    let history = with_history(seen, to);
     // Leg → (count in the month, count in the baseline months, the month's figures).
     let mut legs: BTreeMap<(String, String), (u64, u64, Vec<Evidence>)> = BTreeMap::new();
-    for a in seen {
+    for a in seen.iter().filter(|a| history.contains(a.member.as_str())) {
         let period = a.aggregate.period;
         for leg in &a.aggregate.routes {
             let slot = legs.entry((leg.from.clone(), leg.to.clone())).or_default();
@@ -240,10 +280,10 @@ fn rise_draft(
         rule: "route_rise".into(),
         title: format!("Trafficking route {from} → {to_country}: a sharp rise in {month}"),
         summary: format!(
-            "{now} firearms were traced along the leg {from} → {to_country} in {month}, \
-             against {usual:.1} a month over the {BASELINE_MONTHS} months before, in the \
-             figures of {members} reporting member(s). The route, its concealment methods and \
-             its couriers may warrant attention."
+            "{now} recovered or traced firearms are known to have travelled the leg {from} → \
+             {to_country} in {month}, against {usual:.1} a month over the {BASELINE_MONTHS} \
+             months before, in the figures of {members} reporting member(s). The route, its \
+             concealment methods and its couriers may warrant attention."
         ),
         body: body(
             &format!(
@@ -412,12 +452,17 @@ mod tests {
 
     #[test]
     fn a_leg_rising_sharply_is_proposed_as_a_purple_notice() {
+        let quiet: &[(&str, &str, u64)] = &[(metric::CHECKS, "hits", 5)];
         let aggregates = vec![
             published("DE", "2026-09", &[], &[("RS", "DE", 5)]),
             published("DE", "2026-10", &[], &[("RS", "DE", 6)]),
+            published("DE", "2026-11", quiet, &[]),
             published("DE", "2026-12", &[], &[("RS", "DE", 8), ("TR", "BG", 12)]),
+            published("AT", "2026-09", quiet, &[]),
+            published("AT", "2026-10", quiet, &[]),
+            published("AT", "2026-11", quiet, &[]),
             published("AT", "2026-12", &[], &[("RS", "DE", 6)]),
-            // A steady leg: 12 a month for months.
+            // A steady leg: 12 a month for months (BG has not published December yet).
             published("BG", "2026-09", &[], &[("TR", "BG", 12)]),
             published("BG", "2026-10", &[], &[("TR", "BG", 12)]),
             published("BG", "2026-11", &[], &[("TR", "BG", 12)]),
@@ -431,11 +476,21 @@ mod tests {
         let draft = &found.drafts[0];
         assert_eq!((draft.kind.as_str(), draft.members), ("purple", 2));
         assert!(
-            draft.summary.starts_with("14 firearms"),
+            draft.summary.starts_with("14 recovered"),
             "{}",
             draft.summary
         );
         assert!(draft.summary.contains("3.7 a month"), "{}", draft.summary);
+    }
+
+    #[test]
+    fn a_first_publication_is_no_rise() {
+        // A member new to the network (or a network in its first months) has no usual count.
+        let aggregates = vec![
+            published("DE", "2026-11", &[], &[("RS", "DE", 2)]),
+            published("DE", "2026-12", &[], &[("RS", "DE", 40)]),
+        ];
+        assert!(drafts(&aggregates, month("2026-12")).drafts.is_empty());
     }
 
     #[test]
