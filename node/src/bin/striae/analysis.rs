@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::common::{Target, client, print, s};
+use crate::common::{Target, client, print, query, s};
 
 #[derive(Subcommand)]
 pub(crate) enum AnalysisAction {
@@ -93,20 +93,6 @@ fn drafts_text(v: &Value) -> String {
         }
     }
     out
-}
-
-/// `?a=b&c=d` with every value percent-encoded; absent values are left out.
-fn query(pairs: &[(&str, Option<String>)]) -> Result<String> {
-    let mut url = reqwest::Url::parse("http://query/")?;
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in pairs {
-            if let Some(v) = v {
-                q.append_pair(k, v);
-            }
-        }
-    }
-    Ok(url.query().map(|q| format!("?{q}")).unwrap_or_default())
 }
 
 /// `key n, key n` of a JSON object of counts, largest first.

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::common::{Target, client, print, s};
+use crate::common::{Target, client, print, query, s};
 
 #[derive(Subcommand)]
 pub(crate) enum BallisticAction {
@@ -94,20 +94,6 @@ pub(crate) enum BallisticAction {
 pub(crate) enum X3pAction {
     /// Report what an X3P file holds (read locally: no node needed)
     Inspect { file: PathBuf },
-}
-
-/// `?a=b&c=d` with every value percent-encoded; absent values are left out.
-fn query(pairs: &[(&str, Option<String>)]) -> Result<String> {
-    let mut url = reqwest::Url::parse("http://query/")?;
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in pairs {
-            if let Some(v) = v {
-                q.append_pair(k, v);
-            }
-        }
-    }
-    Ok(url.query().map(|q| format!("?{q}")).unwrap_or_default())
 }
 
 fn read(file: &Path) -> Result<Vec<u8>> {

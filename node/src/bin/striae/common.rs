@@ -46,3 +46,17 @@ pub(crate) fn print(t: &Target, value: &Value, human: impl FnOnce(&Value) -> Str
 pub(crate) fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("-")
 }
+
+/// `?a=b&c=d` with every value percent-encoded; absent values are left out.
+pub(crate) fn query(pairs: &[(&str, Option<String>)]) -> Result<String> {
+    let mut url = reqwest::Url::parse("http://query/")?;
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in pairs {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
+    }
+    Ok(url.query().map(|q| format!("?{q}")).unwrap_or_default())
+}
